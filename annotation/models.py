@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Source(models.TextChoices):
+    HUMAN = "human", "Human"
+    MODEL = "model", "Model"
+    LLM = "llm", "LLM"
+    REVIEW = "review", "Review"
+    IMPORT = "import", "Import"  # a label that came with the data (e.g. gold labels)
+
+
+class Annotation(models.Model):
+    """A label. Rows are never updated: a correction is a new row that supersedes the old one."""
+
+    record = models.ForeignKey(
+        "curator.Record", on_delete=models.CASCADE, related_name="annotations"
+    )
+    project = models.ForeignKey(
+        "curator.Project", on_delete=models.CASCADE, related_name="annotations"
+    )
+    value = models.JSONField()
+    source = models.CharField(max_length=16, choices=Source.choices)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="annotations",
+    )
+    job = models.ForeignKey("curator.Job", null=True, blank=True, on_delete=models.PROTECT)
+    confidence = models.FloatField(null=True, blank=True)
+    suggestion_accepted = models.BooleanField(null=True, blank=True)
+    round = models.ForeignKey("curator.Round", null=True, blank=True, on_delete=models.PROTECT)
+    supersedes = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="superseded_by"
+    )
+    seconds_spent = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["project", "source", "id"]),
+            models.Index(fields=["record", "source"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source} label {self.value!r} on record {self.record_id}"
+
+
+class Assignment(models.Model):
+    """A record handed to one annotator, reserved until `lease_expires_at`."""
+
+    class State(models.TextChoices):
+        LEASED = "leased", "Leased"
+        SUBMITTED = "submitted", "Submitted"
+        SKIPPED = "skipped", "Skipped"
+        EXPIRED = "expired", "Expired"
+
+    record = models.ForeignKey(
+        "curator.Record", on_delete=models.CASCADE, related_name="assignments"
+    )
+    project = models.ForeignKey(
+        "curator.Project", on_delete=models.CASCADE, related_name="assignments"
+    )
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments"
+    )
+    state = models.CharField(max_length=16, choices=State.choices, default=State.LEASED)
+    lease_expires_at = models.DateTimeField()
+    skip_reason = models.CharField(max_length=200, blank=True)
+    annotation = models.ForeignKey(
+        Annotation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # The last line of defence against handing one record twice to the same person.
+            models.UniqueConstraint(
+                fields=["record", "annotator"],
+                condition=Q(state__in=["leased", "submitted"]),
+                name="assignment_one_live_per_annotator",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["project", "lease_expires_at"],
+                condition=Q(state="leased"),
+                name="assignment_live_leases",
+            ),
+            models.Index(fields=["annotator", "project", "state"]),
+        ]

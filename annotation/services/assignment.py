@@ -1,0 +1,132 @@
+"""Handing records to annotators.
+
+Invariant: a record is leased or submitted by at most `overlap` distinct annotators. Each claim
+is a conditional UPDATE of the record's `claimed_count` (`... WHERE claimed_count < overlap`), so
+two transactions can never both take the last slot, on PostgreSQL or SQLite. On PostgreSQL the
+candidate is also picked with FOR UPDATE SKIP LOCKED, so concurrent annotators fan out over
+different rows instead of queueing behind one lock. Leases expire and are reclaimed lazily, by
+whoever asks for work next.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, F, OuterRef
+from django.utils import timezone
+
+from annotation.models import Assignment
+from curator.models import Project, Record, Split, User
+
+# How many times to retry when a candidate was taken between the SELECT and the claim.
+MAX_CLAIM_ATTEMPTS = 20
+
+
+def leases_reclaim(project: Project) -> int:
+    """Expire overdue leases and give their slots back. Safe to run concurrently."""
+    now = timezone.now()
+    reclaimed = 0
+    overdue = list(
+        Assignment.objects.filter(
+            project=project, state=Assignment.State.LEASED, lease_expires_at__lt=now
+        ).values_list("id", "record_id")[:1000]
+    )
+    for assignment_id, record_id in overdue:
+        with transaction.atomic():
+            # The conditional UPDATE makes exactly one reclaimer win each lease.
+            if Assignment.objects.filter(
+                pk=assignment_id, state=Assignment.State.LEASED, lease_expires_at__lt=now
+            ).update(state=Assignment.State.EXPIRED, finished_at=now):
+                Record.objects.filter(pk=record_id, claimed_count__gt=0).update(
+                    claimed_count=F("claimed_count") - 1
+                )
+                reclaimed += 1
+    return reclaimed
+
+
+def current_assignment(project: Project, user: User) -> Assignment | None:
+    return (
+        Assignment.objects.select_related("record")
+        .filter(
+            project=project,
+            annotator=user,
+            state=Assignment.State.LEASED,
+            lease_expires_at__gt=timezone.now(),
+        )
+        .order_by("created_at")
+        .first()
+    )
+
+
+def queue_for(project: Project, user: User):  # -> QuerySet[Record]
+    """Records this annotator could be given next, most useful first."""
+    overlap = int(project.setting("overlap"))
+    mine = Assignment.objects.filter(
+        record=OuterRef("pk"),
+        annotator=user,
+        state__in=[
+            Assignment.State.LEASED,
+            Assignment.State.SUBMITTED,
+            Assignment.State.SKIPPED,
+        ],
+    )
+    return (
+        Record.objects.filter(project=project, split=Split.POOL, claimed_count__lt=overlap)
+        .exclude(Exists(mine))
+        .order_by("-priority", "id")
+    )
+
+
+def next_assignment(project: Project, user: User) -> Assignment | None:
+    """The annotator's current lease, or a newly claimed record; None when the queue is empty.
+
+    Asking again before submitting returns the same record, so a page reload never burns a slot.
+    """
+    existing = current_assignment(project, user)
+    if existing is not None:
+        return existing
+    leases_reclaim(project)
+    overlap = int(project.setting("overlap"))
+    lease = timedelta(seconds=int(project.setting("lease_seconds")))
+    for _ in range(MAX_CLAIM_ATTEMPTS):
+        with transaction.atomic():
+            candidates = queue_for(project, user)
+            if connection.features.has_select_for_update_skip_locked:
+                candidates = candidates.select_for_update(skip_locked=True, of=("self",))
+            record_id = candidates.values_list("id", flat=True).first()
+            if record_id is None:
+                return None
+            claimed = Record.objects.filter(pk=record_id, claimed_count__lt=overlap).update(
+                claimed_count=F("claimed_count") + 1
+            )
+            if not claimed:
+                continue
+            try:
+                with transaction.atomic():
+                    return Assignment.objects.select_related("record").get(
+                        pk=Assignment.objects.create(
+                            record_id=record_id,
+                            project=project,
+                            annotator=user,
+                            lease_expires_at=timezone.now() + lease,
+                        ).pk
+                    )
+            except IntegrityError:
+                # The same annotator claimed this record in a parallel request: undo our slot.
+                Record.objects.filter(pk=record_id).update(claimed_count=F("claimed_count") - 1)
+                existing = current_assignment(project, user)
+                if existing is not None:
+                    return existing
+    return None
+
+
+def assignment_skip(assignment: Assignment, reason: str = "") -> None:
+    """Give the record back to the queue; this annotator will not see it again."""
+    with transaction.atomic():
+        if Assignment.objects.filter(pk=assignment.pk, state=Assignment.State.LEASED).update(
+            state=Assignment.State.SKIPPED, skip_reason=reason[:200], finished_at=timezone.now()
+        ):
+            Record.objects.filter(pk=assignment.record_id, claimed_count__gt=0).update(
+                claimed_count=F("claimed_count") - 1
+            )

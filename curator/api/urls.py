@@ -1,0 +1,41 @@
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView
+from rest_framework.authtoken.views import obtain_auth_token
+
+from curator.api import views
+
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("projects/", views.ProjectListCreate.as_view(), name="api-projects"),
+    path("projects/<slug:slug>/", views.ProjectDetail.as_view(), name="api-project"),
+    path("projects/<slug:slug>/records/", views.RecordList.as_view(), name="api-records"),
+    path("projects/<slug:slug>/imports/", views.ImportCreate.as_view(), name="api-imports"),
+    path("projects/<slug:slug>/jobs/", views.JobList.as_view(), name="api-jobs"),
+    path("projects/<slug:slug>/jobs/<int:job_id>/", views.JobDetail.as_view(), name="api-job"),
+    path("projects/<slug:slug>/rounds/", views.RoundListCreate.as_view(), name="api-rounds"),
+    path(
+        "projects/<slug:slug>/rounds/<int:number>/", views.RoundDetail.as_view(), name="api-round"
+    ),
+    path(
+        "projects/<slug:slug>/rounds/<int:number>/snapshot/",
+        views.RoundSnapshot.as_view(),
+        name="api-round-snapshot",
+    ),
+    path(
+        "projects/<slug:slug>/annotations/",
+        views.AnnotationList.as_view(),
+        name="api-annotations",
+    ),
+    path("projects/<slug:slug>/next/", views.NextRecord.as_view(), name="api-next"),
+    path(
+        "projects/<slug:slug>/assignments/<int:assignment_id>/submit/",
+        views.SubmitLabel.as_view(),
+        name="api-submit",
+    ),
+    path(
+        "projects/<slug:slug>/assignments/<int:assignment_id>/skip/",
+        views.SkipRecord.as_view(),
+        name="api-skip",
+    ),
+]

@@ -1,0 +1,228 @@
+"""REST API: parse, call one service or selector, serialise. Permissions as in the web views."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, status
+from rest_framework.exceptions import APIException, NotFound, ValidationError
+from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotation.models import Annotation, Assignment
+from annotation.services.annotations import annotation_submit
+from annotation.services.assignment import assignment_skip, next_assignment
+from curator import selectors
+from curator.api import serializers as s
+from curator.importing.parsers import ImportFormatError
+from curator.models import Job, Project, Record, Round, Split
+from curator.permissions import Action, can
+from curator.services.imports import import_start
+from curator.services.jobs import BrokerUnavailable
+from curator.services.projects import project_create
+from curator.services.rounds import RoundNotStartable, round_start
+from curator.views.access import project_for
+
+
+class ServiceUnavailable(APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "service_unavailable"
+
+
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+
+class ById(CursorPagination):
+    ordering = "id"
+
+
+def _project(request: Request, slug: str, action: Action = Action.VIEW) -> Project:
+    # DRF turns Http404 and PermissionDenied into 404 and 403 responses.
+    return project_for(request.user, slug, action)
+
+
+class ProjectListCreate(generics.ListAPIView):
+    serializer_class = s.ProjectSerializer
+    pagination_class = ById
+
+    def get_queryset(self):
+        return selectors.projects_for(self.request.user)
+
+    @extend_schema(request=s.ProjectCreateSerializer, responses={201: s.ProjectSerializer})
+    def post(self, request: Request) -> Response:
+        if not (request.user.is_staff or request.user.is_superuser):
+            raise NotFound()
+        data = s.ProjectCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            project = project_create(created_by=request.user, **data.validated_data)
+        except DjangoValidationError as error:
+            raise ValidationError({"labels": error.messages}) from None
+        return Response(s.ProjectSerializer(project).data, status=status.HTTP_201_CREATED)
+
+
+class ProjectDetail(APIView):
+    @extend_schema(responses=s.ProjectSerializer)
+    def get(self, request: Request, slug: str) -> Response:
+        return Response(s.ProjectSerializer(_project(request, slug)).data)
+
+
+class RecordList(generics.ListAPIView):
+    serializer_class = s.RecordSerializer
+    pagination_class = ById
+
+    def get_queryset(self):
+        project = _project(self.request, self.kwargs["slug"])
+        records = Record.objects.filter(project=project)
+        split = self.request.query_params.get("split")
+        if split:
+            if split not in Split.values:
+                raise ValidationError({"split": f"use one of {', '.join(Split.values)}"})
+            records = records.filter(split=split)
+        return records
+
+
+class ImportCreate(APIView):
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(request=s.ImportCreateSerializer, responses={202: s.JobSerializer})
+    def post(self, request: Request, slug: str) -> Response:
+        project = _project(request, slug, Action.IMPORT)
+        data = s.ImportCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            job = import_start(
+                project=project,
+                upload=data.validated_data["file"],
+                split=data.validated_data["split"],
+                file_format=data.validated_data.get("format"),
+                user=request.user,
+            )
+        except ImportFormatError as error:
+            raise ValidationError({"file": [error.problem]}) from None
+        except BrokerUnavailable as error:
+            raise ServiceUnavailable(str(error)) from None
+        return Response(s.JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class JobList(generics.ListAPIView):
+    serializer_class = s.JobSerializer
+    pagination_class = ById
+
+    def get_queryset(self):
+        return Job.objects.filter(project=_project(self.request, self.kwargs["slug"]))
+
+
+class JobDetail(APIView):
+    @extend_schema(responses=s.JobSerializer)
+    def get(self, request: Request, slug: str, job_id: int) -> Response:
+        project = _project(request, slug)
+        return Response(s.JobSerializer(get_object_or_404(Job, pk=job_id, project=project)).data)
+
+
+class RoundListCreate(generics.ListAPIView):
+    serializer_class = s.RoundSerializer
+    pagination_class = ById
+
+    def get_queryset(self):
+        return Round.objects.filter(project=_project(self.request, self.kwargs["slug"]))
+
+    @extend_schema(request=None, responses={202: s.RoundSerializer})
+    def post(self, request: Request, slug: str) -> Response:
+        project = _project(request, slug, Action.START_ROUND)
+        try:
+            round_ = round_start(project=project, user=request.user)
+        except RoundNotStartable as error:
+            raise Conflict(str(error)) from None
+        except BrokerUnavailable as error:
+            raise ServiceUnavailable(str(error)) from None
+        return Response(s.RoundSerializer(round_).data, status=status.HTTP_202_ACCEPTED)
+
+
+class RoundDetail(APIView):
+    @extend_schema(responses=s.RoundSerializer)
+    def get(self, request: Request, slug: str, number: int) -> Response:
+        project = _project(request, slug)
+        return Response(
+            s.RoundSerializer(get_object_or_404(Round, project=project, number=number)).data
+        )
+
+
+class RoundSnapshot(generics.ListAPIView):
+    """The exact training set of a round: which label of which record."""
+
+    serializer_class = s.SnapshotItemSerializer
+    pagination_class = ById
+
+    def get_queryset(self):
+        project = _project(self.request, self.kwargs["slug"])
+        round_ = get_object_or_404(Round, project=project, number=self.kwargs["number"])
+        return round_.snapshot_items.select_related("record")
+
+
+class AnnotationList(generics.ListAPIView):
+    serializer_class = s.AnnotationSerializer
+    pagination_class = ById
+
+    def get_queryset(self):
+        project = _project(self.request, self.kwargs["slug"])
+        annotations = Annotation.objects.filter(project=project)
+        if not can(self.request.user, project, Action.REVIEW):
+            annotations = annotations.filter(author=self.request.user)
+        return annotations
+
+
+class NextRecord(APIView):
+    """Lease the next record for the caller (the same one until it is submitted or skipped)."""
+
+    @extend_schema(request=None, responses={200: s.AssignmentSerializer, 204: None})
+    def post(self, request: Request, slug: str) -> Response:
+        project = _project(request, slug, Action.ANNOTATE)
+        assignment = next_assignment(project, request.user)
+        if assignment is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(s.AssignmentSerializer(assignment).data)
+
+
+def _assignment(request: Request, slug: str, assignment_id: int) -> Assignment:
+    project = _project(request, slug, Action.ANNOTATE)
+    return get_object_or_404(
+        Assignment.objects.select_related("project"),
+        pk=assignment_id,
+        project=project,
+        annotator=request.user,
+    )
+
+
+class SubmitLabel(APIView):
+    @extend_schema(request=s.SubmitSerializer, responses={201: s.AnnotationSerializer})
+    def post(self, request: Request, slug: str, assignment_id: int) -> Response:
+        assignment = _assignment(request, slug, assignment_id)
+        data = s.SubmitSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            annotation = annotation_submit(
+                assignment=assignment,
+                user=request.user,
+                value=data.validated_data["label"],
+                seconds_spent=data.validated_data.get("seconds_spent"),
+            )
+        except DjangoValidationError as error:
+            raise ValidationError({"label": error.messages}) from None
+        return Response(s.AnnotationSerializer(annotation).data, status=status.HTTP_201_CREATED)
+
+
+class SkipRecord(APIView):
+    @extend_schema(request=s.SkipSerializer, responses={204: None})
+    def post(self, request: Request, slug: str, assignment_id: int) -> Response:
+        assignment = _assignment(request, slug, assignment_id)
+        data = s.SkipSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        assignment_skip(assignment, reason=data.validated_data["reason"])
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,23 @@
+from curator.models.embeddings import Embedding
+from curator.models.jobs import Job
+from curator.models.projects import Membership, Project, Role, TaskType
+from curator.models.records import LineageEdge, Origin, Record, Score, Split
+from curator.models.rounds import Round, RoundSnapshotItem
+from curator.models.users import User
+
+__all__ = [
+    "Embedding",
+    "Job",
+    "LineageEdge",
+    "Membership",
+    "Origin",
+    "Project",
+    "Record",
+    "Role",
+    "Round",
+    "RoundSnapshotItem",
+    "Score",
+    "Split",
+    "TaskType",
+    "User",
+]

@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings as django_settings
+from django.db import models
+
+
+class TaskType(models.TextChoices):
+    CLASSIFICATION = "classification", "Single-label classification"
+
+
+class Role(models.TextChoices):
+    ANNOTATOR = "annotator", "Annotator"
+    CURATOR = "curator", "Curator"
+    ADMIN = "admin", "Admin"
+
+
+# Defaults for Project.settings; a project's own values win (see Project.setting).
+PROJECT_SETTING_DEFAULTS: dict[str, Any] = {
+    "overlap": 1,  # distinct annotators wanted per record
+    "lease_seconds": 600,  # how long a handed-out record stays reserved for its annotator
+    "text_field": "text",  # payload key shown to annotators and embedded
+    "encoder_model": None,  # None: settings.CURATOR_ENCODER_MODEL
+}
+
+
+class Project(models.Model):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80, unique=True)
+    task_type = models.CharField(
+        max_length=32, choices=TaskType.choices, default=TaskType.CLASSIFICATION
+    )
+    # [{"value": "positive", "name": "Positive"}, ...]; the order gives the number keys 1..9.
+    labels = models.JSONField(default=list)
+    guidelines = models.TextField(blank=True)
+    settings = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(
+        django_settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def setting(self, key: str) -> Any:
+        value = (self.settings or {}).get(key)
+        return PROJECT_SETTING_DEFAULTS[key] if value is None else value
+
+    @property
+    def label_values(self) -> list[str]:
+        return [str(label["value"]) for label in self.labels]
+
+
+class Membership(models.Model):
+    user = models.ForeignKey(
+        django_settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "project"], name="membership_unique_user")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.role} of {self.project}"

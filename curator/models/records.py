@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+
+from curator.models.projects import Project
+
+
+def payload_text(payload: Any, field: str = "text") -> str:
+    """The text a person reads and an encoder embeds."""
+    value = payload.get(field, "") if isinstance(payload, dict) else payload
+    return value if isinstance(value, str) else str(value)
+
+
+class Split(models.TextChoices):
+    POOL = "pool", "Pool"  # unlabeled or being labeled; what the queue serves
+    TRAIN = "train", "Train"  # labeled outside the queue, used for training as is
+    GOLD = "gold", "Gold"  # held out for evaluation, never trained on
+
+
+class Origin(models.TextChoices):
+    IMPORT = "import", "Import"
+    SYNTHETIC = "synthetic", "Synthetic"
+    REWRITE = "rewrite", "Rewrite"
+    EDIT = "edit", "Edit"
+
+
+class Record(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="records")
+    payload = models.JSONField()
+    # sha256 of the canonical JSON payload: exact-duplicate detection and the embedding cache key.
+    content_hash = models.CharField(max_length=64)
+    origin = models.CharField(max_length=16, choices=Origin.choices, default=Origin.IMPORT)
+    split = models.CharField(max_length=8, choices=Split.choices, default=Split.POOL)
+    created_by_job = models.ForeignKey(
+        "curator.Job", null=True, blank=True, on_delete=models.PROTECT, related_name="records"
+    )
+    round = models.ForeignKey(
+        "curator.Round", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # Where in its source the record came from: {"file": ..., "line": ...}.
+    source = models.JSONField(default=dict, blank=True)
+    # Annotators holding a live lease or having submitted: the queue serves a record only while
+    # this is below the project's overlap. Kept on the row itself so that the conditional UPDATE
+    # that claims a slot is what serialises concurrent claims.
+    claimed_count = models.PositiveIntegerField(default=0)
+    # Sampling score of the latest round (higher = ask people first), 0 until a round scores it;
+    # a copy of that round's Score so the queue walks an index instead of joining scores.
+    priority = models.FloatField(default=0.0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "content_hash"], name="record_unique_hash")
+        ]
+        indexes = [
+            models.Index(fields=["project", "split", "-priority", "id"], name="record_queue_order"),
+        ]
+
+    def __str__(self) -> str:
+        return f"record {self.pk}"
+
+    def text(self, field: str = "text") -> str:
+        return payload_text(self.payload, field)
+
+
+class LineageEdge(models.Model):
+    """parent -> child: the child record was made from the parent by `operation` in `job`."""
+
+    parent = models.ForeignKey(Record, on_delete=models.PROTECT, related_name="child_edges")
+    child = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="parent_edges")
+    operation = models.CharField(max_length=32)
+    job = models.ForeignKey("curator.Job", null=True, blank=True, on_delete=models.PROTECT)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["parent", "child", "operation"], name="lineage_unique_edge"
+            )
+        ]
+
+
+class Score(models.Model):
+    """One number a model gave a record (entropy, margin, toxicity...), unique per natural key."""
+
+    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="scores")
+    kind = models.CharField(max_length=32)
+    round = models.ForeignKey("curator.Round", on_delete=models.CASCADE, related_name="scores")
+    model_identity = models.CharField(max_length=300)
+    value = models.FloatField()
+    job = models.ForeignKey("curator.Job", null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["record", "kind", "round"], name="score_natural_key")
+        ]

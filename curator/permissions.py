@@ -1,0 +1,45 @@
+"""Who may do what in a project. Views, the API and services all ask here; templates never decide."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from django.core.exceptions import PermissionDenied
+
+from curator.models import Membership, Project, Role, User
+
+
+class Action(StrEnum):
+    VIEW = "view"
+    ANNOTATE = "annotate"
+    IMPORT = "import"
+    REVIEW = "review"
+    START_ROUND = "start_round"
+    MANAGE = "manage"
+
+
+ROLE_ACTIONS: dict[str, frozenset[Action]] = {
+    Role.ANNOTATOR: frozenset({Action.VIEW, Action.ANNOTATE}),
+    Role.CURATOR: frozenset({Action.VIEW, Action.ANNOTATE, Action.IMPORT, Action.REVIEW}),
+    Role.ADMIN: frozenset(Action),
+}
+
+
+def role_of(user: User, project: Project) -> str | None:
+    if not user.is_authenticated:
+        return None
+    if user.is_superuser:
+        return Role.ADMIN
+    return (
+        Membership.objects.filter(user=user, project=project).values_list("role", flat=True).first()
+    )
+
+
+def can(user: User, project: Project, action: Action) -> bool:
+    role = role_of(user, project)
+    return role is not None and action in ROLE_ACTIONS[role]
+
+
+def require(user: User, project: Project, action: Action) -> None:
+    if not can(user, project, action):
+        raise PermissionDenied(f"you may not {action.value.replace('_', ' ')} in this project")

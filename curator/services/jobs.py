@@ -1,0 +1,160 @@
+"""Job lifecycle: create, hand to the broker, claim, report progress, finish.
+
+A job row is claimed with a conditional UPDATE, so a message delivered twice (acks_late after a
+worker died, a broker redelivery) runs the job body at most once at a time, and a finished job
+is never run again.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerError
+
+from curator.celery import app, ensure_broker_folders
+from curator.models import Job, Project, User
+
+logger = logging.getLogger(__name__)
+
+# Which Celery task runs each job kind, and on which queue: model work to `gpu`, the rest to `cpu`.
+JOB_TASKS: dict[str, tuple[str, str]] = {
+    Job.Kind.IMPORT: ("workers.tasks.import_records", "cpu"),
+    Job.Kind.ROUND: ("workers.tasks.run_round", "gpu"),
+}
+
+
+class BrokerUnavailable(RuntimeError):
+    """The job could not be queued; it is marked failed and nothing else happened."""
+
+
+class JobCancelled(Exception):
+    pass
+
+
+def job_create(
+    *,
+    project: Project,
+    kind: str,
+    params: dict[str, Any] | None = None,
+    created_by: User | None = None,
+    round_id: int | None = None,
+) -> Job:
+    return Job.objects.create(
+        project=project,
+        kind=kind,
+        params=params or {},
+        created_by=created_by if created_by and created_by.is_authenticated else None,
+        round_id=round_id,
+    )
+
+
+def job_dispatch(job: Job) -> None:
+    """Send the job to its queue once the surrounding transaction commits.
+
+    Never falls back to running the job in the web process: if the broker does not answer, the
+    job is marked failed with the reason and `BrokerUnavailable` is raised to the caller.
+    """
+    task_name, queue = JOB_TASKS[job.kind]
+
+    def send() -> None:
+        ensure_broker_folders()
+        try:
+            app.send_task(task_name, args=[job.pk], queue=queue)
+        except (BrokerError, OSError) as error:
+            job_fail(job.pk, f"could not queue the job: the task broker is unavailable ({error})")
+            raise BrokerUnavailable(
+                "The task broker is unavailable, so the job could not be started. "
+                "Nothing was changed; try again when the workers are back."
+            ) from error
+
+    transaction.on_commit(send, robust=False)
+
+
+def job_claim(job_id: int) -> Job | None:
+    """Mark the job running if it is not finished; None when someone else finished it."""
+    claimed = Job.objects.filter(
+        pk=job_id, status__in=[Job.Status.QUEUED, Job.Status.RUNNING]
+    ).update(
+        status=Job.Status.RUNNING,
+        started_at=timezone.now(),
+        attempts=F("attempts") + 1,
+        error="",
+    )
+    if not claimed:
+        return None
+    return Job.objects.get(pk=job_id)
+
+
+def job_progress(
+    job: Job, *, done: int, total: int | None = None, stage: str | None = None
+) -> None:
+    """Record progress; raises JobCancelled when a user cancelled the job meanwhile."""
+    fields: dict[str, Any] = {"progress_done": done}
+    if total is not None:
+        fields["progress_total"] = total
+    if stage is not None:
+        fields["stage"] = stage
+    updated = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(**fields)
+    if not updated:
+        raise JobCancelled(f"job {job.pk} was cancelled")
+    for key, value in fields.items():
+        setattr(job, key, value)
+
+
+def job_succeed(job: Job, *, metrics: dict[str, Any] | None = None) -> None:
+    Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(
+        status=Job.Status.SUCCEEDED,
+        metrics=metrics or {},
+        finished_at=timezone.now(),
+        progress_done=F("progress_total"),
+        stage="done",
+    )
+
+
+def job_fail(job_id: int, error: str) -> None:
+    Job.objects.filter(pk=job_id).exclude(status__in=Job.FINISHED).update(
+        status=Job.Status.FAILED, error=error[:10_000], finished_at=timezone.now()
+    )
+
+
+def job_cancel(job: Job) -> bool:
+    return bool(
+        Job.objects.filter(pk=job.pk, status__in=[Job.Status.QUEUED, Job.Status.RUNNING]).update(
+            status=Job.Status.CANCELLED, finished_at=timezone.now()
+        )
+    )
+
+
+def job_run(job_id: int, body: Any) -> Job | None:
+    """Claim the job, run `body(job)` (which returns metrics), and record the outcome.
+
+    Expected failures (bad input, a model that cannot load) end the job as failed with a message
+    for the user; the exception is not re-raised, so Celery does not retry what cannot succeed.
+    """
+    job = job_claim(job_id)
+    if job is None:
+        logger.info("job %s already finished; nothing to do", job_id)
+        return None
+    started = time.monotonic()
+    try:
+        metrics = body(job) or {}
+    except JobCancelled:
+        logger.info("job %s cancelled", job_id)
+        return job
+    except Exception as error:
+        logger.exception("job %s failed", job_id)
+        message = str(error) or error.__class__.__name__
+        # ValueError means the input was wrong: the message is for the user, a traceback is noise.
+        if not isinstance(error, ValueError):
+            message = f"{message}\n\n{traceback.format_exc(limit=5)}"
+        job_fail(job.pk, message)
+        return job
+    Job.objects.filter(pk=job.pk).update(timings={"seconds": round(time.monotonic() - started, 3)})
+    job_succeed(job, metrics=metrics)
+    return job

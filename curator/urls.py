@@ -1,0 +1,31 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from annotation import views as annotation_views
+from curator.views import jobs, projects, rounds
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("api/", include("curator.api.urls")),
+    path("", projects.project_list, name="project-list"),
+    path("p/<slug:slug>/", projects.project_detail, name="project-detail"),
+    path("p/<slug:slug>/import/", projects.import_upload, name="import-upload"),
+    path("p/<slug:slug>/rounds/", projects.round_create, name="round-create"),
+    path("p/<slug:slug>/rounds/<int:number>/", rounds.round_detail, name="round-detail"),
+    path("p/<slug:slug>/jobs/<int:job_id>/", jobs.job_card, name="job-card"),
+    path("p/<slug:slug>/annotate/", annotation_views.annotate, name="annotate"),
+    path("p/<slug:slug>/annotate/next/", annotation_views.next_record, name="annotate-next"),
+    path(
+        "p/<slug:slug>/annotate/<int:assignment_id>/submit/",
+        annotation_views.submit,
+        name="annotate-submit",
+    ),
+    path(
+        "p/<slug:slug>/annotate/<int:assignment_id>/skip/",
+        annotation_views.skip,
+        name="annotate-skip",
+    ),
+]

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from curator import selectors
+from curator.importing.parsers import ImportFormatError
+from curator.models import Split
+from curator.permissions import Action, can, role_of
+from curator.services.imports import import_start
+from curator.services.jobs import BrokerUnavailable
+from curator.services.rounds import RoundNotStartable, round_start
+from curator.views.access import project_for
+
+
+@login_required
+def project_list(request: HttpRequest) -> HttpResponse:
+    projects = selectors.projects_for(request.user)
+    return render(request, "curator/project_list.html", {"projects": projects})
+
+
+@login_required
+def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    project = project_for(request.user, slug)
+    context = {
+        "project": project,
+        "role": role_of(request.user, project),
+        "overview": selectors.project_overview(project),
+        "jobs": selectors.recent_jobs(project),
+        "rounds": selectors.rounds_of(project)[:20],
+        "active_round": selectors.active_round(project),
+        "can_import": can(request.user, project, Action.IMPORT),
+        "can_start_round": can(request.user, project, Action.START_ROUND),
+        "can_annotate": can(request.user, project, Action.ANNOTATE),
+        "splits": Split.choices,
+    }
+    return render(request, "curator/project_detail.html", context)
+
+
+@login_required
+@require_POST
+def import_upload(request: HttpRequest, slug: str) -> HttpResponse:
+    project = project_for(request.user, slug, Action.IMPORT)
+    upload = request.FILES.get("file")
+    if upload is None:
+        messages.error(request, "Choose a JSONL or CSV file to import.")
+        return redirect("project-detail", slug=slug)
+    try:
+        job = import_start(
+            project=project,
+            upload=upload,
+            split=request.POST.get("split", Split.POOL),
+            user=request.user,
+        )
+    except ImportFormatError as error:
+        messages.error(request, f"Import refused: {error.problem}")
+    except BrokerUnavailable as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, f"Importing {upload.name} (job {job.pk}).")
+    return redirect("project-detail", slug=slug)
+
+
+@login_required
+@require_POST
+def round_create(request: HttpRequest, slug: str) -> HttpResponse:
+    project = project_for(request.user, slug, Action.START_ROUND)
+    try:
+        round_ = round_start(project=project, user=request.user)
+    except (RoundNotStartable, BrokerUnavailable) as error:
+        messages.error(request, f"Round not started: {error}")
+        return redirect("project-detail", slug=slug)
+    messages.success(request, f"Round {round_.number} started.")
+    return redirect("round-detail", slug=slug, number=round_.number)

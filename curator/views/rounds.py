@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+
+from curator import selectors
+from curator.models import Round
+from curator.views.access import project_for
+
+
+@login_required
+def round_detail(request: HttpRequest, slug: str, number: int) -> HttpResponse:
+    project = project_for(request.user, slug)
+    round_ = get_object_or_404(Round, project=project, number=number)
+    try:
+        after = max(0, int(request.GET.get("after", "0")))
+    except ValueError:
+        after = 0
+    items = selectors.round_snapshot_page(round_, after_id=after)
+    context = {
+        "project": project,
+        "round": round_,
+        "job": round_.jobs.order_by("-id").first(),
+        "items": items,
+        "next_after": items[-1]["record_id"] if len(items) == 100 else None,
+        "text_field": project.setting("text_field"),
+    }
+    if request.htmx and request.GET.get("fragment") == "status":
+        return render(request, "curator/_round_status.html", context)
+    return render(request, "curator/round_detail.html", context)

@@ -1,0 +1,1 @@
+"""The only package that imports torch and transformers. Models load lazily, once per process."""

@@ -1,0 +1,146 @@
+"""The round job: embed, train on the frozen snapshot, evaluate on gold, score the pool."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+from django.conf import settings
+from django.utils import timezone
+
+from curator.models import Job, Record, Round, RoundSnapshotItem, Split
+from curator.models.records import payload_text
+from curator.services.jobs import job_progress
+from curator.services.rounds import gold_labels
+from workers import learning, sampling
+from workers.inference.encoder import Encoder, get_encoder
+from workers.jobs.embeddings import embeddings_ensure, embeddings_matrix
+from workers.jobs.scores import priorities_set, scores_store
+
+logger = logging.getLogger(__name__)
+UNCERTAINTY_KIND = "entropy"
+
+
+def _artifact_write(round_: Round, payload: dict[str, Any]) -> tuple[str, str]:
+    buffer = io.BytesIO()
+    joblib.dump(payload, buffer)
+    data = buffer.getvalue()
+    relative = Path("models") / round_.project.slug / f"round-{round_.number}.joblib"
+    path = Path(settings.MEDIA_ROOT) / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return str(relative), hashlib.sha256(data).hexdigest()
+
+
+def round_run(job: Job, encoder: Encoder | None = None) -> dict[str, Any]:
+    """Job body of a round. Re-running it recomputes the same scores and overwrites them."""
+    round_ = Round.objects.select_related("project").get(pk=job.round_id)
+    Round.objects.filter(pk=round_.pk).update(status=Round.Status.RUNNING)
+    try:
+        metrics = _round_body(job, round_, encoder)
+    except Exception:
+        Round.objects.filter(pk=round_.pk).update(
+            status=Round.Status.FAILED, finished_at=timezone.now()
+        )
+        raise
+    return metrics
+
+
+def _round_body(job: Job, round_: Round, encoder: Encoder | None) -> dict[str, Any]:
+    project = round_.project
+    text_field = project.setting("text_field")
+    timings: dict[str, float] = {}
+    started = time.monotonic()
+
+    job_progress(job, done=0, total=0, stage="loading encoder")
+    encoder = encoder or get_encoder(project.setting("encoder_model"))
+    Job.objects.filter(pk=job.pk).update(model_identity={"encoder": encoder.identity})
+
+    records = list(
+        Record.objects.filter(project=project).values_list("id", "content_hash", "payload", "split")
+    )
+    texts = [(digest, payload_text(payload, text_field)) for _, digest, payload, _ in records]
+    job_progress(job, done=0, total=len(texts), stage="embedding")
+    computed = embeddings_ensure(
+        texts, encoder, on_progress=lambda done, total: job_progress(job, done=done, total=total)
+    )
+    timings["embed_seconds"] = round(time.monotonic() - started, 3)
+    hash_of = {record_id: digest for record_id, digest, _, _ in records}
+
+    job_progress(job, done=0, total=3, stage="training")
+    snapshot = list(
+        RoundSnapshotItem.objects.filter(round=round_)
+        .order_by("record_id")
+        .values_list("record_id", "label")
+    )
+    train_ids = [record_id for record_id, _ in snapshot]
+    train_x = embeddings_matrix([hash_of[i] for i in train_ids], encoder.identity)
+    classifier = learning.train_classifier(train_x, [label for _, label in snapshot])
+    timings["train_seconds"] = round(time.monotonic() - started - sum(timings.values()), 3)
+
+    job_progress(job, done=1, stage="evaluating on gold")
+    gold = gold_labels(project)
+    gold_ids = sorted(gold)
+    evaluation: dict[str, Any] = {"gold_size": 0}
+    if gold_ids:
+        gold_x = embeddings_matrix([hash_of[i] for i in gold_ids], encoder.identity)
+        evaluation = learning.evaluate(classifier.predict(gold_x), [gold[i] for i in gold_ids])
+
+    job_progress(job, done=2, stage="scoring the pool")
+    trained = set(train_ids)
+    pool_ids = [
+        record_id
+        for record_id, _, _, split in records
+        if split == Split.POOL and record_id not in trained
+    ]
+    pool_entropy = np.zeros(0)
+    if pool_ids:
+        pool_x = embeddings_matrix([hash_of[i] for i in pool_ids], encoder.identity)
+        pool_entropy = sampling.entropy(classifier.predict_proba(pool_x))
+        scores_store(
+            round_=round_,
+            kind=UNCERTAINTY_KIND,
+            model_identity=encoder.identity,
+            job=job,
+            record_ids=pool_ids,
+            values=pool_entropy.tolist(),
+        )
+        priorities_set(pool_ids, pool_entropy.tolist())
+
+    artifact, sha256 = _artifact_write(
+        round_,
+        {
+            "classifier": classifier,
+            "encoder": encoder.identity,
+            "snapshot_sha256": round_.snapshot_sha256,
+        },
+    )
+    timings["total_seconds"] = round(time.monotonic() - started, 3)
+    label_counts: dict[str, int] = {}
+    for _, label in snapshot:
+        label_counts[label] = label_counts.get(label, 0) + 1
+    metrics = {
+        **evaluation,
+        "train_size": len(snapshot),
+        "train_label_counts": label_counts,
+        "pool_scored": len(pool_ids),
+        "mean_pool_entropy": float(pool_entropy.mean()) if len(pool_entropy) else None,
+        "embeddings_computed": computed,
+        "encoder": encoder.identity,
+        "timings": timings,
+    }
+    Round.objects.filter(pk=round_.pk).update(
+        status=Round.Status.SUCCEEDED,
+        metrics=metrics,
+        model_artifact=artifact,
+        model_sha256=sha256,
+        finished_at=timezone.now(),
+    )
+    job_progress(job, done=3, stage="done")
+    return metrics
