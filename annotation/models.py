@@ -86,7 +86,14 @@ class Assignment(models.Model):
                 fields=["record", "annotator"],
                 condition=Q(state__in=["leased", "submitted"]),
                 name="assignment_one_live_per_annotator",
-            )
+            ),
+            # An annotator works on one record of a project at a time: parallel requests (double
+            # clicks, two tabs) get the same lease instead of each reserving a record.
+            models.UniqueConstraint(
+                fields=["annotator", "project"],
+                condition=Q(state="leased"),
+                name="assignment_one_lease_per_annotator",
+            ),
         ]
         indexes = [
             models.Index(

@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from annotation.models import Assignment
 from annotation.services.annotations import annotation_submit
 from annotation.services.assignment import assignment_skip, next_assignment
 from curator import selectors
+from curator.models import Project
 from curator.permissions import Action
 from curator.views.access import project_for
 
 
-def _next_card(request: HttpRequest, project, error: str = "") -> HttpResponse:
+def _next_card(request: HttpRequest, project: Project, error: str = "") -> HttpResponse:
+    """After a label or a skip: the next card for htmx, the page for a plain form post."""
+    if not request.htmx:
+        if error:
+            messages.error(request, error)
+        return redirect("annotate", slug=project.slug)
+    return _card(request, project, error)
+
+
+def _card(request: HttpRequest, project: Project, error: str = "") -> HttpResponse:
     assignment = next_assignment(project, request.user)
     context = {
         "project": project,
@@ -37,10 +48,10 @@ def annotate(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 def next_record(request: HttpRequest, slug: str) -> HttpResponse:
     project = project_for(request.user, slug, Action.ANNOTATE)
-    return _next_card(request, project)
+    return _card(request, project)
 
 
-def _own_assignment(request: HttpRequest, project, assignment_id: int) -> Assignment:
+def _own_assignment(request: HttpRequest, project: Project, assignment_id: int) -> Assignment:
     return get_object_or_404(Assignment, pk=assignment_id, project=project, annotator=request.user)
 
 

@@ -113,7 +113,7 @@ def next_assignment(project: Project, user: User) -> Assignment | None:
                         ).pk
                     )
             except IntegrityError:
-                # The same annotator claimed this record in a parallel request: undo our slot.
+                # A parallel request of the same annotator won: undo our slot, use theirs.
                 Record.objects.filter(pk=record_id).update(claimed_count=F("claimed_count") - 1)
                 existing = current_assignment(project, user)
                 if existing is not None:

@@ -124,6 +124,8 @@ def _import_postgresql(
     annotation_table = Annotation._meta.db_table
     count = 0
     with connection.cursor() as cursor:
+        # Dropped explicitly too: several imports may share one outer transaction.
+        cursor.execute("DROP TABLE IF EXISTS import_staging")
         cursor.execute(
             "CREATE TEMP TABLE import_staging "
             "(line integer, payload jsonb, content_hash text, label text) ON COMMIT DROP"
@@ -141,12 +143,14 @@ def _import_postgresql(
             f"""
             INSERT INTO {record_table}
                 (project_id, payload, content_hash, origin, split, created_by_job_id, source,
-                 claimed_count, created_at)
-            SELECT DISTINCT ON (content_hash)
-                %s, payload, content_hash, 'import', %s, %s,
-                jsonb_build_object('file', %s::text, 'line', line), 0, now()
-            FROM import_staging
-            ORDER BY content_hash, line
+                 claimed_count, priority, created_at)
+            SELECT %s, payload, content_hash, 'import', %s, %s,
+                jsonb_build_object('file', %s::text, 'line', line), 0, 0, now()
+            FROM (
+                SELECT DISTINCT ON (content_hash) line, payload, content_hash
+                FROM import_staging ORDER BY content_hash, line
+            ) AS first_seen
+            ORDER BY line  -- ids follow the order of the file
             ON CONFLICT (project_id, content_hash) DO NOTHING
             """,  # noqa: S608 - table names come from model metadata, values are parameters
             [project.pk, split, job.pk, filename],
@@ -165,6 +169,7 @@ def _import_postgresql(
             [job.pk, project.pk, job.pk],
         )
         labels = cursor.rowcount
+        cursor.execute("DROP TABLE import_staging")
     return ImportResult(rows=count, created=created, duplicates=count - created, labels=labels)
 
 

@@ -2,7 +2,16 @@
 (function () {
   "use strict";
   let shownAt = performance.now();
+  let busy = false;
 
+  function elapsedSeconds() {
+    return ((performance.now() - shownAt) / 1000).toFixed(2);
+  }
+
+  document.addEventListener("htmx:beforeRequest", function () { busy = true; });
+  ["htmx:afterSettle", "htmx:responseError", "htmx:sendError", "htmx:timeout"].forEach(function (name) {
+    document.addEventListener(name, function () { busy = false; });
+  });
   document.addEventListener("htmx:afterSwap", function (event) {
     if (event.target && event.target.id === "workspace") {
       shownAt = performance.now();
@@ -11,8 +20,10 @@
 
   // Time spent on a record travels with the label, for throughput figures.
   document.addEventListener("htmx:configRequest", function (event) {
-    if ("seconds" in event.detail.parameters) {
-      event.detail.parameters.seconds = ((performance.now() - shownAt) / 1000).toFixed(2);
+    const elt = event.detail.elt;
+    const form = elt && elt.closest ? elt.closest("form") : null;
+    if (form && form.querySelector('input[name="seconds"]')) {
+      event.detail.parameters["seconds"] = elapsedSeconds();
     }
   });
 
@@ -24,9 +35,11 @@
     if (!workspace) return;
     const key = event.key.toLowerCase();
     const button = workspace.querySelector('button[data-key="' + CSS.escape(key) + '"]');
-    if (button && !button.disabled) {
-      event.preventDefault();
-      button.click();
-    }
+    if (!button || button.disabled) return;
+    event.preventDefault();
+    // A key pressed while the previous label is on its way, or before htmx has wired the new card
+    // (it does so when the swap settles), would land on the wrong record or bypass htmx.
+    if (busy) return;
+    button.click();
   });
 })();

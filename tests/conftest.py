@@ -1,0 +1,188 @@
+"""Fixtures shared by the suite.
+
+The tests run against the real PostgreSQL and Redis of the machine (DATABASE_URL and
+CELERY_BROKER_URL, set by `make test`). End-to-end tests go through a real Celery worker process
+started here against the test database; nothing runs in eager mode.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from curator.models import Job, Membership, Project, Role, User
+from curator.services.projects import project_create
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT.parent / "shared" / "data"
+PASSWORD = "correct-horse-battery"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not DATA.is_dir():
+        raise pytest.UsageError(f"the real data sets are missing: {DATA} (CI always has them)")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _postgresql_only(django_db_setup, django_db_blocker) -> None:  # noqa: ANN001
+    with django_db_blocker.unblock():
+        assert connection.vendor == "postgresql", (
+            "the tests run against PostgreSQL: set DATABASE_URL (make test does)"
+        )
+
+
+@pytest.fixture(scope="session")
+def media_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("media")
+    settings.MEDIA_ROOT = path
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _media(media_root: Path, settings) -> None:  # noqa: ANN001
+    settings.MEDIA_ROOT = media_root
+
+
+# --- data ---------------------------------------------------------------------------------------
+def sst2_rows(split: str = "dev", limit: int | None = None) -> list[dict[str, str]]:
+    """SST-2 rows as {"text", "label"} with labels "negative"/"positive"."""
+    names = {"0": "negative", "1": "positive"}
+    rows = []
+    with (DATA / "sst2" / f"{split}.tsv").open(encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+        next(reader)
+        for sentence, label in reader:
+            rows.append({"text": sentence.strip(), "label": names[label]})
+            if limit and len(rows) >= limit:
+                break
+    return rows
+
+
+def as_jsonl(rows: list[dict], drop: tuple[str, ...] = ()) -> bytes:
+    return "".join(
+        json.dumps({k: v for k, v in row.items() if k not in drop}) + "\n" for row in rows
+    ).encode()
+
+
+def as_csv(rows: list[dict]) -> bytes:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue().encode()
+
+
+# --- people and projects ------------------------------------------------------------------------
+@pytest.fixture
+def make_user(db) -> Callable[..., User]:  # noqa: ANN001
+    counter = {"n": 0}
+
+    def make(username: str | None = None, **extra) -> User:  # noqa: ANN003
+        counter["n"] += 1
+        return User.objects.create_user(
+            username=username or f"user{counter['n']}", password=PASSWORD, **extra
+        )
+
+    return make
+
+
+@pytest.fixture
+def admin_user(make_user) -> User:  # noqa: ANN001
+    return make_user("ada")
+
+
+@pytest.fixture
+def project(admin_user: User) -> Project:
+    return project_create(
+        name="SST-2 sentiment",
+        labels=[{"value": "negative", "name": "Negative"}, {"value": "positive", "name": "Positive"}],
+        guidelines="Is the sentence positive or negative about the film?",
+        created_by=admin_user,
+    )
+
+
+@pytest.fixture
+def member(make_user, project: Project) -> Callable[[str], User]:  # noqa: ANN001
+    def add(role: str, username: str | None = None) -> User:
+        user = make_user(username)
+        Membership.objects.create(user=user, project=project, role=role)
+        return user
+
+    return add
+
+
+@pytest.fixture
+def annotator(member) -> User:  # noqa: ANN001
+    return member(Role.ANNOTATOR, "annie")
+
+
+@pytest.fixture
+def curator_user(member) -> User:  # noqa: ANN001
+    return member(Role.CURATOR, "cora")
+
+
+# --- the real worker ----------------------------------------------------------------------------
+def _test_database_url() -> str:
+    db = settings.DATABASES["default"]
+    host = db.get("HOST") or "127.0.0.1"
+    port = db.get("PORT") or 5432
+    user = db.get("USER") or "postgres"
+    return f"postgres://{user}@{host}:{port}/{db['NAME']}"
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker, media_root: Path) -> Iterator[None]:  # noqa: ANN001
+    """A real `celery worker` process on both queues, against the test database."""
+    from curator.celery import app
+
+    with django_db_blocker.unblock():
+        app.control.purge()
+    env = {
+        **os.environ,
+        "DATABASE_URL": _test_database_url(),
+        "CURATOR_MEDIA_ROOT": str(media_root),
+        "DATABASE_CONN_MAX_AGE": "0",
+    }
+    log = media_root / "worker.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [
+                str(Path(sys.executable).with_name("celery")), "-A", "curator", "worker",
+                "-Q", "cpu,gpu", "--pool", "solo", "--loglevel", "INFO",
+                "--hostname", f"test-{os.getpid()}@%h", "--without-gossip", "--without-mingle",
+            ],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while b"ready." not in log.read_bytes():
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"celery worker did not start:\n{log.read_text()[-3000:]}")
+        time.sleep(0.2)
+    yield
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def wait_for_job(job_id: int, timeout: float = 180) -> Job:
+    """Poll the job row until a worker finished it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = Job.objects.get(pk=job_id)
+        if job.is_finished:
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} did not finish in {timeout}s: {job.status} {job.stage}")

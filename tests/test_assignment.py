@@ -1,0 +1,147 @@
+import threading
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from django.db import close_old_connections, connection
+from django.utils import timezone
+
+from annotation.models import Annotation, Assignment, Source
+from annotation.services.annotations import annotation_submit
+from annotation.services.assignment import assignment_skip, next_assignment
+from curator.models import Record, Role
+from tests.test_imports import run_import
+from tests.conftest import as_jsonl, sst2_rows
+
+
+@pytest.fixture
+def pool(project):
+    run_import(project, as_jsonl(sst2_rows("dev", limit=200), drop=("label",)))
+    return project
+
+
+def in_threads(count: int, work) -> list:  # noqa: ANN001
+    """Run work(i) in `count` threads started together; each thread has its own connection."""
+    results: list = [None] * count
+    errors: list = []
+    barrier = threading.Barrier(count)
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait()
+            results[i] = work(i)
+        except Exception as error:  # noqa: BLE001 - reported by the assertion below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    return results
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_annotators_never_get_the_same_record(pool, member):
+    annotators = [member(Role.ANNOTATOR, f"ann{i}") for i in range(32)]
+
+    def take_three(i: int) -> list[int]:
+        close_old_connections()
+        taken = []
+        for _ in range(3):
+            assignment = next_assignment(pool, annotators[i])
+            annotation_submit(assignment=assignment, user=annotators[i], value="positive")
+            taken.append(assignment.record_id)
+        return taken
+
+    taken = [record for records in in_threads(32, take_three) for record in records]
+    assert len(taken) == 96
+    assert Counter(taken).most_common(1)[0][1] == 1, "a record was handed to two annotators"
+    assert Annotation.objects.filter(project=pool, source=Source.HUMAN).count() == 96
+    assert Record.objects.filter(project=pool, claimed_count__gt=1).count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_annotator_asking_in_parallel_holds_a_single_lease(pool, annotator):
+    records = in_threads(8, lambda i: next_assignment(pool, annotator).record_id)
+    assert len(set(records)) == 1
+    assert Assignment.objects.filter(annotator=annotator, state="leased").count() == 1
+
+
+@pytest.mark.django_db
+def test_asking_again_before_submitting_returns_the_same_record(pool, annotator):
+    first = next_assignment(pool, annotator)
+    assert next_assignment(pool, annotator).pk == first.pk
+
+
+@pytest.mark.django_db
+def test_expired_lease_is_reclaimed_for_the_next_annotator(pool, member):
+    alice, bob = member(Role.ANNOTATOR, "alice"), member(Role.ANNOTATOR, "bob")
+    first = next_assignment(pool, alice)
+    Assignment.objects.filter(pk=first.pk).update(
+        lease_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    again = next_assignment(pool, bob)
+    assert again.record_id == first.record_id
+    assert Assignment.objects.get(pk=first.pk).state == Assignment.State.EXPIRED
+    assert Record.objects.get(pk=first.record_id).claimed_count == 1
+
+
+@pytest.mark.django_db
+def test_label_submitted_after_the_lease_expired_is_kept(pool, member):
+    alice, bob = member(Role.ANNOTATOR, "alice"), member(Role.ANNOTATOR, "bob")
+    late = next_assignment(pool, alice)
+    Assignment.objects.filter(pk=late.pk).update(
+        lease_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    next_assignment(pool, bob)  # reclaims alice's lease and hands the record to bob
+    annotation = annotation_submit(assignment=late, user=alice, value="negative")
+    assert Annotation.objects.get(pk=annotation.pk).author == alice
+    assert Assignment.objects.get(pk=late.pk).state == Assignment.State.SUBMITTED
+
+
+@pytest.mark.django_db
+def test_submitting_twice_stores_one_label(pool, annotator):
+    assignment = next_assignment(pool, annotator)
+    first = annotation_submit(assignment=assignment, user=annotator, value="positive")
+    second = annotation_submit(assignment=assignment, user=annotator, value="positive")
+    assert first.pk == second.pk
+    assert Annotation.objects.filter(record_id=assignment.record_id).count() == 1
+
+
+@pytest.mark.django_db
+def test_skipped_record_goes_to_someone_else_but_not_back_to_the_skipper(pool, member):
+    alice, bob = member(Role.ANNOTATOR, "alice"), member(Role.ANNOTATOR, "bob")
+    skipped = next_assignment(pool, alice)
+    assignment_skip(skipped, reason="cannot tell")
+    assert next_assignment(pool, alice).record_id != skipped.record_id
+    assert next_assignment(pool, bob).record_id == skipped.record_id
+
+
+@pytest.mark.django_db
+def test_overlap_two_gives_each_record_to_two_distinct_annotators(pool, member):
+    pool.settings = {"overlap": 2}
+    pool.save()
+    alice, bob, carol = (member(Role.ANNOTATOR, n) for n in ("alice", "bob", "carol"))
+    a = next_assignment(pool, alice)
+    b = next_assignment(pool, bob)
+    assert a.record_id == b.record_id
+    c = next_assignment(pool, carol)
+    assert c.record_id != a.record_id
+    annotation_submit(assignment=a, user=alice, value="positive")
+    assert next_assignment(pool, alice).record_id not in {a.record_id}
+
+
+@pytest.mark.django_db
+def test_queue_serves_highest_priority_first(pool, annotator):
+    target = Record.objects.filter(project=pool).order_by("-id").first()
+    Record.objects.filter(pk=target.pk).update(priority=0.69)
+    assert next_assignment(pool, annotator).record_id == target.pk
+
+
+@pytest.mark.django_db
+def test_empty_queue_returns_none(project, annotator):
+    assert next_assignment(project, annotator) is None

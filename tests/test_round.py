@@ -1,0 +1,115 @@
+import hashlib
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pytest
+from django.conf import settings
+
+from annotation.models import Annotation, Source
+from annotation.services.annotations import annotation_submit
+from annotation.services.assignment import next_assignment
+from curator.models import Job, Record, Role, Round, RoundSnapshotItem, Score, Split
+from curator.services.rounds import snapshot_digest
+from tests.conftest import as_jsonl, sst2_rows, wait_for_job
+from tests.test_imports import run_import
+from workers.inference.encoder import get_encoder
+from workers.jobs.embeddings import embeddings_matrix
+
+
+def label_next(project, user, truth: dict[str, str], count: int) -> list[Annotation]:
+    labels = []
+    for _ in range(count):
+        assignment = next_assignment(project, user)
+        text = assignment.record.payload["text"]
+        labels.append(annotation_submit(assignment=assignment, user=user, value=truth[text]))
+    return labels
+
+
+@pytest.mark.django_db(transaction=True)
+def test_full_round_trains_on_its_snapshot_and_ranks_the_pool_by_uncertainty(
+    celery_worker, client, project, admin_user, member
+):
+    gold = sst2_rows("dev", limit=200)
+    pool = sst2_rows("train", limit=400)
+    truth = {row["text"]: row["label"] for row in pool}
+    run_import(project, as_jsonl(gold), split=Split.GOLD)
+    run_import(project, as_jsonl(pool, drop=("label",)), split=Split.POOL)
+    alice = member(Role.ANNOTATOR, "alice")
+    human = label_next(project, alice, truth, 40)
+    assert len({a.value for a in human}) == 2
+
+    client.force_login(admin_user)
+    response = client.post(f"/api/projects/{project.slug}/rounds/")
+    assert response.status_code == 202, response.content
+    round_ = Round.objects.get(pk=response.json()["id"])
+    late = label_next(project, alice, truth, 1)[0]  # after the snapshot froze: not trained on
+    job = wait_for_job(Job.objects.get(round=round_).pk)
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    round_.refresh_from_db()
+
+    # The snapshot is exactly the human labels that existed when the round started.
+    snapshot = set(RoundSnapshotItem.objects.filter(round=round_).values_list("record", "annotation", "label"))
+    assert snapshot == {(a.record_id, a.pk, a.value) for a in human}
+    assert late.record_id not in {record for record, _, _ in snapshot}
+    hashes = dict(Record.objects.values_list("id", "content_hash"))
+    assert round_.snapshot_sha256 == snapshot_digest([(hashes[r], label) for r, _, label in snapshot])
+
+    # Evaluated on gold with the real encoder: clearly better than chance on SST-2.
+    metrics = round_.metrics
+    assert metrics["train_size"] == 40 and metrics["gold_size"] == 200
+    assert metrics["accuracy"] > 0.6, metrics
+    assert 0 < metrics["macro_f1"] <= 1
+    assert job.model_identity["encoder"].startswith("sentence-transformers/all-MiniLM-L6-v2")
+
+    # The artifact is on disk, matches its hash, and reproduces the gold accuracy.
+    artifact = Path(settings.MEDIA_ROOT) / round_.model_artifact
+    assert hashlib.sha256(artifact.read_bytes()).hexdigest() == round_.model_sha256
+    model = joblib.load(artifact)["classifier"]
+    gold_records = list(Record.objects.filter(project=project, split=Split.GOLD).order_by("id"))
+    features = embeddings_matrix([r.content_hash for r in gold_records], get_encoder().identity)
+    expected = {r.record_id: r.value for r in Annotation.objects.filter(source=Source.IMPORT)}
+    predicted = model.predict(features)
+    accuracy = np.mean([p == expected[r.pk] for p, r in zip(predicted, gold_records, strict=True)])
+    assert accuracy == pytest.approx(metrics["accuracy"])
+
+    # Every unlabeled pool record got an entropy score, copied to its queue priority...
+    scores = dict(Score.objects.filter(round=round_, kind="entropy").values_list("record", "value"))
+    unlabeled = set(
+        Record.objects.filter(project=project, split=Split.POOL)
+        .exclude(pk__in=[a.record_id for a in human]).values_list("id", flat=True)
+    )  # fmt: skip
+    assert set(scores) == unlabeled
+    priorities = dict(Record.objects.filter(pk__in=list(scores)).values_list("id", "priority"))
+    assert priorities == pytest.approx(scores)
+    # ...so the next annotator gets the most uncertain record first.
+    bob = member(Role.ANNOTATOR, "bob")
+    waiting = {r: v for r, v in scores.items() if r != late.record_id}
+    served = [next_assignment(project, bob)]
+    assert scores[served[0].record_id] == pytest.approx(max(waiting.values()))
+
+    page = client.get(f"/p/{project.slug}/rounds/{round_.number}/")
+    assert page.status_code == 200
+    assert f"{metrics['accuracy']:.3f}".encode() in page.content
+
+
+@pytest.mark.django_db
+def test_round_needs_labels_of_two_classes(client, project, admin_user):
+    run_import(project, as_jsonl([r for r in sst2_rows("dev", 30) if r["label"] == "positive"]),
+               split=Split.TRAIN)  # fmt: skip
+    client.force_login(admin_user)
+    response = client.post(f"/api/projects/{project.slug}/rounds/")
+    assert response.status_code == 409
+    assert "at least two different labels" in response.json()["detail"]
+    assert not Round.objects.filter(project=project).exists()
+    assert not Job.objects.filter(project=project, kind=Job.Kind.ROUND).exists()
+
+
+@pytest.mark.django_db
+def test_only_one_round_at_a_time(client, project, admin_user):
+    run_import(project, as_jsonl(sst2_rows("dev", 40)), split=Split.TRAIN)
+    client.force_login(admin_user)
+    Round.objects.create(project=project, number=1, status=Round.Status.RUNNING)
+    response = client.post(f"/api/projects/{project.slug}/rounds/")
+    assert response.status_code == 409
+    assert Round.objects.filter(project=project).count() == 1

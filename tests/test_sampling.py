@@ -1,0 +1,47 @@
+import math
+
+import numpy as np
+import pytest
+
+from workers.learning import evaluate, train_classifier
+from workers.sampling import entropy, least_confidence, margin_uncertainty, rank_most_uncertain
+
+
+def test_entropy_is_zero_when_certain_and_log_k_when_uniform():
+    p = np.array([[1.0, 0.0], [0.5, 0.5], [0.9, 0.1]])
+    assert entropy(p) == pytest.approx([0.0, math.log(2), -(0.9 * math.log(0.9) + 0.1 * math.log(0.1))])
+    assert entropy(np.full((1, 4), 0.25)) == pytest.approx([math.log(4)])
+
+
+def test_margin_and_least_confidence():
+    p = np.array([[0.7, 0.2, 0.1], [0.4, 0.4, 0.2]])
+    assert margin_uncertainty(p) == pytest.approx([0.5, 1.0])
+    assert least_confidence(p) == pytest.approx([0.3, 0.6])
+
+
+def test_ranking_puts_the_most_uncertain_first_and_keeps_ties_in_order():
+    assert rank_most_uncertain(np.array([0.1, 0.7, 0.3, 0.7])).tolist() == [1, 3, 2, 0]
+
+
+def test_scores_refuse_a_single_class():
+    with pytest.raises(ValueError, match="classes>=2"):
+        entropy(np.array([[1.0], [1.0]]))
+
+
+def test_classifier_learns_separable_points_and_reports_metrics():
+    rng = np.random.default_rng(0)
+    a = rng.normal(loc=[2, 0], scale=0.3, size=(20, 2))
+    b = rng.normal(loc=[-2, 0], scale=0.3, size=(20, 2))
+    model = train_classifier(np.vstack([a, b]), ["a"] * 20 + ["b"] * 20)
+    assert model.labels == ["a", "b"]
+    assert model.predict(np.array([[2.0, 0.1], [-2.0, 0.0]])) == ["a", "b"]
+    assert evaluate(["a", "b", "b", "b"], ["a", "b", "a", "b"]) == {
+        "gold_size": 4,
+        "accuracy": 0.75,
+        "macro_f1": pytest.approx((2 / 3 + 0.8) / 2),
+    }
+
+
+def test_training_needs_two_labels():
+    with pytest.raises(ValueError, match="at least two labels"):
+        train_classifier(np.zeros((3, 2)), ["a", "a", "a"])
