@@ -40,6 +40,7 @@ demo: install
 	$(BIN)/python manage.py run_demo
 
 test: install chromium
+	$(BIN)/ruff check .
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) DATABASE_CONN_MAX_AGE=0 \
 		$(BIN)/pytest $(PYTEST_ARGS)

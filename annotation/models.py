@@ -103,3 +103,6 @@ class Assignment(models.Model):
             ),
             models.Index(fields=["annotator", "project", "state"]),
         ]
+
+    def __str__(self) -> str:
+        return f"record {self.record_id} to user {self.annotator_id} ({self.state})"

@@ -1,4 +1,4 @@
-"""The Celery app. Workers: `celery -A curator worker -Q gpu` (model jobs) and `-Q cpu` (the rest)."""
+"""The Celery app. Workers: `celery -A curator worker -Q gpu` (model jobs) and `-Q cpu` (others)."""
 
 from __future__ import annotations
 

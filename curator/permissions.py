@@ -1,4 +1,4 @@
-"""Who may do what in a project. Views, the API and services all ask here; templates never decide."""
+"""Who may do what in a project. Views, the API and services ask here; templates never decide."""
 
 from __future__ import annotations
 

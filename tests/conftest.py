@@ -35,7 +35,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _postgresql_only(django_db_setup, django_db_blocker) -> None:  # noqa: ANN001
+def _postgresql_only(django_db_setup, django_db_blocker) -> None:
     with django_db_blocker.unblock():
         assert connection.vendor == "postgresql", (
             "the tests run against PostgreSQL: set DATABASE_URL (make test does)"
@@ -50,7 +50,7 @@ def media_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _media(media_root: Path, settings) -> None:  # noqa: ANN001
+def _media(media_root: Path, settings) -> None:
     settings.MEDIA_ROOT = media_root
 
 
@@ -85,10 +85,10 @@ def as_csv(rows: list[dict]) -> bytes:
 
 # --- people and projects ------------------------------------------------------------------------
 @pytest.fixture
-def make_user(db) -> Callable[..., User]:  # noqa: ANN001
+def make_user(db) -> Callable[..., User]:
     counter = {"n": 0}
 
-    def make(username: str | None = None, **extra) -> User:  # noqa: ANN003
+    def make(username: str | None = None, **extra) -> User:
         counter["n"] += 1
         return User.objects.create_user(
             username=username or f"user{counter['n']}", password=PASSWORD, **extra
@@ -98,7 +98,7 @@ def make_user(db) -> Callable[..., User]:  # noqa: ANN001
 
 
 @pytest.fixture
-def admin_user(make_user) -> User:  # noqa: ANN001
+def admin_user(make_user) -> User:
     return make_user("ada")
 
 
@@ -106,14 +106,17 @@ def admin_user(make_user) -> User:  # noqa: ANN001
 def project(admin_user: User) -> Project:
     return project_create(
         name="SST-2 sentiment",
-        labels=[{"value": "negative", "name": "Negative"}, {"value": "positive", "name": "Positive"}],
+        labels=[
+            {"value": "negative", "name": "Negative"},
+            {"value": "positive", "name": "Positive"},
+        ],
         guidelines="Is the sentence positive or negative about the film?",
         created_by=admin_user,
     )
 
 
 @pytest.fixture
-def member(make_user, project: Project) -> Callable[[str], User]:  # noqa: ANN001
+def member(make_user, project: Project) -> Callable[[str], User]:
     def add(role: str, username: str | None = None) -> User:
         user = make_user(username)
         Membership.objects.create(user=user, project=project, role=role)
@@ -123,12 +126,12 @@ def member(make_user, project: Project) -> Callable[[str], User]:  # noqa: ANN00
 
 
 @pytest.fixture
-def annotator(member) -> User:  # noqa: ANN001
+def annotator(member) -> User:
     return member(Role.ANNOTATOR, "annie")
 
 
 @pytest.fixture
-def curator_user(member) -> User:  # noqa: ANN001
+def curator_user(member) -> User:
     return member(Role.CURATOR, "cora")
 
 
@@ -142,7 +145,7 @@ def _test_database_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def celery_worker(django_db_setup, django_db_blocker, media_root: Path) -> Iterator[None]:  # noqa: ANN001
+def celery_worker(django_db_setup, django_db_blocker, media_root: Path) -> Iterator[None]:
     """A real `celery worker` process on both queues, against the test database."""
     from curator.celery import app
 

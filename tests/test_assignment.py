@@ -10,8 +10,8 @@ from annotation.models import Annotation, Assignment, Source
 from annotation.services.annotations import annotation_submit
 from annotation.services.assignment import assignment_skip, next_assignment
 from curator.models import Record, Role
-from tests.test_imports import run_import
 from tests.conftest import as_jsonl, sst2_rows
+from tests.test_imports import run_import
 
 
 @pytest.fixture
@@ -20,7 +20,7 @@ def pool(project):
     return project
 
 
-def in_threads(count: int, work) -> list:  # noqa: ANN001
+def in_threads(count: int, work) -> list:
     """Run work(i) in `count` threads started together; each thread has its own connection."""
     results: list = [None] * count
     errors: list = []
@@ -30,7 +30,7 @@ def in_threads(count: int, work) -> list:  # noqa: ANN001
         try:
             barrier.wait()
             results[i] = work(i)
-        except Exception as error:  # noqa: BLE001 - reported by the assertion below
+        except Exception as error:
             errors.append(error)
         finally:
             connection.close()

@@ -24,7 +24,9 @@ def page():
     # Playwright's sync API runs an event loop in this thread; the ORM calls in the test are safe.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+        )
         context = browser.new_context(viewport={"width": 1366, "height": 768})
         yield context.new_page()
         browser.close()
@@ -60,9 +62,7 @@ def test_annotator_labels_three_records_by_keyboard(page, live_server, project, 
     assert "<script>window.pwned = 1</script> <b>bold</b> claim" in seen
     assert page.evaluate("window.pwned") is None
 
-    stored = list(
-        Annotation.objects.filter(author=annotator, source=Source.HUMAN).order_by("id")
-    )
+    stored = list(Annotation.objects.filter(author=annotator, source=Source.HUMAN).order_by("id"))
     assert [a.value for a in stored] == ["negative", "positive", "negative"]
     texts = [Record.objects.get(pk=a.record_id).payload["text"] for a in stored]
     assert texts == seen

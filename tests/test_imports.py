@@ -25,7 +25,9 @@ def test_sst2_import_creates_records_with_lineage_and_labels(project):
     rows = sst2_rows("dev", limit=300)
     job, result = run_import(project, as_jsonl(rows), split=Split.GOLD)
     assert (result.rows, result.created, result.labels) == (300, 300, 300)
-    first = Record.objects.get(project=project, content_hash=content_hash({"text": rows[0]["text"]}))
+    first = Record.objects.get(
+        project=project, content_hash=content_hash({"text": rows[0]["text"]})
+    )
     assert first.created_by_job == job
     assert first.source == {"file": "upload.jsonl", "line": 1}
     assert first.split == Split.GOLD
@@ -59,7 +61,9 @@ def test_malformed_file_keeps_nothing_of_the_upload(project):
 def test_api_import_runs_on_the_worker(celery_worker, client, project, curator_user):
     client.force_login(curator_user)
     upload = SimpleUploadedFile("sst2.csv", as_csv(sst2_rows("dev", limit=120)))
-    response = client.post(f"/api/projects/{project.slug}/imports/", {"file": upload, "split": "pool"})
+    response = client.post(
+        f"/api/projects/{project.slug}/imports/", {"file": upload, "split": "pool"}
+    )
     assert response.status_code == 202, response.content
     job = wait_for_job(response.json()["id"])
     assert job.status == Job.Status.SUCCEEDED, job.error

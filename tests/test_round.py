@@ -49,11 +49,15 @@ def test_full_round_trains_on_its_snapshot_and_ranks_the_pool_by_uncertainty(
     round_.refresh_from_db()
 
     # The snapshot is exactly the human labels that existed when the round started.
-    snapshot = set(RoundSnapshotItem.objects.filter(round=round_).values_list("record", "annotation", "label"))
+    snapshot = set(
+        RoundSnapshotItem.objects.filter(round=round_).values_list("record", "annotation", "label")
+    )
     assert snapshot == {(a.record_id, a.pk, a.value) for a in human}
     assert late.record_id not in {record for record, _, _ in snapshot}
     hashes = dict(Record.objects.values_list("id", "content_hash"))
-    assert round_.snapshot_sha256 == snapshot_digest([(hashes[r], label) for r, _, label in snapshot])
+    assert round_.snapshot_sha256 == snapshot_digest(
+        [(hashes[r], label) for r, _, label in snapshot]
+    )
 
     # Evaluated on gold with the real encoder: clearly better than chance on SST-2.
     metrics = round_.metrics

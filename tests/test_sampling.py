@@ -9,7 +9,9 @@ from workers.sampling import entropy, least_confidence, margin_uncertainty, rank
 
 def test_entropy_is_zero_when_certain_and_log_k_when_uniform():
     p = np.array([[1.0, 0.0], [0.5, 0.5], [0.9, 0.1]])
-    assert entropy(p) == pytest.approx([0.0, math.log(2), -(0.9 * math.log(0.9) + 0.1 * math.log(0.1))])
+    assert entropy(p) == pytest.approx(
+        [0.0, math.log(2), -(0.9 * math.log(0.9) + 0.1 * math.log(0.1))]
+    )
     assert entropy(np.full((1, 4), 0.25)) == pytest.approx([math.log(4)])
 
 

@@ -20,5 +20,8 @@ class Embedding(models.Model):
             )
         ]
 
+    def __str__(self) -> str:
+        return f"{self.model_identity} embedding of {self.content_hash[:12]}"
+
     def as_array(self) -> np.ndarray:
         return np.frombuffer(bytes(self.vector), dtype="<f4")

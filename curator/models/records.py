@@ -81,6 +81,9 @@ class LineageEdge(models.Model):
             )
         ]
 
+    def __str__(self) -> str:
+        return f"{self.parent_id} -[{self.operation}]-> {self.child_id}"
+
 
 class Score(models.Model):
     """One number a model gave a record (entropy, margin, toxicity...), unique per natural key."""
@@ -96,3 +99,6 @@ class Score(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["record", "kind", "round"], name="score_natural_key")
         ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}={self.value:.4f} for record {self.record_id}"

@@ -43,7 +43,7 @@ class Round(models.Model):
 
 
 class RoundSnapshotItem(models.Model):
-    """Exactly one training example of a round: this record, with this label, from this annotation."""
+    """One training example of a round: this record, with this label, from this annotation."""
 
     round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="snapshot_items")
     record = models.ForeignKey(Record, on_delete=models.PROTECT, related_name="+")
@@ -56,3 +56,6 @@ class RoundSnapshotItem(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["round", "record"], name="snapshot_unique_record")
         ]
+
+    def __str__(self) -> str:
+        return f"round {self.round_id}: record {self.record_id} = {self.label}"

@@ -14,7 +14,7 @@ MAX_NUMBER_KEYS = 9
 
 
 def normalise_labels(labels: list[Any]) -> list[dict[str, str]]:
-    """Accept ["pos", "neg"] or [{"value": "pos", "name": "Positive"}]; reject repeats and blanks."""
+    """Accept ["pos", "neg"] or [{"value": "pos", "name": "Positive"}]; refuse repeats, blanks."""
     result: list[dict[str, str]] = []
     for label in labels:
         if isinstance(label, dict):

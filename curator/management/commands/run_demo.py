@@ -16,11 +16,11 @@ from curator.management.commands.load_demo import DEMO_SLUG, DEMO_USERS
 class Command(BaseCommand):
     help = "Run the web server and a Celery worker process together until Ctrl-C."
 
-    def add_arguments(self, parser) -> None:  # noqa: ANN001
+    def add_arguments(self, parser) -> None:
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
         parser.add_argument("--password", default="curator-demo")
 
-    def handle(self, *args, port: int, password: str, **options) -> None:  # noqa: ANN002, ANN003
+    def handle(self, *args, port: int, password: str, **options) -> None:
         ensure_broker_folders()
         bin_dir = os.path.dirname(sys.executable)
         worker = subprocess.Popen(
