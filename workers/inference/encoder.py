@@ -31,7 +31,7 @@ class Encoder(Protocol):
 class TransformersEncoder:
     def __init__(self, spec: str, device: str = "auto") -> None:
         source = resolve(spec)
-        self.place = placement(device, cpu_batch=64, gpu_batch=1024)
+        self.place = placement(device, cpu_batch=32, gpu_batch=1024)
         self.tokenizer = AutoTokenizer.from_pretrained(str(source))
         self.model = AutoModel.from_pretrained(str(source), dtype=self.place.dtype)
         self.model.to(self.place.device).eval()
@@ -63,7 +63,11 @@ class TransformersEncoder:
         return out
 
 
-@functools.cache
 def get_encoder(spec: str | None = None) -> Encoder:
     """The process-wide encoder for `spec` (default: settings.CURATOR_ENCODER_MODEL)."""
-    return TransformersEncoder(spec or settings.CURATOR_ENCODER_MODEL, settings.CURATOR_DEVICE)
+    return _load_encoder(spec or settings.CURATOR_ENCODER_MODEL, settings.CURATOR_DEVICE)
+
+
+@functools.cache
+def _load_encoder(spec: str, device: str) -> Encoder:
+    return TransformersEncoder(spec, device)

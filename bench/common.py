@@ -1,0 +1,67 @@
+"""Shared set-up for benchmarks: a scratch PostgreSQL database and the real data sets."""
+
+from __future__ import annotations
+
+import csv
+import os
+import statistics
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT.parent / "shared" / "data"
+OUT = ROOT / "bench" / "out"
+BENCH_DB = os.environ.get("BENCH_DATABASE_NAME", "curator_bench")
+PG = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
+
+
+def setup_django() -> None:
+    """Point Django at a fresh scratch database, migrate it and start Django."""
+    import psycopg
+
+    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
+    os.environ["DATABASE_URL"] = f"{PG}/{BENCH_DB}"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "curator.settings")
+    os.environ.setdefault("CURATOR_MEDIA_ROOT", str(OUT / "media"))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def sst2_sentences(split: str = "train") -> list[tuple[str, str]]:
+    names = {"0": "negative", "1": "positive"}
+    with (DATA / "sst2" / f"{split}.tsv").open(encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+        next(reader)
+        return [(sentence.strip(), names[label]) for sentence, label in reader]
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    return {
+        "n": len(values),
+        "mean": statistics.fmean(values) if values else float("nan"),
+        "p50": percentile(values, 50),
+        "p95": percentile(values, 95),
+        "p99": percentile(values, 99),
+    }
+
+
+def table(title: str, headers: list[str], rows: list[list[object]]) -> str:
+    cells = [headers] + [[f"{c:.3f}" if isinstance(c, float) else str(c) for c in r] for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = [title, "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells[1:]]
+    return "\n".join(lines)

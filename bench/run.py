@@ -1,0 +1,70 @@
+"""`make bench`: import rate, labeling latency under concurrency, encoder throughput, round time.
+
+Each figure is measured side by side with a baseline in the same run and reported as a ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import time
+
+from bench.common import OUT, setup_django, table
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--records", type=int, default=100_000, help="records to import")
+    parser.add_argument("--seconds", type=float, default=8.0, help="per concurrency level")
+    parser.add_argument("--annotators", default="1,8,32")
+    args = parser.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    setup_django()
+    from bench import embedding, imports, labeling, rounds
+
+    results: dict[str, object] = {}
+    report: list[str] = []
+    for name, module, kwargs in [
+        ("import", imports, {"records": args.records}),
+        ("labeling", labeling, {"seconds": args.seconds, "levels": args.annotators}),
+        ("embedding", embedding, {}),
+        ("round", rounds, {}),
+    ]:
+        started = time.monotonic()
+        result, text = module.run(**kwargs)
+        results[name] = result
+        report.append(text + f"\n({name}: {time.monotonic() - started:.1f} s)\n")
+        print(report[-1], flush=True)
+    (OUT / "results.json").write_text(json.dumps(results, indent=2, default=str))
+    (OUT / "report.txt").write_text("\n".join(report))
+    print(f"results in {OUT / 'results.json'}, plots in {OUT}")
+
+
+def plot_bars(path, title: str, labels: list[str], series: dict[str, list[float]], unit: str):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(7, 4))
+    width = 0.8 / max(1, len(series))
+    for i, (name, values) in enumerate(series.items()):
+        axis.bar([x + i * width for x in range(len(labels))], values, width, label=name)
+    axis.set_xticks([x + width * (len(series) - 1) / 2 for x in range(len(labels))], labels)
+    axis.set_ylabel(unit)
+    axis.set_title(title)
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def jsonl(rows: list[dict]) -> io.BytesIO:
+    return io.BytesIO("".join(json.dumps(r) + "\n" for r in rows).encode())
+
+
+if __name__ == "__main__":
+    main()
+
+__all__ = ["jsonl", "plot_bars", "table"]
