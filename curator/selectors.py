@@ -43,7 +43,7 @@ def project_overview(project: Project) -> dict[str, Any]:
 
 
 def recent_jobs(project: Project, limit: int = 10) -> QuerySet[Job]:
-    return Job.objects.filter(project=project).order_by("-id")[:limit]
+    return Job.objects.filter(project=project).select_related("round").order_by("-id")[:limit]
 
 
 def rounds_of(project: Project) -> QuerySet[Round]:
