@@ -43,6 +43,14 @@ class Annotation(models.Model):
 
     class Meta:
         ordering = ["id"]
+        constraints = [
+            # Re-running a job's chunk never stores a second label for the same record.
+            models.UniqueConstraint(
+                fields=["record", "job"],
+                condition=Q(job__isnull=False),
+                name="annotation_one_per_job",
+            )
+        ]
         indexes = [
             models.Index(fields=["project", "source", "id"]),
             models.Index(fields=["record", "source"]),

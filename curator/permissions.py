@@ -14,13 +14,16 @@ class Action(StrEnum):
     ANNOTATE = "annotate"
     IMPORT = "import"
     REVIEW = "review"
+    RUN_MODEL_JOB = "run_model_job"
     START_ROUND = "start_round"
     MANAGE = "manage"
 
 
 ROLE_ACTIONS: dict[str, frozenset[Action]] = {
     Role.ANNOTATOR: frozenset({Action.VIEW, Action.ANNOTATE}),
-    Role.CURATOR: frozenset({Action.VIEW, Action.ANNOTATE, Action.IMPORT, Action.REVIEW}),
+    Role.CURATOR: frozenset(
+        {Action.VIEW, Action.ANNOTATE, Action.IMPORT, Action.REVIEW, Action.RUN_MODEL_JOB}
+    ),
     Role.ADMIN: frozenset(Action),
 }
 

@@ -7,7 +7,7 @@ from typing import Any
 from django.db.models import Count, Q, QuerySet
 
 from annotation.models import Annotation, Source
-from curator.models import Job, Project, Record, Round, Split, User
+from curator.models import Job, Project, Record, Round, RoutingDecision, Split, User
 
 
 def projects_for(user: User) -> QuerySet[Project]:
@@ -30,9 +30,11 @@ def project_overview(project: Project) -> dict[str, Any]:
         .distinct()
         .count()
     )
-    waiting = Record.objects.filter(
-        project=project, split=Split.POOL, claimed_count__lt=overlap
-    ).count()
+    waiting = (
+        Record.objects.filter(project=project, split=Split.POOL, claimed_count__lt=overlap)
+        .exclude(route=RoutingDecision.Decision.AUTO)
+        .count()
+    )
     return {
         "records": sum(splits.values()),
         "splits": {split: splits.get(split, 0) for split in Split.values},
@@ -76,3 +78,32 @@ def annotator_stats(project: Project, user: User) -> dict[str, int]:
         total=Count("id"), human=Count("id", filter=Q(source=Source.HUMAN))
     )
     return {"labels": counts["human"] or 0}
+
+
+def routing_stats(project: Project) -> dict[str, Any]:
+    """What LLM routing saved and how accurate its auto-accepted labels are on spot checks.
+
+    A spot check is a confident LLM label that people labeled anyway; its accuracy estimates
+    the accuracy of the auto-accepted labels nobody looks at.
+    """
+    decisions = RoutingDecision.objects.filter(record__project=project)
+    counts = dict(
+        decisions.values_list("decision").annotate(n=Count("id")).values_list("decision", "n")
+    )
+    checks = decisions.filter(decision=RoutingDecision.Decision.SPOT_CHECK)
+    human = dict(
+        Annotation.objects.filter(record__in=checks.values("record"), source=Source.HUMAN)
+        .order_by("record_id", "id")
+        .values_list("record_id", "value")
+    )  # the latest human label per record wins in the dict
+    checked = [(label, human[record]) for record, label in checks.values_list("record", "label")
+               if record in human]  # fmt: skip
+    correct = sum(llm == person for llm, person in checked)
+    return {
+        "auto": counts.get(RoutingDecision.Decision.AUTO, 0),
+        "spot_check": counts.get(RoutingDecision.Decision.SPOT_CHECK, 0),
+        "human": counts.get(RoutingDecision.Decision.HUMAN, 0),
+        "spot_checked": len(checked),
+        "spot_check_accuracy": correct / len(checked) if checked else None,
+        "held": Record.objects.filter(project=project, held=True).count(),
+    }

@@ -178,7 +178,8 @@ CURATOR_LLM_MODEL = os.environ.get("CURATOR_LLM_MODEL", "bundled:SmolLM2-135M-In
 # When set, the LLM is reached over an OpenAI-compatible HTTP API (vLLM, TGI, llama.cpp, Ollama).
 CURATOR_LLM_BASE_URL = os.environ.get("CURATOR_LLM_BASE_URL", "")
 CURATOR_LLM_API_KEY = os.environ.get("CURATOR_LLM_API_KEY", "")
-CURATOR_TOXICITY_MODEL = os.environ.get("CURATOR_TOXICITY_MODEL", "llm-zero-shot")
+# "bundled:profanity-check" (offline default), "llm-zero-shot", or a sequence classifier id/path.
+CURATOR_TOXICITY_MODEL = os.environ.get("CURATOR_TOXICITY_MODEL", "bundled:profanity-check")
 CURATOR_DEVICE = os.environ.get("CURATOR_DEVICE", "auto")
 CURATOR_MODEL_CACHE = Path(
     os.environ.get("CURATOR_MODEL_CACHE", Path.home() / ".cache" / "curator" / "models")

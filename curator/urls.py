@@ -15,6 +15,7 @@ urlpatterns = [
     path("p/<slug:slug>/", projects.project_detail, name="project-detail"),
     path("p/<slug:slug>/import/", projects.import_upload, name="import-upload"),
     path("p/<slug:slug>/rounds/", projects.round_create, name="round-create"),
+    path("p/<slug:slug>/model-jobs/", projects.model_job_create, name="model-job-create"),
     path("p/<slug:slug>/rounds/<int:number>/", rounds.round_detail, name="round-detail"),
     path("p/<slug:slug>/jobs/<int:job_id>/", jobs.job_card, name="job-card"),
     path("p/<slug:slug>/annotate/", annotation_views.annotate, name="annotate"),

@@ -1,4 +1,4 @@
-"""Celery tasks: thin wrappers that hand a job id to its job function.
+"""Celery tasks: thin wrappers that hand a job (or chunk) id to its job function.
 
 Each task acknowledges late, so a worker killed mid-job leaves the message to be redelivered; the
 job functions are idempotent, which is what makes that safe.
@@ -10,6 +10,7 @@ from celery import shared_task
 
 from curator.services.imports import import_file
 from curator.services.jobs import job_run
+from workers.jobs import fanout
 from workers.jobs.round import round_run
 
 
@@ -21,3 +22,13 @@ def import_records(job_id: int) -> None:
 @shared_task(name="workers.tasks.run_round", acks_late=True)
 def run_round(job_id: int) -> None:
     job_run(job_id, round_run)
+
+
+@shared_task(name="workers.tasks.run_fanned_out", acks_late=True)
+def run_fanned_out(job_id: int) -> None:
+    job_run(job_id, fanout.plan_and_fan_out)
+
+
+@shared_task(name="workers.tasks.run_chunk", acks_late=True)
+def run_chunk(chunk_id: int) -> None:
+    fanout.run_chunk(chunk_id)

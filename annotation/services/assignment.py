@@ -19,6 +19,7 @@ from django.utils import timezone
 from annotation.models import Assignment
 from curator.models import Project, Record, Split, User
 
+AUTO_ROUTE = "auto"  # RoutingDecision.Decision.AUTO
 # How many times to retry when a candidate was taken between the SELECT and the claim.
 MAX_CLAIM_ATTEMPTS = 20
 
@@ -73,6 +74,8 @@ def queue_for(project: Project, user: User):  # -> QuerySet[Record]
     )
     return (
         Record.objects.filter(project=project, split=Split.POOL, claimed_count__lt=overlap)
+        # Auto-accepted LLM labels need no person (spot checks are routed separately).
+        .exclude(route=AUTO_ROUTE)
         .exclude(Exists(mine))
         .order_by("-priority", "id")
     )

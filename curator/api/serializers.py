@@ -49,6 +49,9 @@ class RecordSerializer(serializers.ModelSerializer):
             "round",
             "source",
             "priority",
+            "route",
+            "held",
+            "held_reason",
             "created_at",
         ]
 
@@ -57,6 +60,11 @@ class ImportCreateSerializer(serializers.Serializer):
     file = serializers.FileField()
     split = serializers.ChoiceField(choices=Split.choices, default=Split.POOL)
     format = serializers.ChoiceField(choices=["jsonl", "csv"], required=False)
+
+
+class ModelJobCreateSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["prelabel", "toxicity", "judge"])
+    params = serializers.DictField(required=False, default=dict)
 
 
 class JobSerializer(serializers.ModelSerializer):
@@ -78,6 +86,8 @@ class JobSerializer(serializers.ModelSerializer):
             "metrics",
             "timings",
             "attempts",
+            "chunks_total",
+            "chunks_done",
             "round",
             "created_at",
             "started_at",

@@ -13,6 +13,16 @@ urlpatterns = [
     path("projects/<slug:slug>/imports/", views.ImportCreate.as_view(), name="api-imports"),
     path("projects/<slug:slug>/jobs/", views.JobList.as_view(), name="api-jobs"),
     path("projects/<slug:slug>/jobs/<int:job_id>/", views.JobDetail.as_view(), name="api-job"),
+    path(
+        "projects/<slug:slug>/jobs/<int:job_id>/cancel/",
+        views.JobCancel.as_view(),
+        name="api-job-cancel",
+    ),
+    path(
+        "projects/<slug:slug>/records/<int:record_id>/clear-hold/",
+        views.RecordClearHold.as_view(),
+        name="api-record-clear-hold",
+    ),
     path("projects/<slug:slug>/rounds/", views.RoundListCreate.as_view(), name="api-rounds"),
     path(
         "projects/<slug:slug>/rounds/<int:number>/", views.RoundDetail.as_view(), name="api-round"

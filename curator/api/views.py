@@ -22,7 +22,8 @@ from curator.importing.parsers import ImportFormatError
 from curator.models import Job, Project, Record, Round, Split
 from curator.permissions import Action, can
 from curator.services.imports import import_start
-from curator.services.jobs import BrokerUnavailable
+from curator.services.jobs import BrokerUnavailable, job_cancel
+from curator.services.model_jobs import JobNotStartable, model_job_start, record_hold_clear
 from curator.services.projects import project_create
 from curator.services.rounds import RoundNotStartable, round_start
 from curator.views.access import project_for
@@ -117,6 +118,41 @@ class JobList(generics.ListAPIView):
 
     def get_queryset(self):
         return Job.objects.filter(project=_project(self.request, self.kwargs["slug"]))
+
+    @extend_schema(request=s.ModelJobCreateSerializer, responses={202: s.JobSerializer})
+    def post(self, request: Request, slug: str) -> Response:
+        """Start a model job: `prelabel` (LLM labels + routing), `toxicity` or `judge`."""
+        project = _project(request, slug, Action.RUN_MODEL_JOB)
+        data = s.ModelJobCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            job = model_job_start(project=project, user=request.user, **data.validated_data)
+        except JobNotStartable as error:
+            raise Conflict(str(error)) from None
+        except BrokerUnavailable as error:
+            raise ServiceUnavailable(str(error)) from None
+        return Response(s.JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class JobCancel(APIView):
+    @extend_schema(request=None, responses={200: s.JobSerializer})
+    def post(self, request: Request, slug: str, job_id: int) -> Response:
+        project = _project(request, slug, Action.RUN_MODEL_JOB)
+        job = get_object_or_404(Job, pk=job_id, project=project)
+        if not job_cancel(job):
+            raise Conflict(f"job {job.pk} already {job.status}")
+        job.refresh_from_db()
+        return Response(s.JobSerializer(job).data)
+
+
+class RecordClearHold(APIView):
+    @extend_schema(request=None, responses={200: s.RecordSerializer})
+    def post(self, request: Request, slug: str, record_id: int) -> Response:
+        project = _project(request, slug, Action.REVIEW)
+        record = get_object_or_404(Record, pk=record_id, project=project)
+        record_hold_clear(record=record, user=request.user)
+        record.refresh_from_db()
+        return Response(s.RecordSerializer(record).data)
 
 
 class JobDetail(APIView):

@@ -1,13 +1,14 @@
 from curator.models.embeddings import Embedding
-from curator.models.jobs import Job
+from curator.models.jobs import Job, JobChunk
 from curator.models.projects import Membership, Project, Role, TaskType
-from curator.models.records import LineageEdge, Origin, Record, Score, Split
+from curator.models.records import LineageEdge, Origin, Record, RoutingDecision, Score, Split
 from curator.models.rounds import Round, RoundSnapshotItem
 from curator.models.users import User
 
 __all__ = [
     "Embedding",
     "Job",
+    "JobChunk",
     "LineageEdge",
     "Membership",
     "Origin",
@@ -16,6 +17,7 @@ __all__ = [
     "Role",
     "Round",
     "RoundSnapshotItem",
+    "RoutingDecision",
     "Score",
     "Split",
     "TaskType",

@@ -12,6 +12,9 @@ class Job(models.Model):
     class Kind(models.TextChoices):
         IMPORT = "import", "Import"
         ROUND = "round", "Round"
+        PRELABEL = "prelabel", "LLM pre-label"
+        TOXICITY = "toxicity", "Toxicity"
+        JUDGE = "judge", "LLM judge"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -34,6 +37,9 @@ class Job(models.Model):
     metrics = models.JSONField(default=dict, blank=True)
     timings = models.JSONField(default=dict, blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    # Fanned-out jobs: the last chunk to finish (chunks_done == chunks_total) finalises the job.
+    chunks_total = models.PositiveIntegerField(default=0)
+    chunks_done = models.PositiveIntegerField(default=0)
     round = models.ForeignKey(
         "curator.Round", null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
     )
@@ -60,3 +66,29 @@ class Job(models.Model):
         if not self.progress_total:
             return 100 if self.status == self.Status.SUCCEEDED else 0
         return min(100, round(100 * self.progress_done / self.progress_total))
+
+
+class JobChunk(models.Model):
+    """A slice of a fanned-out job's records, run as its own Celery task on any worker."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="chunks")
+    index = models.PositiveIntegerField()
+    record_ids = models.JSONField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    seconds = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["job", "index"], name="jobchunk_unique_index")
+        ]
+
+    def __str__(self) -> str:
+        return f"chunk {self.index} of job {self.job_id} ({self.status})"

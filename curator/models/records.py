@@ -44,10 +44,20 @@ class Record(models.Model):
     # Annotators holding a live lease or having submitted: the queue serves a record only while
     # this is below the project's overlap. Kept on the row itself so that the conditional UPDATE
     # that claims a slot is what serialises concurrent claims.
-    claimed_count = models.PositiveIntegerField(default=0)
+    claimed_count = models.PositiveIntegerField(default=0, db_default=0)
     # Sampling score of the latest round (higher = ask people first), 0 until a round scores it;
     # a copy of that round's Score so the queue walks an index instead of joining scores.
-    priority = models.FloatField(default=0.0)
+    priority = models.FloatField(default=0.0, db_default=0.0)
+    # Latest routing of an LLM pre-label: "auto" records leave the human queue (their LLM label
+    # trains), "spot_check" and "human" ones are labeled by people. Empty: never routed.
+    route = models.CharField(max_length=16, blank=True, default="", db_default="")
+    # Kept out of training until a curator clears it (e.g. scored toxic above the threshold).
+    held = models.BooleanField(default=False, db_default=False)
+    held_reason = models.CharField(max_length=200, blank=True, default="", db_default="")
+    hold_cleared_by = models.ForeignKey(
+        "curator.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    hold_cleared_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -86,19 +96,53 @@ class LineageEdge(models.Model):
 
 
 class Score(models.Model):
-    """One number a model gave a record (entropy, margin, toxicity...), unique per natural key."""
+    """One number a model gave a record (entropy, toxicity, judge...), unique per natural key.
+
+    The natural key is (record, kind, model identity); a round's classifier has an identity of
+    its own ("round 3 of project 7 | encoder"), so each round's scores are kept apart.
+    """
 
     record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="scores")
     kind = models.CharField(max_length=32)
-    round = models.ForeignKey("curator.Round", on_delete=models.CASCADE, related_name="scores")
+    round = models.ForeignKey(
+        "curator.Round", null=True, blank=True, on_delete=models.CASCADE, related_name="scores"
+    )
     model_identity = models.CharField(max_length=300)
     value = models.FloatField()
     job = models.ForeignKey("curator.Job", null=True, blank=True, on_delete=models.SET_NULL)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["record", "kind", "round"], name="score_natural_key")
+            models.UniqueConstraint(
+                fields=["record", "kind", "model_identity"], name="score_natural_key"
+            )
         ]
 
     def __str__(self) -> str:
         return f"{self.kind}={self.value:.4f} for record {self.record_id}"
+
+
+class RoutingDecision(models.Model):
+    """Where an LLM pre-label sent a record: auto-accepted, spot-checked or to people."""
+
+    class Decision(models.TextChoices):
+        AUTO = "auto", "Auto-accepted"
+        SPOT_CHECK = "spot_check", "Spot check"
+        HUMAN = "human", "To people"
+
+    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="routing")
+    job = models.ForeignKey("curator.Job", on_delete=models.CASCADE, related_name="+")
+    annotation = models.ForeignKey("annotation.Annotation", on_delete=models.CASCADE)
+    decision = models.CharField(max_length=16, choices=Decision.choices)
+    label = models.CharField(max_length=200)
+    confidence = models.FloatField()
+    threshold = models.FloatField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["record", "job"], name="routing_one_per_job")
+        ]
+
+    def __str__(self) -> str:
+        return f"record {self.record_id}: {self.decision} ({self.label}, {self.confidence:.2f})"

@@ -143,9 +143,9 @@ def _import_postgresql(
             f"""
             INSERT INTO {record_table}
                 (project_id, payload, content_hash, origin, split, created_by_job_id, source,
-                 claimed_count, priority, created_at)
+                 created_at)
             SELECT %s, payload, content_hash, 'import', %s, %s,
-                jsonb_build_object('file', %s::text, 'line', line), 0, 0, now()
+                jsonb_build_object('file', %s::text, 'line', line), now()
             FROM (
                 SELECT DISTINCT ON (content_hash) line, payload, content_hash
                 FROM import_staging ORDER BY content_hash, line

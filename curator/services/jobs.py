@@ -8,6 +8,7 @@ is never run again.
 from __future__ import annotations
 
 import logging
+import math
 import time
 import traceback
 from typing import Any
@@ -18,7 +19,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
 from curator.celery import app, ensure_broker_folders
-from curator.models import Job, Project, User
+from curator.models import Job, JobChunk, Project, User
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +27,18 @@ logger = logging.getLogger(__name__)
 JOB_TASKS: dict[str, tuple[str, str]] = {
     Job.Kind.IMPORT: ("workers.tasks.import_records", "cpu"),
     Job.Kind.ROUND: ("workers.tasks.run_round", "gpu"),
+    Job.Kind.PRELABEL: ("workers.tasks.run_fanned_out", "gpu"),
+    Job.Kind.TOXICITY: ("workers.tasks.run_fanned_out", "gpu"),
+    Job.Kind.JUDGE: ("workers.tasks.run_fanned_out", "gpu"),
 }
+CHUNK_TASK = "workers.tasks.run_chunk"
+
+
+class Deferred:
+    """Returned by a job body whose chunks finish the job later."""
+
+
+DEFERRED = Deferred()
 
 
 class BrokerUnavailable(RuntimeError):
@@ -54,6 +66,18 @@ def job_create(
     )
 
 
+def _send(task_name: str, object_id: int, queue: str, job_id: int) -> None:
+    ensure_broker_folders()
+    try:
+        app.send_task(task_name, args=[object_id], queue=queue)
+    except (BrokerError, OSError) as error:
+        job_fail(job_id, f"could not queue the job: the task broker is unavailable ({error})")
+        raise BrokerUnavailable(
+            "The task broker is unavailable, so the job could not be started. "
+            "Nothing was changed; try again when the workers are back."
+        ) from error
+
+
 def job_dispatch(job: Job) -> None:
     """Send the job to its queue once the surrounding transaction commits.
 
@@ -61,19 +85,62 @@ def job_dispatch(job: Job) -> None:
     job is marked failed with the reason and `BrokerUnavailable` is raised to the caller.
     """
     task_name, queue = JOB_TASKS[job.kind]
+    transaction.on_commit(lambda: _send(task_name, job.pk, queue, job.pk), robust=False)
 
-    def send() -> None:
-        ensure_broker_folders()
-        try:
-            app.send_task(task_name, args=[job.pk], queue=queue)
-        except (BrokerError, OSError) as error:
-            job_fail(job.pk, f"could not queue the job: the task broker is unavailable ({error})")
-            raise BrokerUnavailable(
-                "The task broker is unavailable, so the job could not be started. "
-                "Nothing was changed; try again when the workers are back."
-            ) from error
 
-    transaction.on_commit(send, robust=False)
+def job_fan_out(job: Job, record_ids: list[int], chunk_size: int) -> list[JobChunk]:
+    """Split the job's records into chunks, each a task any worker of the job's queue can take.
+
+    There is no Celery chord (which needs a result backend): each chunk counts itself done in
+    the job row, under a row lock, and the one that completes the count finalises the job.
+    """
+    _, queue = JOB_TASKS[job.kind]
+    with transaction.atomic():
+        chunks = JobChunk.objects.bulk_create(
+            [
+                JobChunk(job=job, index=i, record_ids=record_ids[start : start + chunk_size])
+                for i, start in enumerate(range(0, len(record_ids), chunk_size))
+            ]
+        )
+        Job.objects.filter(pk=job.pk).update(
+            chunks_total=len(chunks), progress_total=len(record_ids), stage="running chunks"
+        )
+        for chunk in chunks:
+            transaction.on_commit(
+                lambda chunk_id=chunk.pk: _send(CHUNK_TASK, chunk_id, queue, job.pk), robust=False
+            )
+    return chunks
+
+
+def chunk_claim(chunk_id: int) -> JobChunk | None:
+    """The chunk, marked running, if it is not done and its job still runs."""
+    claimed = JobChunk.objects.filter(
+        pk=chunk_id,
+        status__in=[JobChunk.Status.QUEUED, JobChunk.Status.RUNNING],
+        job__status=Job.Status.RUNNING,
+    ).update(status=JobChunk.Status.RUNNING, attempts=F("attempts") + 1, error="")
+    if not claimed:
+        return None
+    return JobChunk.objects.select_related("job", "job__project").get(pk=chunk_id)
+
+
+def chunk_complete(chunk: JobChunk, seconds: float) -> bool:
+    """Count the chunk done; True for the call that completed the job's last chunk."""
+    with transaction.atomic():
+        if not JobChunk.objects.filter(pk=chunk.pk, status=JobChunk.Status.RUNNING).update(
+            status=JobChunk.Status.DONE, seconds=seconds
+        ):
+            return False  # a redelivered copy already counted it
+        job = Job.objects.select_for_update().get(pk=chunk.job_id)
+        job.chunks_done += 1
+        job.progress_done += len(chunk.record_ids)
+        job.save(update_fields=["chunks_done", "progress_done"])
+        return job.chunks_done == job.chunks_total
+
+
+def chunk_fail(chunk: JobChunk, error: str) -> None:
+    JobChunk.objects.filter(pk=chunk.pk).update(status=JobChunk.Status.FAILED, error=error[:5000])
+    job_fail(chunk.job_id, f"chunk {chunk.index} failed: {error}")
 
 
 def job_claim(job_id: int) -> Job | None:
@@ -107,10 +174,21 @@ def job_progress(
         setattr(job, key, value)
 
 
+def json_safe(value: Any) -> Any:
+    """NaN and infinities are not JSON: store them as null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(item) for item in value]
+    return value
+
+
 def job_succeed(job: Job, *, metrics: dict[str, Any] | None = None) -> None:
     Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(
         status=Job.Status.SUCCEEDED,
-        metrics=metrics or {},
+        metrics=json_safe(metrics or {}),
         finished_at=timezone.now(),
         progress_done=F("progress_total"),
         stage="done",
@@ -144,6 +222,12 @@ def job_run(job_id: int, body: Any) -> Job | None:
     started = time.monotonic()
     try:
         metrics = body(job) or {}
+        if metrics is DEFERRED:
+            return job
+        Job.objects.filter(pk=job.pk).update(
+            timings={"seconds": round(time.monotonic() - started, 3)}
+        )
+        job_succeed(job, metrics=metrics)
     except JobCancelled:
         logger.info("job %s cancelled", job_id)
         return job
@@ -154,7 +238,4 @@ def job_run(job_id: int, body: Any) -> Job | None:
         if not isinstance(error, ValueError):
             message = f"{message}\n\n{traceback.format_exc(limit=5)}"
         job_fail(job.pk, message)
-        return job
-    Job.objects.filter(pk=job.pk).update(timings={"seconds": round(time.monotonic() - started, 3)})
-    job_succeed(job, metrics=metrics)
     return job

@@ -13,7 +13,16 @@ from django.db.models import QuerySet
 
 from annotation.consensus import LabelVote, consensus_labels
 from annotation.models import Annotation, Source
-from curator.models import Job, Project, Record, Round, RoundSnapshotItem, Split, User
+from curator.models import (
+    Job,
+    Project,
+    Record,
+    Round,
+    RoundSnapshotItem,
+    RoutingDecision,
+    Split,
+    User,
+)
 from curator.permissions import Action, require
 from curator.services.jobs import job_create, job_dispatch
 
@@ -40,13 +49,26 @@ def label_votes(annotations: QuerySet[Annotation]) -> list[LabelVote]:
 
 
 def training_labels(project: Project) -> dict[int, tuple[int, str]]:
-    """record id -> (annotation id, label) for every labeled record outside the gold split."""
-    annotations = Annotation.objects.filter(
-        project=project, source__in=TRAINING_SOURCES, record__split__in=[Split.POOL, Split.TRAIN]
+    """record id -> (annotation id, label) for every record that may train, outside gold.
+
+    People's labels (and imported and reviewed ones) vote; an LLM label counts only where the
+    router auto-accepted it and nobody labeled the record. Held records (e.g. flagged toxic and
+    not cleared by a curator) never train.
+    """
+    trainable = Annotation.objects.filter(
+        project=project, record__split__in=[Split.POOL, Split.TRAIN], record__held=False
     )
+    labels = consensus_labels(label_votes(trainable.filter(source__in=TRAINING_SOURCES)))
+    auto = consensus_labels(
+        label_votes(
+            trainable.filter(source=Source.LLM, record__route=RoutingDecision.Decision.AUTO)
+        )
+    )
+    for record_id, consensus in auto.items():
+        labels.setdefault(record_id, consensus)
     return {
         record_id: (consensus.annotation_id, consensus.label)
-        for record_id, consensus in consensus_labels(label_votes(annotations)).items()
+        for record_id, consensus in labels.items()
     }
 
 

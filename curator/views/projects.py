@@ -12,6 +12,7 @@ from curator.models import Split
 from curator.permissions import Action, can, role_of
 from curator.services.imports import import_start
 from curator.services.jobs import BrokerUnavailable
+from curator.services.model_jobs import JobNotStartable, model_job_start
 from curator.services.rounds import RoundNotStartable, round_start
 from curator.views.access import project_for
 
@@ -34,6 +35,8 @@ def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "active_round": selectors.active_round(project),
         "can_import": can(request.user, project, Action.IMPORT),
         "can_start_round": can(request.user, project, Action.START_ROUND),
+        "can_run_model_jobs": can(request.user, project, Action.RUN_MODEL_JOB),
+        "routing": selectors.routing_stats(project),
         "can_annotate": can(request.user, project, Action.ANNOTATE),
         "splits": Split.choices,
     }
@@ -61,6 +64,19 @@ def import_upload(request: HttpRequest, slug: str) -> HttpResponse:
         messages.error(request, str(error))
     else:
         messages.success(request, f"Importing {upload.name} (job {job.pk}).")
+    return redirect("project-detail", slug=slug)
+
+
+@login_required
+@require_POST
+def model_job_create(request: HttpRequest, slug: str) -> HttpResponse:
+    project = project_for(request.user, slug, Action.RUN_MODEL_JOB)
+    try:
+        job = model_job_start(project=project, kind=request.POST.get("kind", ""), user=request.user)
+    except (JobNotStartable, BrokerUnavailable) as error:
+        messages.error(request, f"Job not started: {error}")
+    else:
+        messages.success(request, f"{job.get_kind_display()} job {job.pk} started.")
     return redirect("project-detail", slug=slug)
 
 

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from curator.models import Job, Record, Round, RoundSnapshotItem, Split
 from curator.models.records import payload_text
-from curator.services.jobs import job_progress
+from curator.services.jobs import job_progress, json_safe
 from curator.services.rounds import gold_labels
 from workers import learning, sampling
 from workers.inference.encoder import Encoder, get_encoder
@@ -25,6 +25,10 @@ from workers.jobs.scores import priorities_set, scores_store
 
 logger = logging.getLogger(__name__)
 UNCERTAINTY_KIND = "entropy"
+
+
+def round_classifier_identity(round_: Round, encoder_identity: str) -> str:
+    return f"round:{round_.project_id}/{round_.number}|logreg|{encoder_identity}"
 
 
 def _artifact_write(round_: Round, payload: dict[str, Any]) -> tuple[str, str]:
@@ -106,7 +110,7 @@ def _round_body(job: Job, round_: Round, encoder: Encoder | None) -> dict[str, A
         scores_store(
             round_=round_,
             kind=UNCERTAINTY_KIND,
-            model_identity=encoder.identity,
+            model_identity=round_classifier_identity(round_, encoder.identity),
             job=job,
             record_ids=pool_ids,
             values=pool_entropy.tolist(),
@@ -137,7 +141,7 @@ def _round_body(job: Job, round_: Round, encoder: Encoder | None) -> dict[str, A
     }
     Round.objects.filter(pk=round_.pk).update(
         status=Round.Status.SUCCEEDED,
-        metrics=metrics,
+        metrics=json_safe(metrics),
         model_artifact=artifact,
         model_sha256=sha256,
         finished_at=timezone.now(),

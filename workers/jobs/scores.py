@@ -13,7 +13,7 @@ BATCH = 2000
 
 def scores_store(
     *,
-    round_: Round,
+    round_: Round | None,
     kind: str,
     model_identity: str,
     job: Job,
@@ -36,8 +36,8 @@ def scores_store(
                 )
             ],
             update_conflicts=True,
-            unique_fields=["record", "kind", "round"],
-            update_fields=["value", "model_identity", "job"],
+            unique_fields=["record", "kind", "model_identity"],
+            update_fields=["value", "round", "job"],
         )
 
 

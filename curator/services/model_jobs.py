@@ -1,0 +1,57 @@
+"""Starting model jobs (LLM pre-label and routing, toxicity, judge); acting on their output."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from curator.models import Job, Project, Record, User
+from curator.permissions import Action, require
+from curator.services.jobs import job_create, job_dispatch
+
+MODEL_JOB_KINDS = (Job.Kind.PRELABEL, Job.Kind.TOXICITY, Job.Kind.JUDGE)
+# Parameters a caller may set; everything else is decided by the job from project settings.
+ALLOWED_PARAMS: dict[str, set[str]] = {
+    Job.Kind.PRELABEL: {
+        "limit", "few_shot_per_label", "auto_accept_threshold", "spot_check_rate",
+        "self_consistency", "seed", "system_template", "user_template", "chunk_size",
+    },
+    Job.Kind.TOXICITY: {"threshold", "rescore", "chunk_size"},
+    Job.Kind.JUDGE: {
+        "prompt_field", "a_field", "b_field", "human_field", "rubric", "judges", "chunk_size",
+    },
+}  # fmt: skip
+
+
+class JobNotStartable(ValueError):
+    pass
+
+
+def model_job_start(
+    *, project: Project, kind: str, user: User, params: dict[str, Any] | None = None
+) -> Job:
+    require(user, project, Action.RUN_MODEL_JOB)
+    if kind not in MODEL_JOB_KINDS:
+        raise JobNotStartable(f"unknown job kind {kind!r}; use one of {', '.join(MODEL_JOB_KINDS)}")
+    params = params or {}
+    unknown = set(params) - ALLOWED_PARAMS[kind]
+    if unknown:
+        raise JobNotStartable(f"unknown parameter(s) for {kind}: {', '.join(sorted(unknown))}")
+    with transaction.atomic():
+        if Job.objects.filter(
+            project=project, kind=kind, status__in=[Job.Status.QUEUED, Job.Status.RUNNING]
+        ).exists():
+            raise JobNotStartable(f"a {kind} job of this project is already running")
+        job = job_create(project=project, kind=kind, params=params, created_by=user)
+        job_dispatch(job)
+    return job
+
+
+def record_hold_clear(*, record: Record, user: User) -> None:
+    """A curator decides a held record may train after all; later scoring will not re-hold it."""
+    require(user, record.project, Action.REVIEW)
+    Record.objects.filter(pk=record.pk).update(
+        held=False, hold_cleared_by=user, hold_cleared_at=timezone.now()
+    )

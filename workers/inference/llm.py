@@ -1,0 +1,253 @@
+"""LLM backends: a local transformers causal LM (id, path or GGUF) or an OpenAI-compatible server.
+
+Both answer two questions in batches: "what does the model write after these messages?"
+(`generate`) and "how likely is each of these answers?" (`option_logprobs`). Scoring answers by
+log-likelihood is what makes a small model usable as a labeler: it can only ever pick a valid
+label, and the scores can be calibrated.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import requests
+import torch
+from django.conf import settings
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from workers.inference.device import placement
+from workers.inference.sources import model_identity, resolve
+
+logger = logging.getLogger(__name__)
+Messages = list[dict[str, str]]
+
+
+class LLM(Protocol):
+    identity: str
+
+    def generate(
+        self, prompts: Sequence[Messages], *, max_new_tokens: int = 128, temperature: float = 0.0
+    ) -> list[str]:
+        """The assistant's reply to each conversation."""
+        ...
+
+    def option_logprobs(self, prompts: Sequence[Messages], options: Sequence[str]) -> np.ndarray:
+        """(len(prompts), len(options)) log-probability of each option as the assistant's reply."""
+        ...
+
+
+def materialise_gguf(gguf: Path, cache_root: Path) -> Path:
+    """Dequantise a GGUF file once into a safetensors folder and return that folder.
+
+    Loading GGUF through transformers dequantises every tensor (~18 s for SmolLM2-135M); the
+    safetensors copy loads in about a second. Written to a temporary folder and renamed, so
+    concurrent workers never see half a copy.
+    """
+    target = cache_root / f"{gguf.stem}-{gguf.stat().st_size}"
+    if (target / "config.json").exists():
+        return target
+    cache_root.mkdir(parents=True, exist_ok=True)
+    logger.info("converting %s to safetensors in %s (once)", gguf, target)
+    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    # The weights are dequantised already; drop the GGUF marker so transformers saves them.
+    model.hf_quantizer = None
+    model.is_quantized = False
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    staging = Path(tempfile.mkdtemp(dir=cache_root, prefix=".staging-"))
+    model.save_pretrained(staging)
+    tokenizer.save_pretrained(staging)
+    try:
+        os.rename(staging, target)
+    except OSError:  # another process finished first
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+class TransformersLLM:
+    def __init__(self, spec: str, device: str = "auto") -> None:
+        source = resolve(spec)
+        if str(source).endswith(".gguf"):
+            source = materialise_gguf(Path(source), Path(settings.CURATOR_MODEL_CACHE))
+        self.place = placement(device, cpu_batch=16, gpu_batch=128)
+        self.tokenizer = AutoTokenizer.from_pretrained(str(source))
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.model = AutoModelForCausalLM.from_pretrained(str(source), dtype=self.place.dtype)
+        self.model.to(self.place.device).eval()
+        self.identity = model_identity(spec)
+        logger.info("loaded LLM %s on %s (%s)", self.identity, self.place.device, self.place.dtype)
+
+    def render(self, messages: Messages) -> str:
+        return self.tokenizer.apply_chat_template(
+            messages, tokenize=False, add_generation_prompt=True
+        )
+
+    @torch.inference_mode()
+    def option_logprobs(self, prompts: Sequence[Messages], options: Sequence[str]) -> np.ndarray:
+        tok = self.tokenizer
+        prompt_ids = [tok(self.render(m), add_special_tokens=False).input_ids for m in prompts]
+        option_ids = [tok(option, add_special_tokens=False).input_ids for option in options]
+        if all(len(ids) == 1 for ids in option_ids):
+            return self._single_token_logprobs(prompt_ids, [ids[0] for ids in option_ids])
+        pairs = [(p, o) for p in range(len(prompts)) for o in range(len(options))]
+        scores = np.zeros(len(pairs), dtype=np.float64)
+        # Longest first keeps padding small within each batch.
+        order = sorted(
+            range(len(pairs)),
+            key=lambda i: -(len(prompt_ids[pairs[i][0]]) + len(option_ids[pairs[i][1]])),
+        )
+        for start in range(0, len(order), self.place.batch_size):
+            chunk = order[start : start + self.place.batch_size]
+            ids, mask = self._padded(
+                [prompt_ids[pairs[i][0]] + option_ids[pairs[i][1]] for i in chunk]
+            )
+            logits = self.model(input_ids=ids, attention_mask=mask).logits.float()
+            logprobs = torch.log_softmax(logits, dim=-1).cpu()
+            for row, i in enumerate(chunk):
+                start_at = len(prompt_ids[pairs[i][0]])
+                targets = option_ids[pairs[i][1]]
+                # The token at position t is predicted by the logits at t - 1.
+                positions = torch.arange(start_at - 1, start_at - 1 + len(targets))
+                scores[i] = logprobs[row, positions, torch.tensor(targets)].sum().item()
+        return scores.reshape(len(prompts), len(options))
+
+    def _padded(self, sequences: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        width = max(len(s) for s in sequences)
+        ids = torch.full((len(sequences), width), self.tokenizer.pad_token_id, dtype=torch.long)
+        mask = torch.zeros((len(sequences), width), dtype=torch.long)
+        for row, sequence in enumerate(sequences):
+            ids[row, : len(sequence)] = torch.tensor(sequence)
+            mask[row, : len(sequence)] = 1
+        return ids.to(self.place.device), mask.to(self.place.device)
+
+    def _single_token_logprobs(self, prompt_ids: list[list[int]], tokens: list[int]) -> np.ndarray:
+        """Every option is one token: one forward pass per prompt scores them all."""
+        scores = np.zeros((len(prompt_ids), len(tokens)), dtype=np.float64)
+        order = sorted(range(len(prompt_ids)), key=lambda i: -len(prompt_ids[i]))
+        for start in range(0, len(order), self.place.batch_size):
+            chunk = order[start : start + self.place.batch_size]
+            ids, mask = self._padded([prompt_ids[i] for i in chunk])
+            logits = self.model(input_ids=ids, attention_mask=mask).logits
+            last = torch.tensor([len(prompt_ids[i]) - 1 for i in chunk], device=logits.device)
+            final = logits[torch.arange(len(chunk), device=logits.device), last].float()
+            logprobs = torch.log_softmax(final, dim=-1)[:, tokens].cpu().numpy()
+            scores[chunk] = logprobs
+        return scores
+
+    @torch.inference_mode()
+    def generate(
+        self, prompts: Sequence[Messages], *, max_new_tokens: int = 128, temperature: float = 0.0
+    ) -> list[str]:
+        tok = self.tokenizer
+        tok.padding_side = "left"
+        replies: list[str] = []
+        for start in range(0, len(prompts), self.place.batch_size):
+            batch = [self.render(m) for m in prompts[start : start + self.place.batch_size]]
+            encoded = tok(batch, return_tensors="pt", padding=True, add_special_tokens=False)
+            output = self.model.generate(
+                **encoded.to(self.place.device),
+                max_new_tokens=max_new_tokens,
+                do_sample=temperature > 0,
+                temperature=temperature if temperature > 0 else None,
+                top_p=None,
+                top_k=None,
+                pad_token_id=tok.pad_token_id,
+            )
+            new_tokens = output[:, encoded["input_ids"].shape[1] :]
+            replies += [
+                text.strip() for text in tok.batch_decode(new_tokens, skip_special_tokens=True)
+            ]
+        return replies
+
+
+class OpenAICompatibleLLM:
+    """Any server speaking the OpenAI chat completions API: vLLM, TGI, llama.cpp, Ollama."""
+
+    TOP_LOGPROBS = 20
+
+    def __init__(self, base_url: str, model: str, api_key: str = "", timeout: float = 120) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self.session = requests.Session()
+        if api_key:
+            self.session.headers["Authorization"] = f"Bearer {api_key}"
+        self.timeout = timeout
+        self.identity = f"{model}@{self.base_url}"
+        self.concurrency = 8
+
+    def _chat(self, messages: Messages, **extra: object) -> dict:
+        response = self.session.post(
+            f"{self.base_url}/chat/completions",
+            json={"model": self.model, "messages": messages, **extra},
+            timeout=self.timeout,
+        )
+        response.raise_for_status()
+        return response.json()["choices"][0]
+
+    def generate(
+        self, prompts: Sequence[Messages], *, max_new_tokens: int = 128, temperature: float = 0.0
+    ) -> list[str]:
+        def one(messages: Messages) -> str:
+            choice = self._chat(messages, max_tokens=max_new_tokens, temperature=temperature)
+            return (choice["message"]["content"] or "").strip()
+
+        with ThreadPoolExecutor(self.concurrency) as pool:
+            return list(pool.map(one, prompts))
+
+    def option_logprobs(self, prompts: Sequence[Messages], options: Sequence[str]) -> np.ndarray:
+        """First-token log-probabilities from the server's top alternatives.
+
+        Servers return log-probabilities of generated tokens only, so an option is scored by
+        the best first token that starts it; an option outside the top alternatives gets a
+        floor below the least likely one returned.
+        """
+
+        def one(messages: Messages) -> list[float]:
+            choice = self._chat(
+                messages, max_tokens=1, temperature=0, logprobs=True,
+                top_logprobs=self.TOP_LOGPROBS,
+            )  # fmt: skip
+            top = choice["logprobs"]["content"][0]["top_logprobs"]
+            floor = min(entry["logprob"] for entry in top) - 5.0
+            scores = []
+            for option in options:
+                matching = [
+                    entry["logprob"]
+                    for entry in top
+                    if entry["token"].strip()
+                    and option.strip().lower().startswith(entry["token"].strip().lower())
+                ]
+                scores.append(max(matching) if matching else floor)
+            return scores
+
+        with ThreadPoolExecutor(self.concurrency) as pool:
+            return np.array(list(pool.map(one, prompts)), dtype=np.float64)
+
+
+def get_llm(spec: str | None = None) -> LLM:
+    """The process-wide LLM: the OpenAI-compatible server when CURATOR_LLM_BASE_URL is set."""
+    spec = spec or settings.CURATOR_LLM_MODEL
+    if settings.CURATOR_LLM_BASE_URL:
+        return _remote_llm(settings.CURATOR_LLM_BASE_URL, spec, settings.CURATOR_LLM_API_KEY)
+    return _local_llm(spec, settings.CURATOR_DEVICE)
+
+
+@functools.cache
+def _local_llm(spec: str, device: str) -> LLM:
+    return TransformersLLM(spec, device)
+
+
+@functools.cache
+def _remote_llm(base_url: str, model: str, api_key: str) -> LLM:
+    return OpenAICompatibleLLM(base_url, model, api_key)

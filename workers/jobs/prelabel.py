@@ -1,0 +1,227 @@
+"""LLM pre-labeling with calibrated confidence, and routing between people and the model.
+
+plan: choose records, draw few-shot examples from human labels, measure the content-free prior.
+process: score every label by log-likelihood, calibrate, store an `llm` annotation with its
+confidence, route: confident -> auto-accepted (a random share still spot-checked by people),
+uncertain -> the human queue.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections import Counter
+from typing import Any
+
+import numpy as np
+from django.db import transaction
+from django.db.models import Exists, OuterRef
+
+from annotation.models import Annotation, Source
+from curator.models import Job, Project, Record, RoutingDecision, Split
+from curator.models.records import payload_text
+from curator.services.rounds import training_labels
+from workers import calibration
+from workers.inference.llm import LLM, get_llm
+from workers.jobs.fanout import FannedOutKind, register
+from workers.prompts import (
+    DEFAULT_SYSTEM,
+    DEFAULT_USER,
+    Example,
+    classification_messages,
+    parse_label,
+)
+
+DEFAULTS = {
+    "limit": 500,
+    "few_shot_per_label": 1,
+    "auto_accept_threshold": 0.9,
+    "spot_check_rate": 0.1,
+    "self_consistency": 0,
+    "seed": 0,
+}
+# Spot checks jump the queue: their value is a quick, honest measure of auto-accepted accuracy.
+SPOT_CHECK_PRIORITY = 10.0
+
+
+def setting(job: Job, project: Project, key: str) -> Any:
+    """Job parameter, else the project's setting, else the default."""
+    if key in job.params:
+        return job.params[key]
+    value = (project.settings or {}).get(key)
+    return DEFAULTS[key] if value is None else value
+
+
+def label_names(project: Project) -> list[str]:
+    return [label["name"] for label in project.labels]
+
+
+def few_shot_examples(project: Project, per_label: int, seed: int) -> list[Example]:
+    """Up to `per_label` human-labeled examples of each label, interleaved, drawn by seed."""
+    labels = training_labels(project)
+    by_label: dict[str, list[int]] = {}
+    for record_id, (_, label) in sorted(labels.items()):
+        by_label.setdefault(label, []).append(record_id)
+    rng = random.Random(seed)
+    chosen: list[tuple[int, str]] = []
+    for label, ids in by_label.items():
+        chosen += [(i, label) for i in rng.sample(ids, min(per_label, len(ids)))]
+    rng.shuffle(chosen)
+    names = {label["value"]: label["name"] for label in project.labels}
+    field = project.setting("text_field")
+    payloads = dict(
+        Record.objects.filter(pk__in=[i for i, _ in chosen]).values_list("id", "payload")
+    )
+    return [Example(payload_text(payloads[i], field), names[label]) for i, label in chosen]
+
+
+def messages_for(project: Project, params: dict[str, Any], text: str) -> list[dict[str, str]]:
+    return classification_messages(
+        text,
+        label_names=label_names(project),
+        guidelines=project.guidelines,
+        examples=[Example(**e) for e in params["examples"]],
+        system_template=params["system_template"],
+        user_template=params["user_template"],
+    )
+
+
+def label_probabilities(
+    llm: LLM, project: Project, params: dict[str, Any], texts: list[str]
+) -> np.ndarray:
+    """Calibrated label probabilities for each text (columns in the project's label order)."""
+    names = label_names(project)
+    logprobs = llm.option_logprobs([messages_for(project, params, t) for t in texts], names)
+    probabilities = calibration.calibrate(logprobs, np.array(params["prior"]))
+    samples = int(params.get("self_consistency") or 0)
+    if samples:
+        votes = np.zeros_like(probabilities)
+        prompts = [messages_for(project, params, t) for t in texts for _ in range(samples)]
+        replies = llm.generate(prompts, max_new_tokens=8, temperature=0.7)
+        for index, reply in enumerate(replies):
+            label = parse_label(reply, names)
+            if label is not None:
+                votes[index // samples, label] += 1
+        probabilities = calibration.blend_votes(probabilities, votes)
+    return probabilities
+
+
+def plan(job: Job) -> list[int]:
+    project = job.project
+    llm = get_llm(project.settings.get("llm_model"))
+    seed = int(setting(job, project, "seed"))
+    examples = few_shot_examples(project, int(setting(job, project, "few_shot_per_label")), seed)
+    params = {
+        **job.params,
+        **{key: setting(job, project, key) for key in DEFAULTS},
+        "examples": [{"text": e.text, "label": e.label} for e in examples],
+        "llm": llm.identity,
+        # The exact prompt is part of the lineage of every label this job writes.
+        "system_template": job.params.get("system_template")
+        or project.settings.get("prelabel_system")
+        or DEFAULT_SYSTEM,
+        "user_template": job.params.get("user_template")
+        or project.settings.get("prelabel_user")
+        or DEFAULT_USER,
+    }
+    params["prior"] = calibration.content_free_prior(
+        llm.option_logprobs(
+            [messages_for(project, params, text) for text in calibration.CONTENT_FREE_INPUTS],
+            label_names(project),
+        )
+    ).tolist()
+    Job.objects.filter(pk=job.pk).update(params=params, model_identity={"llm": llm.identity})
+    job.params = params
+    human = Annotation.objects.filter(record=OuterRef("pk"), source=Source.HUMAN)
+    return list(
+        Record.objects.filter(project=project, split=Split.POOL, route="")
+        .exclude(Exists(human))
+        .order_by("-priority", "id")
+        .values_list("id", flat=True)[: int(params["limit"])]
+    )
+
+
+def spot_checked(record_id: int, seed: int, rate: float) -> bool:
+    """A stable coin flip per record, so a re-run chunk makes the same choice."""
+    digest = hashlib.sha256(f"{seed}:{record_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < rate
+
+
+def route(confidence: float, threshold: float, record_id: int, seed: int, rate: float) -> str:
+    if confidence < threshold:
+        return RoutingDecision.Decision.HUMAN
+    if spot_checked(record_id, seed, rate):
+        return RoutingDecision.Decision.SPOT_CHECK
+    return RoutingDecision.Decision.AUTO
+
+
+def process(job: Job, record_ids: list[int]) -> None:
+    project = job.project
+    params = job.params
+    llm = get_llm(project.settings.get("llm_model"))
+    field = project.setting("text_field")
+    records = list(Record.objects.filter(pk__in=record_ids).order_by("id"))
+    done = set(
+        Annotation.objects.filter(job=job, record__in=records).values_list("record_id", flat=True)
+    )
+    records = [r for r in records if r.pk not in done]
+    if not records:
+        return
+    probabilities = label_probabilities(llm, project, params, [r.text(field) for r in records])
+    values = project.label_values
+    threshold = float(params["auto_accept_threshold"])
+    with transaction.atomic():
+        # ignore_conflicts + the (record, job) unique key: a chunk running twice stores one label.
+        Annotation.objects.bulk_create(
+            [
+                Annotation(
+                    record=record,
+                    project=project,
+                    value=values[int(row.argmax())],
+                    source=Source.LLM,
+                    job=job,
+                    confidence=float(row.max()),
+                )
+                for record, row in zip(records, probabilities, strict=True)
+            ],
+            ignore_conflicts=True,
+        )
+        annotations = Annotation.objects.filter(job=job, record__in=records)
+        decisions = []
+        for annotation in annotations:
+            decision = route(
+                annotation.confidence, threshold, annotation.record_id, int(params["seed"]),
+                float(params["spot_check_rate"]),
+            )  # fmt: skip
+            decisions.append(
+                RoutingDecision(
+                    record_id=annotation.record_id, job=job, annotation=annotation,
+                    decision=decision, label=annotation.value,
+                    confidence=annotation.confidence, threshold=threshold,
+                )
+            )  # fmt: skip
+        RoutingDecision.objects.bulk_create(decisions, ignore_conflicts=True)
+        for decision in RoutingDecision.Decision.values:
+            ids = [d.record_id for d in decisions if d.decision == decision]
+            update: dict[str, Any] = {"route": decision}
+            if decision == RoutingDecision.Decision.SPOT_CHECK:
+                update["priority"] = SPOT_CHECK_PRIORITY
+            Record.objects.filter(pk__in=ids).update(**update)
+
+
+def finalize(job: Job) -> dict[str, Any]:
+    decisions = RoutingDecision.objects.filter(job=job)
+    counts = Counter(decisions.values_list("decision", flat=True))
+    labels = Counter(decisions.values_list("label", flat=True))
+    confidences = list(decisions.values_list("confidence", flat=True))
+    return {
+        "labeled": sum(counts.values()),
+        "routes": dict(counts),
+        "labels": dict(labels),
+        "mean_confidence": float(np.mean(confidences)) if confidences else None,
+        "prior": job.params.get("prior"),
+        "few_shot": len(job.params.get("examples", [])),
+    }
+
+
+register(Job.Kind.PRELABEL, FannedOutKind(plan=plan, process=process, finalize=finalize))

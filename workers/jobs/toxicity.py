@@ -1,0 +1,72 @@
+"""Toxicity scoring of a project's records; records above the threshold are held from training."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from django.db.models import Exists, OuterRef
+
+from curator.models import Job, Record, Score
+from workers.inference.toxicity import get_toxicity_scorer
+from workers.jobs.fanout import FannedOutKind, register
+from workers.jobs.scores import scores_store
+
+KIND = "toxicity"
+DEFAULT_THRESHOLD = 0.8
+
+
+def threshold(job: Job) -> float:
+    value = job.params.get("threshold", job.project.settings.get("toxicity_threshold"))
+    return DEFAULT_THRESHOLD if value is None else float(value)
+
+
+def plan(job: Job) -> list[int]:
+    scorer = get_toxicity_scorer(job.project.settings.get("toxicity_model"))
+    params = {**job.params, "model": scorer.identity, "threshold": threshold(job)}
+    Job.objects.filter(pk=job.pk).update(
+        params=params, model_identity={"toxicity": scorer.identity}
+    )
+    job.params = params
+    scored = Score.objects.filter(record=OuterRef("pk"), kind=KIND, model_identity=scorer.identity)
+    records = Record.objects.filter(project=job.project)
+    if not job.params.get("rescore"):
+        records = records.exclude(Exists(scored))
+    return list(records.order_by("id").values_list("id", flat=True))
+
+
+def process(job: Job, record_ids: list[int]) -> None:
+    scorer = get_toxicity_scorer(job.project.settings.get("toxicity_model"))
+    field = job.project.setting("text_field")
+    records = list(Record.objects.filter(pk__in=record_ids).order_by("id"))
+    values = scorer.score([r.text(field) for r in records])
+    scores_store(
+        round_=None, kind=KIND, model_identity=scorer.identity, job=job,
+        record_ids=[r.pk for r in records], values=values.tolist(),
+    )  # fmt: skip
+    limit = float(job.params["threshold"])
+    flagged = [r.pk for r, v in zip(records, values, strict=True) if v >= limit]
+    # A record a curator already cleared stays cleared: people overrule the model.
+    for record, value in zip(records, values, strict=True):
+        if record.pk in flagged:
+            Record.objects.filter(pk=record.pk, hold_cleared_by__isnull=True).update(
+                held=True, held_reason=f"toxicity {value:.2f} >= {limit:.2f} ({scorer.identity})"
+            )
+
+
+def finalize(job: Job) -> dict[str, Any]:
+    values = np.array(
+        Score.objects.filter(job=job, kind=KIND).values_list("value", flat=True), dtype=float
+    )
+    limit = float(job.params["threshold"])
+    return {
+        "scored": int(values.size),
+        "flagged": int((values >= limit).sum()) if values.size else 0,
+        "threshold": limit,
+        "mean_toxicity": float(values.mean()) if values.size else None,
+        "held_in_project": Record.objects.filter(project=job.project, held=True).count(),
+    }
+
+
+register(Job.Kind.TOXICITY, FannedOutKind(plan=plan, process=process, finalize=finalize,
+                                          chunk_size=2000))  # fmt: skip
