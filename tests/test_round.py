@@ -30,6 +30,8 @@ def label_next(project, user, truth: dict[str, str], count: int) -> list[Annotat
 def test_full_round_trains_on_its_snapshot_and_ranks_the_pool_by_uncertainty(
     celery_worker, client, project, admin_user, member
 ):
+    project.settings = {"sampling": "entropy"}
+    project.save()
     gold = sst2_rows("dev", limit=200)
     pool = sst2_rows("train", limit=400)
     truth = {row["text"]: row["label"] for row in pool}
@@ -117,3 +119,33 @@ def test_only_one_round_at_a_time(client, project, admin_user):
     response = client.post(f"/api/projects/{project.slug}/rounds/")
     assert response.status_code == 409
     assert Round.objects.filter(project=project).count() == 1
+
+
+@pytest.mark.django_db
+def test_hybrid_round_puts_a_diverse_batch_of_uncertain_records_first(project, admin_user, member):
+    from curator.services.jobs import job_claim
+    from curator.services.rounds import round_start
+    from workers.jobs.round import round_run
+
+    project.settings = {"sampling": "hybrid", "batch_size": 10}
+    project.save()
+    pool = sst2_rows("train", limit=300)
+    run_import(project, as_jsonl(pool[:40]), split=Split.TRAIN)
+    run_import(project, as_jsonl(pool[40:], drop=("label",)), split=Split.POOL)
+    round_ = round_start(project=project, user=admin_user)
+    metrics = round_run(job_claim(Job.objects.get(round=round_).pk))
+    selected = metrics["selected_batch"]
+    assert len(selected) == len(set(selected)) == 10
+    entropy = dict(
+        Score.objects.filter(round=round_, kind="entropy").values_list("record", "value")
+    )
+    shortlist = sorted(entropy, key=lambda r: -entropy[r])[:50]
+    assert set(selected) <= set(shortlist)
+    priorities = dict(Record.objects.filter(pk__in=list(entropy)).values_list("id", "priority"))
+    assert [priorities[r] for r in selected] == [1000.0 - rank for rank in range(10)]
+    rest = set(entropy) - set(selected)
+    assert {r: priorities[r] for r in rest} == pytest.approx({r: entropy[r] for r in rest})
+    assert next_assignment(project, member(Role.ANNOTATOR, "zoe")).record_id == selected[0]
+    # margin and least-confidence are kept beside entropy for every pool record
+    for kind in ("margin", "least_confidence"):
+        assert Score.objects.filter(round=round_, kind=kind).count() == len(entropy)

@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 
 from workers.learning import evaluate, train_classifier
-from workers.sampling import entropy, least_confidence, margin_uncertainty, rank_most_uncertain
+from workers.sampling import (
+    entropy,
+    hybrid_batch,
+    k_center_greedy,
+    least_confidence,
+    margin_uncertainty,
+    rank_most_uncertain,
+)
 
 
 def test_entropy_is_zero_when_certain_and_log_k_when_uniform():
@@ -47,3 +54,19 @@ def test_classifier_learns_separable_points_and_reports_metrics():
 def test_training_needs_two_labels():
     with pytest.raises(ValueError, match="at least two labels"):
         train_classifier(np.zeros((3, 2)), ["a", "a", "a"])
+
+
+def test_k_center_picks_the_point_farthest_from_the_labeled_set():
+    labeled = np.array([[1.0, 0.0]])
+    candidates = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.7071, 0.7071]])
+    assert k_center_greedy(candidates, labeled, 2) == [2, 1]
+
+
+def test_hybrid_batch_spreads_over_the_uncertain_shortlist():
+    # Four near-identical very uncertain points and one different, slightly less uncertain one.
+    embeddings = np.array([[1, 0], [0.999, 0.045], [0.998, 0.063], [0.997, 0.077], [0, 1.0]])
+    embeddings = embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True)
+    uncertainty = np.array([0.69, 0.689, 0.688, 0.687, 0.6, 0.1])[:5]
+    batch = hybrid_batch(uncertainty, embeddings, np.zeros((0, 2)), batch_size=2)
+    assert batch == [0, 4]
+    assert rank_most_uncertain(uncertainty)[:2].tolist() == [0, 1]  # what entropy alone picks

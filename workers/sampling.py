@@ -33,3 +33,45 @@ def least_confidence(probabilities: np.ndarray) -> np.ndarray:
 def rank_most_uncertain(scores: np.ndarray) -> np.ndarray:
     """Indices from most to least uncertain; ties keep their original order."""
     return np.argsort(-np.asarray(scores), kind="stable")
+
+
+def k_center_greedy(candidates: np.ndarray, centers: np.ndarray, k: int) -> list[int]:
+    """Pick k candidate rows, each the farthest from everything labeled or picked so far.
+
+    Rows are unit vectors (cosine geometry). With no centers the first pick is candidate 0, so
+    callers pass candidates most-uncertain first.
+    """
+    x = np.asarray(candidates, dtype=np.float32)
+    k = min(k, len(x))
+    if k <= 0:
+        return []
+    chosen: list[int] = []
+    if len(centers):
+        similarity = x @ np.asarray(centers, dtype=np.float32).T
+        nearest = np.sqrt(np.clip(2 - 2 * similarity.max(axis=1), 0, None))
+    else:
+        nearest = np.full(len(x), np.inf)
+    for _ in range(k):
+        pick = int(np.argmax(nearest))  # the first of equals: candidate 0 when nothing is labeled
+        chosen.append(pick)
+        distance = np.sqrt(np.clip(2 - 2 * (x @ x[pick]), 0, None))
+        nearest = np.minimum(nearest, distance)
+        nearest[pick] = -1.0
+    return chosen
+
+
+def hybrid_batch(
+    uncertainty: np.ndarray,
+    embeddings: np.ndarray,
+    labeled_embeddings: np.ndarray,
+    batch_size: int,
+    shortlist_factor: int = 5,
+) -> list[int]:
+    """Uncertain, then diverse: k-center greedy over the `shortlist_factor * batch` most uncertain.
+
+    Pure uncertainty sampling fills a batch with near-duplicates of one confusing case; picking
+    spread-out points among the uncertain ones covers more of the boundary per label.
+    """
+    order = rank_most_uncertain(uncertainty)[: batch_size * shortlist_factor]
+    picked = k_center_greedy(embeddings[order], labeled_embeddings, batch_size)
+    return [int(order[i]) for i in picked]

@@ -22,6 +22,10 @@ PROJECT_SETTING_DEFAULTS: dict[str, Any] = {
     "lease_seconds": 600,  # how long a handed-out record stays reserved for its annotator
     "text_field": "text",  # payload key shown to annotators and embedded
     "encoder_model": None,  # None: settings.CURATOR_ENCODER_MODEL
+    # How a round orders the queue: "hybrid" (a diverse batch among the most uncertain, then
+    # by entropy) or "entropy" alone.
+    "sampling": "hybrid",
+    "batch_size": 50,  # size of the hybrid batch a round puts first
 }
 
 

@@ -25,6 +25,8 @@ from workers.jobs.scores import priorities_set, scores_store
 
 logger = logging.getLogger(__name__)
 UNCERTAINTY_KIND = "entropy"
+# Queue priority tiers: spot checks (10000) > the round's selected batch (1000 - rank) > entropy.
+SELECTED_PRIORITY = 1000.0
 
 
 def round_classifier_identity(round_: Round, encoder_identity: str) -> str:
@@ -104,18 +106,32 @@ def _round_body(job: Job, round_: Round, encoder: Encoder | None) -> dict[str, A
         if split == Split.POOL and record_id not in trained
     ]
     pool_entropy = np.zeros(0)
+    selected: list[int] = []
     if pool_ids:
         pool_x = embeddings_matrix([hash_of[i] for i in pool_ids], encoder.identity)
-        pool_entropy = sampling.entropy(classifier.predict_proba(pool_x))
-        scores_store(
-            round_=round_,
-            kind=UNCERTAINTY_KIND,
-            model_identity=round_classifier_identity(round_, encoder.identity),
-            job=job,
-            record_ids=pool_ids,
-            values=pool_entropy.tolist(),
-        )
-        priorities_set(pool_ids, pool_entropy.tolist())
+        probabilities = classifier.predict_proba(pool_x)
+        pool_entropy = sampling.entropy(probabilities)
+        identity = round_classifier_identity(round_, encoder.identity)
+        for kind, values in (
+            (UNCERTAINTY_KIND, pool_entropy),
+            ("margin", sampling.margin_uncertainty(probabilities)),
+            ("least_confidence", sampling.least_confidence(probabilities)),
+        ):
+            scores_store(
+                round_=round_, kind=kind, model_identity=identity, job=job,
+                record_ids=pool_ids, values=values.tolist(),
+            )  # fmt: skip
+        priority = pool_entropy.copy()
+        strategy = project.setting("sampling")
+        if strategy == "hybrid":
+            chosen = sampling.hybrid_batch(
+                pool_entropy, pool_x, train_x, int(project.setting("batch_size"))
+            )
+            selected = [pool_ids[i] for i in chosen]
+            # The diverse batch goes first, in the order it was picked, then the rest by entropy.
+            for rank, index in enumerate(chosen):
+                priority[index] = SELECTED_PRIORITY - rank
+        priorities_set(pool_ids, priority.tolist())
 
     artifact, sha256 = _artifact_write(
         round_,
@@ -134,6 +150,8 @@ def _round_body(job: Job, round_: Round, encoder: Encoder | None) -> dict[str, A
         "train_size": len(snapshot),
         "train_label_counts": label_counts,
         "pool_scored": len(pool_ids),
+        "sampling": project.setting("sampling"),
+        "selected_batch": selected,
         "mean_pool_entropy": float(pool_entropy.mean()) if len(pool_entropy) else None,
         "embeddings_computed": computed,
         "encoder": encoder.identity,
