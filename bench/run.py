@@ -18,10 +18,18 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=100_000, help="records to import")
     parser.add_argument("--seconds", type=float, default=8.0, help="per concurrency level")
     parser.add_argument("--annotators", default="1,8,32")
+    parser.add_argument(
+        "--only",
+        default="",
+        help="comma-separated sections: import,labeling,embedding,round,"
+        "sampling,llm (default: all)",
+    )
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     setup_django()
-    from bench import embedding, imports, labeling, rounds
+    from bench import embedding, imports, labeling, llm, rounds, sampling
+
+    only = {name for name in args.only.split(",") if name}
 
     results: dict[str, object] = {}
     report: list[str] = []
@@ -30,7 +38,11 @@ def main() -> None:
         ("labeling", labeling, {"seconds": args.seconds, "levels": args.annotators}),
         ("embedding", embedding, {}),
         ("round", rounds, {}),
+        ("sampling", sampling, {}),
+        ("llm", llm, {}),
     ]:
+        if only and name not in only:
+            continue
         started = time.monotonic()
         result, text = module.run(**kwargs)
         results[name] = result

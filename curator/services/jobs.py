@@ -13,6 +13,7 @@ import time
 import traceback
 from typing import Any
 
+from django import db
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -47,6 +48,15 @@ class BrokerUnavailable(RuntimeError):
 
 class JobCancelled(Exception):
     pass
+
+
+# Errors worth another try: the database or the network blinked. Everything else fails the job.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    db.OperationalError,
+    db.InterfaceError,
+    ConnectionError,
+    TimeoutError,
+)
 
 
 def job_create(
@@ -231,6 +241,12 @@ def job_run(job_id: int, body: Any) -> Job | None:
     except JobCancelled:
         logger.info("job %s cancelled", job_id)
         return job
+    except TRANSIENT_ERRORS:
+        # Hand the job back and let Celery retry the task; the body is idempotent.
+        logger.warning("job %s hit a transient error; it will be retried", job_id, exc_info=True)
+        db.close_old_connections()
+        Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(status=Job.Status.QUEUED)
+        raise
     except Exception as error:
         logger.exception("job %s failed", job_id)
         message = str(error) or error.__class__.__name__

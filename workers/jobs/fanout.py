@@ -18,6 +18,7 @@ from typing import Any
 from curator.models import Job
 from curator.services.jobs import (
     DEFERRED,
+    TRANSIENT_ERRORS,
     Deferred,
     chunk_claim,
     chunk_complete,
@@ -73,6 +74,8 @@ def run_chunk(chunk_id: int) -> None:
     started = time.monotonic()
     try:
         spec.process(job, list(chunk.record_ids))
+    except TRANSIENT_ERRORS:
+        raise  # Celery retries the chunk; it is still marked running, which a retry may claim
     except Exception as error:
         logger.exception("chunk %s of job %s failed", chunk.index, job.pk)
         detail = str(error) or error.__class__.__name__
