@@ -18,20 +18,14 @@ from annotation.services.annotations import annotation_submit
 from annotation.services.assignment import assignment_skip, next_assignment
 from curator import selectors
 from curator.api import serializers as s
-from curator.importing.parsers import ImportFormatError
 from curator.models import Job, Project, Record, Round, Split
 from curator.permissions import Action, can
 from curator.services.imports import import_start
-from curator.services.jobs import BrokerUnavailable, job_cancel
-from curator.services.model_jobs import JobNotStartable, model_job_start, record_hold_clear
+from curator.services.jobs import job_cancel
+from curator.services.model_jobs import model_job_start, record_hold_clear
 from curator.services.projects import project_create
-from curator.services.rounds import RoundNotStartable, round_start
+from curator.services.rounds import round_start
 from curator.views.access import project_for
-
-
-class ServiceUnavailable(APIException):
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_code = "service_unavailable"
 
 
 class Conflict(APIException):
@@ -97,18 +91,13 @@ class ImportCreate(APIView):
         project = _project(request, slug, Action.IMPORT)
         data = s.ImportCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            job = import_start(
-                project=project,
-                upload=data.validated_data["file"],
-                split=data.validated_data["split"],
-                file_format=data.validated_data.get("format"),
-                user=request.user,
-            )
-        except ImportFormatError as error:
-            raise ValidationError({"file": [error.problem]}) from None
-        except BrokerUnavailable as error:
-            raise ServiceUnavailable(str(error)) from None
+        job = import_start(
+            project=project,
+            upload=data.validated_data["file"],
+            split=data.validated_data["split"],
+            file_format=data.validated_data.get("format"),
+            user=request.user,
+        )
         return Response(s.JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -125,12 +114,7 @@ class JobList(generics.ListAPIView):
         project = _project(request, slug, Action.RUN_MODEL_JOB)
         data = s.ModelJobCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            job = model_job_start(project=project, user=request.user, **data.validated_data)
-        except JobNotStartable as error:
-            raise Conflict(str(error)) from None
-        except BrokerUnavailable as error:
-            raise ServiceUnavailable(str(error)) from None
+        job = model_job_start(project=project, user=request.user, **data.validated_data)
         return Response(s.JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -172,12 +156,7 @@ class RoundListCreate(generics.ListAPIView):
     @extend_schema(request=None, responses={202: s.RoundSerializer})
     def post(self, request: Request, slug: str) -> Response:
         project = _project(request, slug, Action.START_ROUND)
-        try:
-            round_ = round_start(project=project, user=request.user)
-        except RoundNotStartable as error:
-            raise Conflict(str(error)) from None
-        except BrokerUnavailable as error:
-            raise ServiceUnavailable(str(error)) from None
+        round_ = round_start(project=project, user=request.user)
         return Response(s.RoundSerializer(round_).data, status=status.HTTP_202_ACCEPTED)
 
 

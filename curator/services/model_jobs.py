@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from curator.models import Job, Project, Record, User
 from curator.permissions import Action, require
-from curator.services.jobs import job_create, job_dispatch
+from curator.services.jobs import NotStartable, job_create, job_dispatch
 
 MODEL_JOB_KINDS = (Job.Kind.PRELABEL, Job.Kind.TOXICITY, Job.Kind.JUDGE)
 # Parameters a caller may set; everything else is decided by the job from project settings.
@@ -25,7 +25,7 @@ ALLOWED_PARAMS: dict[str, set[str]] = {
 }  # fmt: skip
 
 
-class JobNotStartable(ValueError):
+class JobNotStartable(NotStartable):
     pass
 
 

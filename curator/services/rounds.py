@@ -24,12 +24,12 @@ from curator.models import (
     User,
 )
 from curator.permissions import Action, require
-from curator.services.jobs import job_create, job_dispatch
+from curator.services.jobs import NotStartable, job_create, job_dispatch
 
 TRAINING_SOURCES = (Source.HUMAN, Source.REVIEW, Source.IMPORT)
 
 
-class RoundNotStartable(ValueError):
+class RoundNotStartable(NotStartable):
     pass
 
 
