@@ -29,13 +29,20 @@ ROLE_ACTIONS: dict[str, frozenset[Action]] = {
 
 
 def role_of(user: User, project: Project) -> str | None:
+    """The user's role in the project; remembered on the user object for the request."""
     if not user.is_authenticated:
         return None
     if user.is_superuser:
         return Role.ADMIN
-    return (
-        Membership.objects.filter(user=user, project=project).values_list("role", flat=True).first()
-    )
+    # User objects live for one request (or one task), so a role change is seen on the next one.
+    cache: dict[int, str | None] = user.__dict__.setdefault("_curator_roles", {})
+    if project.pk not in cache:
+        cache[project.pk] = (
+            Membership.objects.filter(user=user, project=project)
+            .values_list("role", flat=True)
+            .first()
+        )
+    return cache[project.pk]
 
 
 def can(user: User, project: Project, action: Action) -> bool:

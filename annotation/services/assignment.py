@@ -97,9 +97,10 @@ def next_assignment(project: Project, user: User) -> Assignment | None:
             candidates = queue_for(project, user)
             if connection.features.has_select_for_update_skip_locked:
                 candidates = candidates.select_for_update(skip_locked=True, of=("self",))
-            record_id = candidates.values_list("id", flat=True).first()
-            if record_id is None:
+            record = candidates.first()
+            if record is None:
                 return None
+            record_id = record.pk
             claimed = Record.objects.filter(pk=record_id, claimed_count__lt=overlap).update(
                 claimed_count=F("claimed_count") + 1
             )
@@ -107,13 +108,11 @@ def next_assignment(project: Project, user: User) -> Assignment | None:
                 continue
             try:
                 with transaction.atomic():
-                    return Assignment.objects.select_related("record").get(
-                        pk=Assignment.objects.create(
-                            record_id=record_id,
-                            project=project,
-                            annotator=user,
-                            lease_expires_at=timezone.now() + lease,
-                        ).pk
+                    return Assignment.objects.create(
+                        record=record,
+                        project=project,
+                        annotator=user,
+                        lease_expires_at=timezone.now() + lease,
                     )
             except IntegrityError:
                 # A parallel request of the same annotator won: undo our slot, use theirs.
