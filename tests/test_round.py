@@ -127,7 +127,7 @@ def test_hybrid_round_puts_a_diverse_batch_of_uncertain_records_first(project, a
     from curator.services.rounds import round_start
     from workers.jobs.round import round_run
 
-    project.settings = {"sampling": "hybrid", "batch_size": 10}
+    project.settings = {"sampling": "hybrid", "batch_size": 10, "committee_size": 3}
     project.save()
     pool = sst2_rows("train", limit=300)
     run_import(project, as_jsonl(pool[:40]), split=Split.TRAIN)
@@ -147,5 +147,5 @@ def test_hybrid_round_puts_a_diverse_batch_of_uncertain_records_first(project, a
     assert {r: priorities[r] for r in rest} == pytest.approx({r: entropy[r] for r in rest})
     assert next_assignment(project, member(Role.ANNOTATOR, "zoe")).record_id == selected[0]
     # margin and least-confidence are kept beside entropy for every pool record
-    for kind in ("margin", "least_confidence"):
+    for kind in ("margin", "least_confidence", "vote_entropy"):
         assert Score.objects.filter(round=round_, kind=kind).count() == len(entropy)

@@ -11,6 +11,7 @@ from workers.sampling import (
     least_confidence,
     margin_uncertainty,
     rank_most_uncertain,
+    vote_entropy,
 )
 
 
@@ -70,3 +71,23 @@ def test_hybrid_batch_spreads_over_the_uncertain_shortlist():
     batch = hybrid_batch(uncertainty, embeddings, np.zeros((0, 2)), batch_size=2)
     assert batch == [0, 4]
     assert rank_most_uncertain(uncertainty)[:2].tolist() == [0, 1]  # what entropy alone picks
+
+
+def test_vote_entropy_is_zero_when_members_agree_and_high_when_split():
+    votes = np.array([[0, 1, 0], [0, 0, 1], [0, 1, 1], [0, 0, 0]])  # 4 members x 3 records
+    assert vote_entropy(votes, 2) == pytest.approx([0.0, math.log(2), math.log(2)])
+    assert vote_entropy(np.array([[0, 1], [0, 1], [0, 0]]), 3) == pytest.approx(
+        [0.0, -(2 / 3 * math.log(2 / 3) + 1 / 3 * math.log(1 / 3))]
+    )
+
+
+def test_committee_members_differ_but_each_learns_the_task():
+    from workers.learning import train_committee
+
+    rng = np.random.default_rng(1)
+    features = np.vstack([rng.normal([2, 0], 0.8, (30, 2)), rng.normal([-2, 0], 0.8, (30, 2))])
+    committee = train_committee(features, ["a"] * 30 + ["b"] * 30, members=4)
+    assert len(committee) == 4
+    assert all(m.predict(np.array([[3.0, 0.0]])) == ["a"] for m in committee)
+    coefficients = {tuple(np.round(m.model.coef_.ravel(), 6)) for m in committee}
+    assert len(coefficients) == 4

@@ -45,3 +45,20 @@ def evaluate(predicted: list[str], expected: list[str]) -> dict[str, Any]:
         "accuracy": float(accuracy_score(expected, predicted)),
         "macro_f1": float(f1_score(expected, predicted, average="macro", zero_division=0)),
     }
+
+
+def train_committee(
+    features: np.ndarray, labels: list[str], *, members: int, seed: int = 0
+) -> list[TrainedClassifier]:
+    """Classifiers on bootstrap resamples (query by bagging), each seeing every label."""
+    rng = np.random.default_rng(seed)
+    target = np.array(labels)
+    committee = []
+    while len(committee) < members:
+        sample = rng.integers(0, len(labels), len(labels))
+        if len(set(target[sample])) < len(set(labels)):
+            continue
+        committee.append(
+            train_classifier(features[sample], list(target[sample]), seed=seed + len(committee))
+        )
+    return committee

@@ -75,3 +75,10 @@ def hybrid_batch(
     order = rank_most_uncertain(uncertainty)[: batch_size * shortlist_factor]
     picked = k_center_greedy(embeddings[order], labeled_embeddings, batch_size)
     return [int(order[i]) for i in picked]
+
+
+def vote_entropy(votes: np.ndarray, classes: int) -> np.ndarray:
+    """Committee disagreement: entropy of the members' votes per record (members x records)."""
+    votes = np.asarray(votes)
+    counts = np.stack([(votes == c).sum(axis=0) for c in range(classes)], axis=1)
+    return entropy(counts / votes.shape[0])

@@ -23,9 +23,12 @@ PROJECT_SETTING_DEFAULTS: dict[str, Any] = {
     "text_field": "text",  # payload key shown to annotators and embedded
     "encoder_model": None,  # None: settings.CURATOR_ENCODER_MODEL
     # How a round orders the queue: "hybrid" (a diverse batch among the most uncertain, then
-    # by entropy) or "entropy" alone.
+    # by entropy), "entropy" alone, or "committee" (vote entropy of committee_size members).
     "sampling": "hybrid",
     "batch_size": 50,  # size of the hybrid batch a round puts first
+    # Bootstrap committee whose vote entropy is scored too (0 or 1: none); "committee" sampling
+    # orders the queue by it.
+    "committee_size": 0,
 }
 
 

@@ -121,8 +121,28 @@ def _round_body(job: Job, round_: Round, encoder: Encoder | None) -> dict[str, A
                 round_=round_, kind=kind, model_identity=identity, job=job,
                 record_ids=pool_ids, values=values.tolist(),
             )  # fmt: skip
-        priority = pool_entropy.copy()
+        members = int(project.setting("committee_size"))
+        committee_scores = None
+        if members > 1:
+            committee = learning.train_committee(
+                train_x, [label for _, label in snapshot], members=members
+            )
+            votes = np.stack([
+                [classifier.labels.index(p) for p in member.predict(pool_x)]
+                for member in committee
+            ])  # fmt: skip
+            committee_scores = sampling.vote_entropy(votes, len(classifier.labels))
+            scores_store(
+                round_=round_, kind="vote_entropy", model_identity=f"{identity}|bag{members}",
+                job=job, record_ids=pool_ids, values=committee_scores.tolist(),
+            )  # fmt: skip
         strategy = project.setting("sampling")
+        # Committee disagreement orders the queue when asked for; ties keep the entropy order.
+        priority = (
+            committee_scores + pool_entropy * 1e-3
+            if strategy == "committee" and committee_scores is not None
+            else pool_entropy.copy()
+        )
         if strategy == "hybrid":
             chosen = sampling.hybrid_batch(
                 pool_entropy, pool_x, train_x, int(project.setting("batch_size"))
