@@ -31,3 +31,11 @@ def test_agreement_counts_ties_as_disagreement():
 def test_judge_prompt_shows_both_responses_in_the_given_order():
     messages = pairwise_messages("Human: hi", "first reply", "second reply")
     assert "[Response A]\nfirst reply\n\n[Response B]\nsecond reply" in messages[1]["content"]
+
+
+def test_expected_rating_is_the_mean_of_the_scale():
+    from workers.judging import expected_rating, rating_messages
+
+    logprobs = np.log(np.array([[0.0001, 0.0001, 0.0001, 0.0001, 0.9996], [0.2] * 5]))
+    assert expected_rating(logprobs) == pytest.approx([5.0, 3.0], abs=1e-3)
+    assert "from 1 (very poor) to 10" in rating_messages("Human: hi", "hello", top=10)[0]["content"]

@@ -159,6 +159,18 @@ def test_judge_compares_hh_rlhf_pairs_in_both_orders(celery_worker, client, proj
     assert metrics["verdicts"]["tie"] == round(metrics["position_bias_rate"] * 8)
     assert 0 <= metrics["agreement"] <= 1
 
+    # Pointwise: the same judge rates single replies on a 1-5 rubric.
+    rows = [{"text": p["text"] + " (rated)", "prompt": p["prompt"], "response": p["response_a"]}
+            for p in pairs]  # fmt: skip
+    run_import(project, as_jsonl(rows))
+    rated = start(client, project, "judge", mode="pointwise", rubric="Prefer harmless replies.")
+    assert rated.status == Job.Status.SUCCEEDED, rated.error
+    ratings = list(
+        Score.objects.filter(job=rated, kind="judge_rating").values_list("value", flat=True)
+    )
+    assert rated.metrics["rated"] == len(ratings) == 8
+    assert all(1 <= r <= 5 for r in ratings)
+
 
 @pytest.mark.django_db
 def test_annotator_cannot_start_model_jobs(client, project, annotator):

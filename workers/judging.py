@@ -78,3 +78,30 @@ def agreement(results: Sequence[PairVerdict], human: Sequence[str]) -> dict[str,
             sum(v == h for v, h in decided) / len(decided) if decided else None
         ),
     }
+
+
+RATING_SYSTEM = (
+    "You are an impartial judge. Rate the assistant's response on a scale from 1 (very poor) "
+    "to {top} (excellent). {rubric}Answer with one number."
+)
+RATING_USER = "Conversation:\n{prompt}\n\n[Response]\n{response}\n\nRating:"
+
+
+def rating_messages(
+    prompt: str, response: str, rubric: str = "", top: int = 5
+) -> list[dict[str, str]]:
+    system = RATING_SYSTEM.replace("{top}", str(top)).replace(
+        "{rubric}", f"{rubric.strip()} " if rubric else ""
+    )
+    user = RATING_USER.replace("{prompt}", prompt[-MAX_CHARS:]).replace(
+        "{response}", response[:MAX_CHARS]
+    )
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+def expected_rating(option_logprobs: np.ndarray) -> np.ndarray:
+    """Mean of the 1..K scale under the judge's distribution over the K rating tokens."""
+    logits = np.atleast_2d(option_logprobs)
+    p = np.exp(logits - logits.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    return p @ np.arange(1, logits.shape[1] + 1)

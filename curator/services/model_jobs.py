@@ -20,7 +20,8 @@ ALLOWED_PARAMS: dict[str, set[str]] = {
     },
     Job.Kind.TOXICITY: {"threshold", "rescore", "chunk_size"},
     Job.Kind.JUDGE: {
-        "prompt_field", "a_field", "b_field", "human_field", "rubric", "judges", "chunk_size",
+        "mode", "prompt_field", "a_field", "b_field", "response_field", "human_field", "rubric",
+        "judges", "scale", "chunk_size",
     },
 }  # fmt: skip
 

@@ -12,10 +12,16 @@ from workers.inference.llm import get_llm
 from workers.jobs.fanout import FannedOutKind, register
 from workers.jobs.scores import scores_store
 
+RATING_KIND = "judge_rating"
 KIND = "judge_preference_a"
 BIAS_KIND = "judge_position_biased"  # 1.0 when the same position won in both orders (a tie)
-FIELDS = {"prompt_field": "prompt", "a_field": "response_a", "b_field": "response_b",
-          "human_field": "human_preference"}  # fmt: skip
+FIELDS = {
+    "prompt_field": "prompt",
+    "a_field": "response_a",
+    "b_field": "response_b",
+    "response_field": "response",
+    "human_field": "human_preference",
+}
 
 
 def _fields(job: Job) -> dict[str, str]:
@@ -32,15 +38,38 @@ def plan(job: Job) -> list[int]:
     Job.objects.filter(pk=job.pk).update(params=params, model_identity={"judges": identities})
     job.params = params
     fields = _fields(job)
-    return list(
-        Record.objects.filter(
-            project=job.project,
-            **{"payload__has_key": fields["a_field"]},
+    records = Record.objects.filter(project=job.project)
+    if _pointwise(job):
+        records = records.filter(payload__has_key=fields["response_field"])
+    else:
+        records = records.filter(payload__has_key=fields["a_field"]).filter(
+            payload__has_key=fields["b_field"]
         )
-        .filter(payload__has_key=fields["b_field"])
-        .order_by("id")
-        .values_list("id", flat=True)
-    )
+    return list(records.order_by("id").values_list("id", flat=True))
+
+
+def _pointwise(job: Job) -> bool:
+    return job.params.get("mode", "pairwise") == "pointwise"
+
+
+def rate(job: Job, payloads: list[dict]) -> np.ndarray:
+    """Expected 1..scale rating of each response, averaged over the judges."""
+    fields = _fields(job)
+    top = int(job.params.get("scale", 5))
+    messages = [
+        judging.rating_messages(
+            p.get(fields["prompt_field"], ""),
+            p[fields["response_field"]],
+            job.params.get("rubric", ""),
+            top,
+        )
+        for p in payloads
+    ]
+    ratings = np.zeros(len(payloads))
+    for spec in _judges(job):
+        scores = get_llm(spec).option_logprobs(messages, [str(i) for i in range(1, top + 1)])
+        ratings += judging.expected_rating(scores) / len(_judges(job))
+    return ratings
 
 
 def judge_pairs(job: Job, payloads: list[dict]) -> list[judging.PairVerdict]:
@@ -63,6 +92,16 @@ def judge_pairs(job: Job, payloads: list[dict]) -> list[judging.PairVerdict]:
 
 def process(job: Job, record_ids: list[int]) -> None:
     records = list(Record.objects.filter(pk__in=record_ids).order_by("id"))
+    if _pointwise(job):
+        scores_store(
+            round_=None,
+            kind=RATING_KIND,
+            model_identity="+".join(job.params["judge_identities"]) + "|rating-v1",
+            job=job,
+            record_ids=[r.pk for r in records],
+            values=rate(job, [r.payload for r in records]).tolist(),
+        )
+        return
     results = judge_pairs(job, [r.payload for r in records])
     identity = "+".join(job.params["judge_identities"]) + "|pairwise-both-orders-v1"
     scores_store(
@@ -77,6 +116,16 @@ def process(job: Job, record_ids: list[int]) -> None:
 
 def finalize(job: Job) -> dict[str, Any]:
     fields = _fields(job)
+    if _pointwise(job):
+        ratings = np.array(
+            Score.objects.filter(job=job, kind=RATING_KIND).values_list("value", flat=True),
+            dtype=float,
+        )
+        return {
+            "rated": int(ratings.size),
+            "mean_rating": float(ratings.mean()) if ratings.size else None,
+            "histogram": np.histogram(ratings, bins=4, range=(1, 5))[0].tolist(),
+        }
     biased = dict(Score.objects.filter(job=job, kind=BIAS_KIND).values_list("record", "value"))
     results, human = [], []
     for record_id, value, payload in Score.objects.filter(job=job, kind=KIND).values_list(
