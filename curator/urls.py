@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from annotation import views as annotation_views
-from curator.views import health, jobs, projects, rounds
+from curator.views import health, held, jobs, projects, rounds
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
@@ -18,6 +18,12 @@ urlpatterns = [
     path("p/<slug:slug>/model-jobs/", projects.model_job_create, name="model-job-create"),
     path("p/<slug:slug>/rounds/<int:number>/", rounds.round_detail, name="round-detail"),
     path("p/<slug:slug>/jobs/<int:job_id>/", jobs.job_card, name="job-card"),
+    path("p/<slug:slug>/held/", held.held_records, name="held-records"),
+    path(
+        "p/<slug:slug>/held/<int:record_id>/clear/",
+        held.held_record_clear,
+        name="held-record-clear",
+    ),
     path("p/<slug:slug>/annotate/", annotation_views.annotate, name="annotate"),
     path("p/<slug:slug>/annotate/next/", annotation_views.next_record, name="annotate-next"),
     path(

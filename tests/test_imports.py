@@ -6,7 +6,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from annotation.models import Annotation, Source
 from curator.hashing import content_hash
 from curator.importing.parsers import ImportFormatError
-from curator.models import Job, Record, Split
+from curator.models import Job, Record, Score, Split
 from curator.services.imports import import_bytes
 from curator.services.jobs import job_create
 from tests.conftest import as_csv, as_jsonl, sst2_rows, wait_for_job
@@ -67,8 +67,13 @@ def test_api_import_runs_on_the_worker(celery_worker, client, project, curator_u
     assert response.status_code == 202, response.content
     job = wait_for_job(response.json()["id"])
     assert job.status == Job.Status.SUCCEEDED, job.error
+    toxicity_job = job.metrics.pop("toxicity_job")
     assert job.metrics == {"rows": 120, "created": 120, "duplicates": 0, "labels": 120}
     assert Record.objects.filter(project=project, created_by_job=job).count() == 120
+    # Every imported record is scored for toxicity by the follow-up job.
+    toxicity = wait_for_job(toxicity_job)
+    assert toxicity.status == Job.Status.SUCCEEDED, toxicity.error
+    assert Score.objects.filter(record__project=project, kind="toxicity").count() == 120
     detail = client.get(f"/api/projects/{project.slug}/jobs/{job.pk}/").json()
     assert detail["status"] == "succeeded"
 

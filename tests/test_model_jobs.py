@@ -116,6 +116,10 @@ def test_toxicity_flags_offensive_tweets_and_holds_them_from_training(
     assert held == above and held
     assert not held & set(training_labels(project))
 
+    # Curators see the held records (escaped) on their page; annotators may not.
+    page = client.get(f"/p/{project.slug}/held/")
+    assert page.status_code == 200
+    assert page.content.count(b'hx-post="/p/') == min(len(held), 50)
     # A curator clears one; it trains again, and rescoring does not hold it again.
     cleared = next(iter(held))
     response = client.post(f"/api/projects/{project.slug}/records/{cleared}/clear-hold/")

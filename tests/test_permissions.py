@@ -91,3 +91,19 @@ def test_annotator_cannot_submit_to_someone_elses_assignment(client, project, me
     )
     assert response.status_code == 404
     assert project.annotations.filter(source="human").count() == 0
+
+
+@pytest.mark.django_db
+def test_annotator_cannot_see_or_clear_held_records(client, project, annotator):
+    run_import(project, as_jsonl(sst2_rows("dev", 3), drop=("label",)))
+    record = project.records.first()
+    project.records.filter(pk=record.pk).update(held=True, held_reason="toxicity 0.99")
+    client.force_login(annotator)
+    assert client.get(f"/p/{project.slug}/held/").status_code == 403
+    assert client.post(f"/p/{project.slug}/held/{record.pk}/clear/").status_code == 403
+    assert (
+        client.post(f"/api/projects/{project.slug}/records/{record.pk}/clear-hold/").status_code
+        == 403
+    )
+    record.refresh_from_db()
+    assert record.held

@@ -75,6 +75,8 @@ class RecordList(generics.ListAPIView):
     def get_queryset(self):
         project = _project(self.request, self.kwargs["slug"])
         records = Record.objects.filter(project=project)
+        if self.request.query_params.get("held") in ("true", "1"):
+            records = records.filter(held=True)
         split = self.request.query_params.get("split")
         if split:
             if split not in Split.values:

@@ -29,6 +29,7 @@ PROJECT_SETTING_DEFAULTS: dict[str, Any] = {
     # Bootstrap committee whose vote entropy is scored too (0 or 1: none); "committee" sampling
     # orders the queue by it.
     "committee_size": 0,
+    "score_toxicity_on_import": True,  # queue a toxicity job after every import
 }
 
 

@@ -245,7 +245,16 @@ def import_file(job: Job) -> dict[str, Any]:
         )
     if result.rows == 0:
         raise ImportFormatError(0, "the file holds no records")
-    return result.as_metrics()
+    metrics = result.as_metrics()
+    if result.created and project.setting("score_toxicity_on_import"):
+        # Every record is scored before training can use it; this job only sees unscored ones.
+        with transaction.atomic():
+            follow_up = job_create(
+                project=project, kind=Job.Kind.TOXICITY, created_by=job.created_by
+            )
+            job_dispatch(follow_up)
+        metrics["toxicity_job"] = follow_up.pk
+    return metrics
 
 
 def import_bytes(
