@@ -193,3 +193,22 @@ def test_unknown_job_parameters_are_refused(client, project, curator_user):
                            content_type="application/json")  # fmt: skip
     assert response.status_code == 409
     assert "unknown parameter(s) for prelabel: temperature" in response.json()["detail"]
+
+
+@pytest.mark.django_db
+def test_cancelled_job_never_runs(
+    client, project, curator_user, django_capture_on_commit_callbacks
+):
+    from curator.services.jobs import job_run
+
+    client.force_login(curator_user)
+    with django_capture_on_commit_callbacks(execute=False):  # queued, but no worker gets it
+        created = client.post(f"/api/projects/{project.slug}/jobs/", {"kind": "toxicity"},
+                              content_type="application/json").json()  # fmt: skip
+    response = client.post(f"/api/projects/{project.slug}/jobs/{created['id']}/cancel/")
+    assert response.status_code == 200 and response.json()["status"] == "cancelled"
+    ran = []
+    assert job_run(created["id"], lambda job: ran.append(job)) is None
+    assert ran == []
+    again = client.post(f"/api/projects/{project.slug}/jobs/{created['id']}/cancel/")
+    assert again.status_code == 409
