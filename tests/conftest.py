@@ -144,9 +144,49 @@ def _test_database_url() -> str:
     return f"postgres://{user}@{host}:{port}/{db['NAME']}"
 
 
-@pytest.fixture(scope="session")
-def celery_worker(django_db_setup, django_db_blocker, media_root: Path) -> Iterator[None]:
+class WorkerProcess:
     """A real `celery worker` process on both queues, against the test database."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.env = env
+        self.log = log
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        offset = self.log.stat().st_size if self.log.exists() else 0
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [
+                    str(Path(sys.executable).with_name("celery")), "-A", "curator", "worker",
+                    "-Q", "cpu,gpu", "--pool", "solo", "--loglevel", "INFO",
+                    "--hostname", f"test-{os.getpid()}@%h", "--without-gossip",
+                    "--without-mingle",
+                ],
+                cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while b"ready." not in self.log.read_bytes()[offset:]:
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"celery worker did not start:\n{self.log.read_text()[-3000:]}")
+            time.sleep(0.2)
+
+    def kill(self) -> None:
+        """SIGKILL: no warm shutdown, no acknowledgement of the message in hand."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(timeout=20)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker, media_root: Path) -> Iterator[WorkerProcess]:
     from curator.celery import app
 
     with django_db_blocker.unblock():
@@ -156,28 +196,13 @@ def celery_worker(django_db_setup, django_db_blocker, media_root: Path) -> Itera
         "DATABASE_URL": _test_database_url(),
         "CURATOR_MEDIA_ROOT": str(media_root),
         "DATABASE_CONN_MAX_AGE": "0",
+        # Short, so a test can see a killed worker's message handed out again.
+        "CELERY_VISIBILITY_TIMEOUT": "5",
     }
-    log = media_root / "worker.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                str(Path(sys.executable).with_name("celery")), "-A", "curator", "worker",
-                "-Q", "cpu,gpu", "--pool", "solo", "--loglevel", "INFO",
-                "--hostname", f"test-{os.getpid()}@%h", "--without-gossip", "--without-mingle",
-            ],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while b"ready." not in log.read_bytes():
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"celery worker did not start:\n{log.read_text()[-3000:]}")
-        time.sleep(0.2)
-    yield
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    worker = WorkerProcess(env, media_root / "worker.log")
+    worker.start()
+    yield worker
+    worker.stop()
 
 
 def wait_for_job(job_id: int, timeout: float = 180) -> Job:
