@@ -1,0 +1,119 @@
+"""Hostile input: markup in every user-controlled field is shown as text on every page."""
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from annotation.services.annotations import annotation_submit
+from annotation.services.assignment import next_assignment
+from curator.models import Job, Membership, Project, Record, Role
+from curator.services.projects import project_create
+from tests.conftest import as_jsonl
+from tests.test_imports import run_import
+
+PAYLOADS = [
+    "<script>alert(1)</script>",
+    '"><img src=x onerror=alert(1)>',
+    "<svg/onload=alert(1)>",
+    "javascript:alert(1)",
+    "{{ 7*7 }}{% now 'Y' %}",
+    "</textarea><iframe src=//evil>",
+    "' onmouseover='alert(1)",
+]
+DANGEROUS = [b"<script>alert", b"<img src=x", b"<svg/onload", b"<iframe", b"onmouseover='alert"]
+
+
+@pytest.fixture
+def hostile(admin_user, member):
+    project = project_create(
+        name=PAYLOADS[1],
+        labels=[{"value": "neg", "name": PAYLOADS[0]}, {"value": "pos", "name": PAYLOADS[2]}],
+        guidelines="\n".join(PAYLOADS),
+        created_by=admin_user,
+    )
+    rows = [{"text": f"{payload} record {i}"} for i, payload in enumerate(PAYLOADS)]
+    rows.append({"text": "labeled", "label": "neg"})
+    run_import(project, as_jsonl(rows), split="pool")
+    seeds = [
+        {"text": PAYLOADS[3] + " gold", "label": "pos"},
+        {"text": PAYLOADS[4] + " gold", "label": "neg"},
+    ]
+    run_import(project, as_jsonl(seeds), split="train")
+    annotator = member(Role.ANNOTATOR, "eve")
+    Membership.objects.create(user=annotator, project=project, role=Role.ANNOTATOR)
+    Record.objects.filter(project=project).update(held=True, held_reason=PAYLOADS[5])
+    Job.objects.create(project=project, kind=Job.Kind.IMPORT, status=Job.Status.FAILED,
+                       error=PAYLOADS[6], params={"filename": PAYLOADS[0]})  # fmt: skip
+    return project, annotator
+
+
+def assert_escaped(content: bytes, where: str) -> None:
+    for marker in DANGEROUS:
+        assert marker not in content, f"{marker!r} unescaped on {where}"
+
+
+@pytest.mark.django_db
+def test_every_page_escapes_user_text(client, hostile, admin_user):
+    project, annotator = hostile
+    Record.objects.filter(project=project).update(held=False)
+    client.force_login(annotator)
+    card = client.get(f"/p/{project.slug}/annotate/next/", HTTP_HX_REQUEST="true")
+    assert card.status_code == 200
+    assert_escaped(card.content, "the labeling card")
+    assert b"&lt;script&gt;alert(1)&lt;/script&gt;" in card.content  # the label name, as text
+    assignment = next_assignment(project, annotator)
+    annotation_submit(assignment=assignment, user=annotator, value="neg")
+
+    Record.objects.filter(project=project).update(held=True, held_reason=PAYLOADS[5])
+    client.force_login(admin_user)
+    pages = ["/", f"/p/{project.slug}/", f"/p/{project.slug}/annotate/", f"/p/{project.slug}/held/"]
+    for url in pages:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert_escaped(response.content, url)
+    # The template syntax in guidelines is shown, not evaluated.
+    assert b"{{ 7*7 }}" in client.get(f"/p/{project.slug}/").content
+
+
+@pytest.mark.django_db
+def test_round_page_escapes_snapshot_text(
+    client, hostile, admin_user, django_capture_on_commit_callbacks
+):
+    project, _ = hostile
+    Record.objects.filter(project=project).update(held=False)
+    from curator.services.rounds import round_start
+
+    with django_capture_on_commit_callbacks(execute=False):
+        round_ = round_start(project=project, user=admin_user)
+    client.force_login(admin_user)
+    response = client.get(f"/p/{project.slug}/rounds/{round_.number}/")
+    assert response.status_code == 200
+    assert_escaped(response.content, "the round page")
+    assert b"javascript:alert(1) gold" in response.content  # shown as text
+
+
+@pytest.mark.django_db
+def test_upload_over_the_size_limit_is_refused_and_nothing_kept(
+    client, project, curator_user, settings
+):
+    settings.CURATOR_MAX_UPLOAD_BYTES = 1000
+    imports = settings.MEDIA_ROOT / "imports"
+    before = set(imports.iterdir()) if imports.exists() else set()
+    client.force_login(curator_user)
+    upload = SimpleUploadedFile("big.jsonl", b'{"text": "x"}\n' * 200)
+    response = client.post(f"/api/projects/{project.slug}/imports/", {"file": upload})
+    assert response.status_code == 400
+    assert response.json() == {"file": ["the file is larger than 1000 bytes"]}
+    assert not Job.objects.filter(project=project).exists()
+    assert (set(imports.iterdir()) if imports.exists() else set()) == before
+
+
+@pytest.mark.django_db
+def test_truncated_and_huge_line_uploads_fail_cleanly(project):
+    from curator.importing.parsers import MAX_LINE_BYTES, ImportFormatError
+    from tests.test_imports import run_import as import_now
+
+    with pytest.raises(ImportFormatError, match="line 2: invalid JSON"):
+        import_now(project, b'{"text": "ok"}\n{"text": "cut off in the mid')
+    with pytest.raises(ImportFormatError, match=f"line 1: line is longer than {MAX_LINE_BYTES}"):
+        import_now(project, b'{"text": "' + b"a" * (MAX_LINE_BYTES + 10) + b'"}\n')
+    assert Project.objects.get(pk=project.pk).records.count() == 0
