@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
-from curator.models import Job, LineageEdge, Membership, Project, Record, Round, User
+from curator.models import AuditEvent, Job, LineageEdge, Membership, Project, Record, Round, User
 
 
 @admin.register(User)
@@ -44,3 +44,19 @@ class RoundAdmin(admin.ModelAdmin):
 class LineageEdgeAdmin(admin.ModelAdmin):
     list_display = ["parent", "child", "operation", "job"]
     raw_id_fields = ["parent", "child", "job"]
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "actor", "project", "action", "target"]
+    list_filter = ["action"]
+    search_fields = ["target", "actor__username"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

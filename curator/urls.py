@@ -4,11 +4,12 @@ from django.urls import include, path
 
 from annotation import views as annotation_views
 from curator.views import health, held, jobs, projects, rounds
+from curator.views.auth import ThrottledLoginView
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("admin/", admin.site.urls),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", ThrottledLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/", include("curator.api.urls")),
     path("", projects.project_list, name="project-list"),

@@ -1,6 +1,5 @@
 """The labeling loop in a real browser: Debian chromium driven by Playwright."""
 
-import os
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
@@ -20,9 +19,9 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture
-def page():
+def page(monkeypatch):
     # Playwright's sync API runs an event loop in this thread; the ORM calls in the test are safe.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS

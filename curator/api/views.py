@@ -20,6 +20,7 @@ from curator import selectors
 from curator.api import serializers as s
 from curator.models import Job, Project, Record, Round, Split
 from curator.permissions import Action, can
+from curator.services.audit import audit
 from curator.services.imports import import_start
 from curator.services.jobs import job_cancel
 from curator.services.model_jobs import model_job_start, record_hold_clear
@@ -127,6 +128,7 @@ class JobCancel(APIView):
         job = get_object_or_404(Job, pk=job_id, project=project)
         if not job_cancel(job):
             raise Conflict(f"job {job.pk} already {job.status}")
+        audit(request.user, "job.cancel", project=project, target=f"job {job.pk}")
         job.refresh_from_db()
         return Response(s.JobSerializer(job).data)
 

@@ -1,3 +1,4 @@
+from curator.models.audit import AuditEvent
 from curator.models.embeddings import Embedding
 from curator.models.jobs import Job, JobChunk
 from curator.models.projects import Membership, Project, Role, TaskType
@@ -6,6 +7,7 @@ from curator.models.rounds import Round, RoundSnapshotItem
 from curator.models.users import User
 
 __all__ = [
+    "AuditEvent",
     "Embedding",
     "Job",
     "JobChunk",

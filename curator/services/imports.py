@@ -29,6 +29,7 @@ from curator.importing.parsers import (
     parse,
 )
 from curator.models import Job, Project, Record, Split, User
+from curator.services.audit import audit
 from curator.services.jobs import job_create, job_dispatch
 
 BATCH_SIZE = 2_000
@@ -92,6 +93,7 @@ def import_start(
     }
     with transaction.atomic():
         job = job_create(project=project, kind=Job.Kind.IMPORT, params=params, created_by=user)
+        audit(user, "import.start", project=project, target=upload.name or "", job=job.pk)
         job_dispatch(job)
     return job
 

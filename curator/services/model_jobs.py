@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from curator.models import Job, Project, Record, User
 from curator.permissions import Action, require
+from curator.services.audit import audit
 from curator.services.jobs import NotStartable, job_create, job_dispatch
 
 MODEL_JOB_KINDS = (Job.Kind.PRELABEL, Job.Kind.TOXICITY, Job.Kind.JUDGE)
@@ -46,6 +47,7 @@ def model_job_start(
         ).exists():
             raise JobNotStartable(f"a {kind} job of this project is already running")
         job = job_create(project=project, kind=kind, params=params, created_by=user)
+        audit(user, f"{kind}.start", project=project, target=f"job {job.pk}", params=params)
         job_dispatch(job)
     return job
 
@@ -53,6 +55,11 @@ def model_job_start(
 def record_hold_clear(*, record: Record, user: User) -> None:
     """A curator decides a held record may train after all; later scoring will not re-hold it."""
     require(user, record.project, Action.REVIEW)
-    Record.objects.filter(pk=record.pk).update(
-        held=False, hold_cleared_by=user, hold_cleared_at=timezone.now()
-    )
+    with transaction.atomic():
+        Record.objects.filter(pk=record.pk).update(
+            held=False, hold_cleared_by=user, hold_cleared_at=timezone.now()
+        )
+        audit(
+            user, "record.hold_clear", project=record.project, target=f"record {record.pk}",
+            reason=record.held_reason,
+        )  # fmt: skip

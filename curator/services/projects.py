@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils.text import slugify
 
 from curator.models import Membership, Project, Role, TaskType, User
+from curator.services.audit import audit
 
 MAX_NUMBER_KEYS = 9
 
@@ -54,6 +55,7 @@ def project_create(
             created_by=created_by,
         )
         Membership.objects.create(user=created_by, project=project, role=Role.ADMIN)
+        audit(created_by, "project.create", project=project, target=project.slug)
     return project
 
 
@@ -66,10 +68,13 @@ def _unique_slug(name: str) -> str:
     return slug
 
 
-def membership_set(*, project: Project, user: User, role: str) -> Membership:
+def membership_set(
+    *, project: Project, user: User, role: str, actor: User | None = None
+) -> Membership:
     if role not in Role.values:
         raise ValidationError(f"unknown role {role!r}")
     membership, _ = Membership.objects.update_or_create(
         user=user, project=project, defaults={"role": role}
     )
+    audit(actor, "membership.set", project=project, target=user.username, role=role)
     return membership

@@ -24,6 +24,7 @@ from curator.models import (
     User,
 )
 from curator.permissions import Action, require
+from curator.services.audit import audit
 from curator.services.jobs import NotStartable, job_create, job_dispatch
 
 TRAINING_SOURCES = (Source.HUMAN, Source.REVIEW, Source.IMPORT)
@@ -122,5 +123,6 @@ def round_start(*, project: Project, user: User) -> Round:
         )
         round_.save(update_fields=["snapshot_sha256"])
         job = job_create(project=project, kind=Job.Kind.ROUND, created_by=user, round_id=round_.pk)
+        audit(user, "round.start", project=project, target=f"round {round_.number}", job=job.pk)
         job_dispatch(job)
     return round_

@@ -43,7 +43,7 @@ class Command(BaseCommand):
                 created_by=users[Role.ADMIN],
             )
             for role, user in users.items():
-                membership_set(project=project, user=user, role=role)
+                membership_set(project=project, user=user, role=role, actor=users[Role.ADMIN])
             for split, rows in demo_splits().items():
                 filename = f"demo-{split}.jsonl"
                 job = job_create(
