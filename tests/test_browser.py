@@ -1,6 +1,5 @@
 """The labeling loop in a real browser: Debian chromium driven by Playwright."""
 
-
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
