@@ -102,3 +102,25 @@ def test_empty_upload_is_refused_before_any_job(client, project, curator_user):
     assert response.status_code == 400
     assert response.json() == {"file": ["The submitted file is empty."]}
     assert not Job.objects.filter(project=project).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cancelled_import_keeps_nothing(project, monkeypatch):
+    from curator.services import imports
+    from curator.services.jobs import JobCancelled
+
+    monkeypatch.setattr(imports, "CANCEL_CHECK_EVERY", 50)
+    job = job_create(project=project, kind=Job.Kind.IMPORT)
+    rows = sst2_rows("train", 400)
+
+    def cancel_midway():  # the user presses cancel while row 120 streams in
+        for i, line in enumerate(as_jsonl(rows).splitlines(keepends=True)):
+            if i == 120:
+                Job.objects.filter(pk=job.pk).update(status=Job.Status.CANCELLED)
+            yield line
+
+    with pytest.raises(JobCancelled):
+        import_bytes(project=project, data=cancel_midway(), file_format="jsonl", split="pool",
+                     job=job, filename="big.jsonl")  # fmt: skip
+    assert Record.objects.filter(project=project).count() == 0
+    assert Annotation.objects.filter(project=project).count() == 0

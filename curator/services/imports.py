@@ -30,9 +30,10 @@ from curator.importing.parsers import (
 )
 from curator.models import Job, Project, Record, Split, User
 from curator.services.audit import audit
-from curator.services.jobs import job_create, job_dispatch
+from curator.services.jobs import JobCancelled, job_create, job_dispatch
 
 BATCH_SIZE = 2_000
+COPY_BATCH = 10_000
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,25 @@ def _batches(rows: Iterable[ParsedRow], size: int) -> Iterator[list[ParsedRow]]:
         yield batch
 
 
+CANCEL_CHECK_EVERY = 20_000
+
+
+def _watch_cancel(rows: Iterable[ParsedRow], job: Job) -> Iterator[ParsedRow]:
+    """Pass rows through; stop with JobCancelled once someone cancelled the job.
+
+    The import's own transaction still sees the cancel (READ COMMITTED), and raising inside it
+    rolls back every row of this upload.
+    """
+    for count, row in enumerate(rows, start=1):
+        if (
+            count % CANCEL_CHECK_EVERY == 0
+            and job.pk
+            and (Job.objects.filter(pk=job.pk, status=Job.Status.CANCELLED).exists())
+        ):
+            raise JobCancelled(f"import job {job.pk} was cancelled")
+        yield row
+
+
 def import_rows(
     *, project: Project, rows: Iterable[ParsedRow], split: str, job: Job, filename: str
 ) -> ImportResult:
@@ -113,6 +133,7 @@ def import_rows(
     as a duplicate and skipped. A row's label becomes an `import` annotation of the new record.
     Any ImportFormatError raised while iterating `rows` rolls the whole import back.
     """
+    rows = _watch_cancel(rows, job)
     with transaction.atomic():
         if connection.vendor == "postgresql":
             return _import_postgresql(project, rows, split, job, filename)
@@ -133,14 +154,22 @@ def _import_postgresql(
             "(line integer, payload jsonb, content_hash text, label text) ON COMMIT DROP"
         )
         raw = cursor.cursor  # the psycopg 3 cursor, for COPY
-        with raw.copy(
-            "COPY import_staging (line, payload, content_hash, label) FROM STDIN"
-        ) as copy:
-            for row in rows:
-                copy.write_row(
-                    (row.line, canonical_json(row.payload), content_hash(row.payload), row.label)
-                )
-                count += 1
+        # One COPY per batch: the connection is free between batches (for the cancel check),
+        # and memory holds one batch, whatever the file size.
+        for batch in _batches(rows, COPY_BATCH):
+            with raw.copy(
+                "COPY import_staging (line, payload, content_hash, label) FROM STDIN"
+            ) as copy:
+                for row in batch:
+                    copy.write_row(
+                        (
+                            row.line,
+                            canonical_json(row.payload),
+                            content_hash(row.payload),
+                            row.label,
+                        )
+                    )
+            count += len(batch)
         cursor.execute(
             f"""
             INSERT INTO {record_table}
