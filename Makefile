@@ -10,7 +10,7 @@ export TOKENIZERS_PARALLELISM := false
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/curator
 TEST_BROKER_URL   ?= redis://127.0.0.1:6379/15
 
-.PHONY: install demo test bench lint format chromium clean
+.PHONY: install demo test bench reliability lint format chromium clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,11 @@ test: install chromium
 bench: install
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \
 		$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# Faults, 64 annotators for 60 s, and a cancelled 1M-record import (several minutes; not in CI).
+reliability: install chromium
+	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \
+		$(BIN)/python -m bench.reliability
 
 lint: install
 	$(BIN)/ruff check .

@@ -115,13 +115,14 @@ def _watch_cancel(rows: Iterable[ParsedRow], job: Job) -> Iterator[ParsedRow]:
     rolls back every row of this upload.
     """
     for count, row in enumerate(rows, start=1):
-        if (
-            count % CANCEL_CHECK_EVERY == 0
-            and job.pk
-            and (Job.objects.filter(pk=job.pk, status=Job.Status.CANCELLED).exists())
-        ):
-            raise JobCancelled(f"import job {job.pk} was cancelled")
+        if count % CANCEL_CHECK_EVERY == 0:
+            _raise_if_cancelled(job)
         yield row
+
+
+def _raise_if_cancelled(job: Job) -> None:
+    if job.pk and Job.objects.filter(pk=job.pk, status=Job.Status.CANCELLED).exists():
+        raise JobCancelled(f"import job {job.pk} was cancelled")
 
 
 def import_rows(
@@ -170,6 +171,7 @@ def _import_postgresql(
                         )
                     )
             count += len(batch)
+        _raise_if_cancelled(job)  # last chance before the big INSERT, which is not interruptible
         cursor.execute(
             f"""
             INSERT INTO {record_table}

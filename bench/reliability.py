@@ -1,0 +1,138 @@
+"""`make reliability`: faults, load and hostile input, as figures.
+
+Runs the reliability tests (faults against the real services, the payload corpus, the access
+matrix), then 64 simulated annotators for 60 s against gunicorn on PostgreSQL, then a 1M-record
+import with its peak memory, and the same import cancelled half way.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import threading
+import time
+
+from bench.common import OUT, ROOT, setup_django, table
+
+
+def run_reliability_tests() -> dict[str, int]:
+    from tests.reliability.test_access_matrix import ENDPOINTS, PERSONAS
+    from tests.reliability.test_hostile_input import PAYLOADS
+
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "tests/reliability", "-p", "no:cacheprovider"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    tail = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
+    passed = int(m.group(1)) if (m := re.search(r"(\d+) passed", tail)) else 0
+    failed = int(m.group(1)) if (m := re.search(r"(\d+) failed", tail)) else 0
+    faults = len(
+        re.findall(r"^def test_", (ROOT / "tests/reliability/test_faults.py").read_text(), re.M)
+    )
+    return {
+        "tests_passed": passed,
+        "tests_failed": failed,
+        "faults_tested": faults,
+        "payloads": len(PAYLOADS),
+        "endpoint_role_checks": len(ENDPOINTS) * len(PERSONAS),
+    }
+
+
+def import_million(count: int) -> dict[str, float]:
+    from django.contrib.auth import get_user_model
+    from django.db import transaction
+
+    from bench.imports import PeakRss, write_file
+    from curator.importing.parsers import parse
+    from curator.models import Job, Record
+    from curator.services import imports
+    from curator.services.jobs import JobCancelled
+    from curator.services.projects import project_create
+
+    user = get_user_model().objects.create_user("reliability")
+    path, size = write_file(count)
+    project = project_create(name="million", labels=["negative", "positive"], created_by=user)
+    job = Job.objects.create(project=project, kind=Job.Kind.IMPORT)
+    with open(path, "rb") as handle, PeakRss() as rss:
+        started = time.perf_counter()
+        result = imports.import_rows(
+            project=project,
+            rows=parse(handle, "jsonl"),
+            split="pool",
+            job=job,
+            filename="million.jsonl",
+        )
+        seconds = time.perf_counter() - started
+    figures = {
+        "rows": result.rows,
+        "seconds": seconds,
+        "records_per_s": result.rows / seconds,
+        "file_mb": size / 2**20,
+        "peak_rss_growth_mb": rss.growth_mb,
+    }
+
+    doomed = project_create(name="cancelled", labels=["negative", "positive"], created_by=user)
+    job = Job.objects.create(project=doomed, kind=Job.Kind.IMPORT, status=Job.Status.RUNNING)
+    timer = threading.Timer(
+        2.0, lambda: Job.objects.filter(pk=job.pk).update(status=Job.Status.CANCELLED)
+    )
+    timer.start()
+    started = time.perf_counter()
+    try:
+        with open(path, "rb") as handle, transaction.atomic():
+            imports.import_rows(
+                project=doomed,
+                rows=parse(handle, "jsonl"),
+                split="pool",
+                job=job,
+                filename="million.jsonl",
+            )
+        figures["cancel_outcome"] = "not cancelled"
+    except JobCancelled:
+        figures["cancel_outcome"] = "cancelled"
+    figures["cancel_seconds"] = time.perf_counter() - started
+    figures["records_kept_after_cancel"] = Record.objects.filter(project=doomed).count()
+    return figures
+
+
+def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    setup_django()
+    from bench import labeling
+
+    tests = run_reliability_tests()
+    from django.db import connection
+
+    connection.close()  # the PostgreSQL-restart test ended this process's connection too
+    load, _ = labeling.run(seconds=60, levels="64")
+    million = import_million(1_000_000)
+    integrity = load["integrity"]
+    rows = [
+        ["reliability tests passed / failed", f"{tests['tests_passed']} / {tests['tests_failed']}"],
+        ["faults survived: worker SIGKILL, Redis down, PG restart", tests["faults_tested"]],
+        ["hostile payloads tried on every page", tests["payloads"]],
+        ["endpoint x role checks", tests["endpoint_role_checks"]],
+        ["64 annotators, 60 s: labels submitted", integrity["submitted"]],
+        ["64 annotators, 60 s: labels lost", integrity["submitted"] - integrity["stored"]],
+        ["64 annotators, 60 s: records over-assigned", integrity["double_labeled_records"]],
+        ["64 annotators, 60 s: p50 / p99 ms", f"{load['64']['p50']:.0f} / {load['64']['p99']:.0f}"],
+        ["1M-record import: records/s", round(million["records_per_s"])],
+        ["1M-record import: peak RSS growth MB", round(million["peak_rss_growth_mb"], 1)],
+        [
+            "1M-record import cancelled: outcome, seconds",
+            f"{million['cancel_outcome']}, {million['cancel_seconds']:.1f}",
+        ],
+        ["records kept after the cancelled import", million["records_kept_after_cancel"]],
+    ]
+    print(table("Reliability report", ["figure", "value"], rows))
+    (OUT / "reliability.json").write_text(
+        json.dumps({"tests": tests, "load": load, "import": million}, indent=2, default=str)
+    )
+
+
+if __name__ == "__main__":
+    main()
