@@ -38,3 +38,5 @@ urlpatterns = [
         name="annotate-skip",
     ),
 ]
+
+handler404 = "curator.views.health.not_found"
