@@ -21,6 +21,7 @@ ENDPOINTS = [
     ("get", "/p/{slug}/jobs/{job}/", "member"),
     ("get", "/p/{slug}/held/", "curator"),
     ("post", "/p/{slug}/held/{record}/clear/", "curator"),
+    ("get", "/p/{slug}/export/records.csv", "curator"),
     ("get", "/api/schema/", "public"),  # the OpenAPI schema holds no data
     ("get", "/healthz", "public"),
     ("get", "/api/projects/", "user"),

@@ -117,3 +117,29 @@ def test_truncated_and_huge_line_uploads_fail_cleanly(project):
     with pytest.raises(ImportFormatError, match=f"line 1: line is longer than {MAX_LINE_BYTES}"):
         import_now(project, b'{"text": "' + b"a" * (MAX_LINE_BYTES + 10) + b'"}\n')
     assert Project.objects.get(pk=project.pk).records.count() == 0
+
+
+@pytest.mark.django_db
+def test_csv_export_neutralises_formulas_and_keeps_the_text(client, project, curator_user):
+    import csv
+    import io
+
+    from curator.exporting import neutralise
+
+    rows = [
+        {"text": '=HYPERLINK("http://evil","click")', "label": "negative"},
+        {"text": "+1+1", "label": "positive"},
+        {"text": "@SUM(A1)", "label": "negative"},
+        {"text": "-2+3", "label": "positive"},
+        {"text": 'plain, with "quotes" and\nnewline', "label": "negative"},
+    ]
+    run_import(project, as_jsonl(rows), split="train")
+    client.force_login(curator_user)
+    response = client.get(f"/p/{project.slug}/export/records.csv")
+    assert response.status_code == 200 and response["Content-Type"] == "text/csv"
+    parsed = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert [r["text"] for r in parsed] == [neutralise(r["text"]) for r in rows]
+    assert parsed[0]["text"] == '\'=HYPERLINK("http://evil","click")'
+    assert parsed[4]["text"] == 'plain, with "quotes" and\nnewline'
+    assert [r["label"] for r in parsed] == [r["label"] for r in rows]
+    assert not any(cell.startswith(("=", "+", "-", "@")) for r in parsed for cell in r.values())
