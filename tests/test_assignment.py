@@ -3,6 +3,7 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
@@ -84,6 +85,7 @@ def test_expired_lease_is_reclaimed_for_the_next_annotator(pool, member):
     Assignment.objects.filter(pk=first.pk).update(
         lease_expires_at=timezone.now() - timedelta(seconds=1)
     )
+    cache.clear()  # the reclaim interval has passed
     again = next_assignment(pool, bob)
     assert again.record_id == first.record_id
     assert Assignment.objects.get(pk=first.pk).state == Assignment.State.EXPIRED
@@ -97,6 +99,7 @@ def test_label_submitted_after_the_lease_expired_is_kept(pool, member):
     Assignment.objects.filter(pk=late.pk).update(
         lease_expires_at=timezone.now() - timedelta(seconds=1)
     )
+    cache.clear()  # the reclaim interval has passed
     next_assignment(pool, bob)  # reclaims alice's lease and hands the record to bob
     annotation = annotation_submit(assignment=late, user=alice, value="negative")
     assert Annotation.objects.get(pk=annotation.pk).author == alice
@@ -145,3 +148,15 @@ def test_queue_serves_highest_priority_first(pool, annotator):
 @pytest.mark.django_db
 def test_empty_queue_returns_none(project, annotator):
     assert next_assignment(project, annotator) is None
+
+
+@pytest.mark.django_db
+def test_an_empty_queue_reclaims_expired_leases_at_once(project, member):
+    run_import(project, as_jsonl(sst2_rows("dev", 1), drop=("label",)))
+    alice, bob = member(Role.ANNOTATOR, "alice"), member(Role.ANNOTATOR, "bob")
+    only = next_assignment(project, alice)
+    Assignment.objects.filter(pk=only.pk).update(
+        lease_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    # Within the reclaim interval, but the queue is otherwise empty: bob still gets the record.
+    assert next_assignment(project, bob).record_id == only.record_id

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
@@ -20,6 +21,7 @@ from annotation.models import Assignment
 from curator.models import Project, Record, Split, User
 
 AUTO_ROUTE = "auto"  # RoutingDecision.Decision.AUTO
+RECLAIM_EVERY_SECONDS = 5
 # How many times to retry when a candidate was taken between the SELECT and the claim.
 MAX_CLAIM_ATTEMPTS = 20
 
@@ -89,7 +91,10 @@ def next_assignment(project: Project, user: User) -> Assignment | None:
     existing = current_assignment(project, user)
     if existing is not None:
         return existing
-    leases_reclaim(project)
+    # Reclaiming scans the live-lease index; once every few seconds per project is enough, and an
+    # empty queue always triggers it (see below), so no expired lease is ever left behind.
+    if cache.add(f"leases-reclaimed:{project.pk}", True, RECLAIM_EVERY_SECONDS):
+        leases_reclaim(project)
     overlap = int(project.setting("overlap"))
     lease = timedelta(seconds=int(project.setting("lease_seconds")))
     for _ in range(MAX_CLAIM_ATTEMPTS):
@@ -99,6 +104,8 @@ def next_assignment(project: Project, user: User) -> Assignment | None:
                 candidates = candidates.select_for_update(skip_locked=True, of=("self",))
             record = candidates.first()
             if record is None:
+                if leases_reclaim(project):
+                    continue  # expired leases gave records back: try again
                 return None
             record_id = record.pk
             claimed = Record.objects.filter(pk=record_id, claimed_count__lt=overlap).update(
