@@ -35,11 +35,22 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _postgresql_only(django_db_setup, django_db_blocker) -> None:
+def _postgresql_only(django_db_setup, django_db_blocker) -> Iterator[None]:
     with django_db_blocker.unblock():
         assert connection.vendor == "postgresql", (
             "the tests run against PostgreSQL: set DATABASE_URL (make test does)"
         )
+    yield
+    # Request threads of live_server keep sessions open; end them so the test database can be
+    # dropped. Termination is asynchronous, so wait until they are really gone.
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        others = "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        cursor.execute(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity {others}")  # noqa: S608
+        for _ in range(50):
+            cursor.execute(f"SELECT count(*) FROM pg_stat_activity {others}")  # noqa: S608
+            if cursor.fetchone()[0] == 0:
+                break
+            time.sleep(0.1)
 
 
 @pytest.fixture(scope="session")
