@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from annotation import views as annotation_views
-from curator.views import exports, health, held, jobs, projects, rounds
+from curator.views import exports, health, held, jobs, projects, rounds, settings
 from curator.views.auth import ThrottledLoginView
 
 urlpatterns = [
@@ -20,6 +20,7 @@ urlpatterns = [
     path("p/<slug:slug>/rounds/<int:number>/", rounds.round_detail, name="round-detail"),
     path("p/<slug:slug>/jobs/<int:job_id>/", jobs.job_card, name="job-card"),
     path("p/<slug:slug>/held/", held.held_records, name="held-records"),
+    path("p/<slug:slug>/settings/", settings.project_settings, name="project-settings"),
     path("p/<slug:slug>/export/records.csv", exports.records_csv, name="export-records-csv"),
     path(
         "p/<slug:slug>/held/<int:record_id>/clear/",

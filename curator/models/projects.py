@@ -30,6 +30,13 @@ PROJECT_SETTING_DEFAULTS: dict[str, Any] = {
     # orders the queue by it.
     "committee_size": 0,
     "score_toxicity_on_import": True,  # queue a toxicity job after every import
+    "auto_accept_threshold": 0.9,  # LLM labels at least this confident skip people
+    "spot_check_rate": 0.1,  # share of auto-accepted labels still shown to people
+    "toxicity_threshold": 0.8,  # records scoring this or more are held from training
+    "llm_model": None,  # None: settings.CURATOR_LLM_MODEL (or the model name on the server)
+    "toxicity_model": None,  # None: settings.CURATOR_TOXICITY_MODEL
+    "prelabel_system": None,  # None: the built-in pre-label prompt
+    "prelabel_user": None,
 }
 
 

@@ -37,6 +37,7 @@ def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "can_start_round": can(request.user, project, Action.START_ROUND),
         "can_run_model_jobs": can(request.user, project, Action.RUN_MODEL_JOB),
         "can_review": can(request.user, project, Action.REVIEW),
+        "can_manage": can(request.user, project, Action.MANAGE),
         "routing": selectors.routing_stats(project),
         "can_annotate": can(request.user, project, Action.ANNOTATE),
         "splits": Split.choices,

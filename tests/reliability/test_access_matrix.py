@@ -22,6 +22,8 @@ ENDPOINTS = [
     ("get", "/p/{slug}/held/", "curator"),
     ("post", "/p/{slug}/held/{record}/clear/", "curator"),
     ("get", "/p/{slug}/export/records.csv", "curator"),
+    ("get", "/p/{slug}/settings/", "admin"),
+    ("post", "/p/{slug}/settings/", "admin"),
     ("get", "/api/schema/", "public"),  # the OpenAPI schema holds no data
     ("get", "/healthz", "public"),
     ("get", "/api/projects/", "user"),

@@ -19,6 +19,7 @@ from django.db.models import Exists, OuterRef
 
 from annotation.models import Annotation, Source
 from curator.models import Job, Project, Record, RoutingDecision, Split
+from curator.models.projects import PROJECT_SETTING_DEFAULTS
 from curator.models.records import payload_text
 from curator.services.rounds import training_labels
 from workers import calibration
@@ -32,11 +33,12 @@ from workers.prompts import (
     parse_label,
 )
 
+# Per-job knobs; the routing thresholds are project settings (PROJECT_SETTING_DEFAULTS).
 DEFAULTS = {
     "limit": 500,
     "few_shot_per_label": 1,
-    "auto_accept_threshold": 0.9,
-    "spot_check_rate": 0.1,
+    "auto_accept_threshold": None,
+    "spot_check_rate": None,
     "self_consistency": 0,
     "seed": 0,
 }
@@ -45,11 +47,12 @@ SPOT_CHECK_PRIORITY = 10000.0
 
 
 def setting(job: Job, project: Project, key: str) -> Any:
-    """Job parameter, else the project's setting, else the default."""
+    """Job parameter, else the project's setting (with its default), else the job default."""
     if key in job.params:
         return job.params[key]
-    value = (project.settings or {}).get(key)
-    return DEFAULTS[key] if value is None else value
+    if key in PROJECT_SETTING_DEFAULTS:
+        return project.setting(key)
+    return DEFAULTS[key]
 
 
 def label_names(project: Project) -> list[str]:

@@ -13,12 +13,10 @@ from workers.jobs.fanout import FannedOutKind, register
 from workers.jobs.scores import scores_store
 
 KIND = "toxicity"
-DEFAULT_THRESHOLD = 0.8
 
 
 def threshold(job: Job) -> float:
-    value = job.params.get("threshold", job.project.settings.get("toxicity_threshold"))
-    return DEFAULT_THRESHOLD if value is None else float(value)
+    return float(job.params.get("threshold", job.project.setting("toxicity_threshold")))
 
 
 def plan(job: Job) -> list[int]:

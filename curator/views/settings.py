@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from curator.models.projects import PROJECT_SETTING_DEFAULTS
+from curator.permissions import Action
+from curator.services.project_settings import EDITABLE, SAMPLING, project_settings_update
+from curator.views.access import project_for
+
+
+@login_required
+def project_settings(request: HttpRequest, slug: str) -> HttpResponse:
+    project = project_for(request.user, slug, Action.MANAGE)
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        changes = {key: request.POST.get(key, "") for key in EDITABLE}
+        changes["score_toxicity_on_import"] = "score_toxicity_on_import" in request.POST
+        try:
+            project_settings_update(project=project, user=request.user, changes=changes)
+        except ValidationError as error:
+            errors = error.message_dict
+        else:
+            messages.success(request, "Settings saved.")
+            return redirect("project-settings", slug=slug)
+    values = {**PROJECT_SETTING_DEFAULTS, **(project.settings or {})}
+    if request.method == "POST":
+        values.update({key: request.POST.get(key, "") for key in EDITABLE})
+    return render(
+        request,
+        "curator/project_settings.html",
+        {"project": project, "values": values, "errors": errors, "sampling": SAMPLING},
+        status=400 if errors else 200,
+    )
