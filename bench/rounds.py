@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import io
-import json
 import time
 
 from bench.common import sst2_sentences, table
-
-
-def _jsonl(rows: list[dict]) -> io.BytesIO:
-    return io.BytesIO("".join(json.dumps(r) + "\n" for r in rows).encode())
+from bench.run import jsonl
 
 
 def run() -> tuple[dict, str]:
@@ -33,7 +28,7 @@ def run() -> tuple[dict, str]:
         job = Job.objects.create(project=project, kind=Job.Kind.IMPORT)
         import_bytes(
             project=project,
-            data=_jsonl(rows),
+            data=jsonl(rows),
             file_format="jsonl",
             split=split,
             job=job,

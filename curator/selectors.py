@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, QuerySet
 
 from annotation.models import Annotation, Source
 from curator.models import Job, Project, Record, Round, RoutingDecision, Split, User
@@ -74,10 +74,8 @@ def round_snapshot_page(round_: Round, after_id: int = 0, limit: int = 100) -> l
 
 
 def annotator_stats(project: Project, user: User) -> dict[str, int]:
-    counts = Annotation.objects.filter(project=project, author=user).aggregate(
-        total=Count("id"), human=Count("id", filter=Q(source=Source.HUMAN))
-    )
-    return {"labels": counts["human"] or 0}
+    labels = Annotation.objects.filter(project=project, author=user, source=Source.HUMAN).count()
+    return {"labels": labels}
 
 
 def routing_stats(project: Project) -> dict[str, Any]:

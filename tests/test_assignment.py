@@ -21,6 +21,12 @@ def pool(project):
     return project
 
 
+def expire(assignment: Assignment) -> None:
+    Assignment.objects.filter(pk=assignment.pk).update(
+        lease_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+
+
 def in_threads(count: int, work) -> list:
     """Run work(i) in `count` threads started together; each thread has its own connection."""
     results: list = [None] * count
@@ -82,9 +88,7 @@ def test_asking_again_before_submitting_returns_the_same_record(pool, annotator)
 def test_expired_lease_is_reclaimed_for_the_next_annotator(pool, member):
     alice, bob = member(Role.ANNOTATOR, "alice"), member(Role.ANNOTATOR, "bob")
     first = next_assignment(pool, alice)
-    Assignment.objects.filter(pk=first.pk).update(
-        lease_expires_at=timezone.now() - timedelta(seconds=1)
-    )
+    expire(first)
     cache.clear()  # the reclaim interval has passed
     again = next_assignment(pool, bob)
     assert again.record_id == first.record_id
@@ -96,9 +100,7 @@ def test_expired_lease_is_reclaimed_for_the_next_annotator(pool, member):
 def test_label_submitted_after_the_lease_expired_is_kept(pool, member):
     alice, bob = member(Role.ANNOTATOR, "alice"), member(Role.ANNOTATOR, "bob")
     late = next_assignment(pool, alice)
-    Assignment.objects.filter(pk=late.pk).update(
-        lease_expires_at=timezone.now() - timedelta(seconds=1)
-    )
+    expire(late)
     cache.clear()  # the reclaim interval has passed
     next_assignment(pool, bob)  # reclaims alice's lease and hands the record to bob
     annotation = annotation_submit(assignment=late, user=alice, value="negative")
@@ -155,8 +157,6 @@ def test_an_empty_queue_reclaims_expired_leases_at_once(project, member):
     run_import(project, as_jsonl(sst2_rows("dev", 1), drop=("label",)))
     alice, bob = member(Role.ANNOTATOR, "alice"), member(Role.ANNOTATOR, "bob")
     only = next_assignment(project, alice)
-    Assignment.objects.filter(pk=only.pk).update(
-        lease_expires_at=timezone.now() - timedelta(seconds=1)
-    )
+    expire(only)
     # Within the reclaim interval, but the queue is otherwise empty: bob still gets the record.
     assert next_assignment(project, bob).record_id == only.record_id

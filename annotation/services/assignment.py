@@ -18,9 +18,8 @@ from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from annotation.models import Assignment
-from curator.models import Project, Record, Split, User
+from curator.models import Project, Record, RoutingDecision, Split, User
 
-AUTO_ROUTE = "auto"  # RoutingDecision.Decision.AUTO
 RECLAIM_EVERY_SECONDS = 5
 # How many times to retry when a candidate was taken between the SELECT and the claim.
 MAX_CLAIM_ATTEMPTS = 20
@@ -77,7 +76,7 @@ def queue_for(project: Project, user: User):  # -> QuerySet[Record]
     return (
         Record.objects.filter(project=project, split=Split.POOL, claimed_count__lt=overlap)
         # Auto-accepted LLM labels need no person (spot checks are routed separately).
-        .exclude(route=AUTO_ROUTE)
+        .exclude(route=RoutingDecision.Decision.AUTO)
         .exclude(Exists(mine))
         .order_by("-priority", "id")
     )

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import numpy as np
 from django.db import models
 
 
@@ -22,6 +21,3 @@ class Embedding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model_identity} embedding of {self.content_hash[:12]}"
-
-    def as_array(self) -> np.ndarray:
-        return np.frombuffer(bytes(self.vector), dtype="<f4")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 import traceback
 from typing import Any
 
@@ -200,10 +199,14 @@ def json_safe(value: Any) -> Any:
 
 
 def job_succeed(job: Job, *, metrics: dict[str, Any] | None = None) -> None:
+    """Mark the job done; its wall time runs from the last claim (fanned-out jobs included)."""
+    now = timezone.now()
+    seconds = (now - job.started_at).total_seconds() if job.started_at else None
     Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(
         status=Job.Status.SUCCEEDED,
         metrics=json_safe(metrics or {}),
-        finished_at=timezone.now(),
+        timings={"seconds": round(seconds, 3)} if seconds is not None else {},
+        finished_at=now,
         progress_done=F("progress_total"),
         stage="done",
     )
@@ -233,14 +236,10 @@ def job_run(job_id: int, body: Any) -> Job | None:
     if job is None:
         logger.info("job %s already finished; nothing to do", job_id)
         return None
-    started = time.monotonic()
     try:
         metrics = body(job) or {}
         if metrics is DEFERRED:
             return job
-        Job.objects.filter(pk=job.pk).update(
-            timings={"seconds": round(time.monotonic() - started, 3)}
-        )
         job_succeed(job, metrics=metrics)
     except JobCancelled:
         logger.info("job %s cancelled", job_id)
