@@ -26,8 +26,15 @@ class ConsensusLabel:
     label: str
 
 
-def consensus_labels(votes: Iterable[LabelVote]) -> dict[int, ConsensusLabel]:
-    """Majority label per record over each author's latest vote; ties go to the latest vote."""
+def consensus_labels(
+    votes: Iterable[LabelVote], method: str = "majority"
+) -> dict[int, ConsensusLabel]:
+    """The label per record over each author's latest vote.
+
+    "majority": most votes win, ties go to the latest vote. "dawid_skene": votes are weighted by
+    each author's competence, estimated from all their labels (see `dawid_skene`).
+    A review (adjudication) settles a record whatever the votes say.
+    """
     latest: dict[int, dict[str, LabelVote]] = {}
     decisive: dict[int, LabelVote] = {}
     for vote in votes:
@@ -41,7 +48,18 @@ def consensus_labels(votes: Iterable[LabelVote]) -> dict[int, ConsensusLabel]:
         if current is None or vote.annotation_id > current.annotation_id:
             per_author[vote.author_key] = vote
     result: dict[int, ConsensusLabel] = {}
+    weighted = (
+        dawid_skene([v for per in latest.values() for v in per.values()])[0]
+        if method == "dawid_skene"
+        else {}
+    )
     for record_id, per_author in latest.items():
+        chosen = weighted.get(record_id)
+        backing = [vote for vote in per_author.values() if vote.label == chosen]
+        if backing:
+            winner = max(backing, key=lambda vote: vote.annotation_id)
+            result[record_id] = ConsensusLabel(record_id, winner.annotation_id, winner.label)
+            continue
         counts = Counter(vote.label for vote in per_author.values())
         top = max(counts.values())
         tied = {label for label, count in counts.items() if count == top}
@@ -53,3 +71,32 @@ def consensus_labels(votes: Iterable[LabelVote]) -> dict[int, ConsensusLabel]:
     for record_id, vote in decisive.items():
         result[record_id] = ConsensusLabel(record_id, vote.annotation_id, vote.label)
     return result
+
+
+def dawid_skene(
+    votes: Iterable[LabelVote], iterations: int = 100
+) -> tuple[dict[int, str], dict[str, float]]:
+    """Dawid-Skene EM (crowd-kit): the most likely label per record, and each author's
+    competence, the probability that they give the true label (their confusion matrix's
+    diagonal weighted by the label priors)."""
+    import pandas as pd
+    from crowdkit.aggregation import DawidSkene
+
+    rows = [(vote.record_id, vote.author_key, vote.label) for vote in votes]
+    if not rows:
+        return {}, {}
+    frame = pd.DataFrame(rows, columns=["task", "worker", "label"])
+    model = DawidSkene(n_iter=iterations).fit(frame)
+    labels = {int(task): str(label) for task, label in model.labels_.items()}
+    priors = model.priors_
+    competence: dict[str, float] = {}
+    for worker in frame["worker"].unique():
+        errors = model.errors_.loc[worker]
+        competence[str(worker)] = float(
+            sum(
+                priors[label] * errors.loc[label, label]
+                for label in priors.index
+                if label in errors.index and label in errors.columns
+            )
+        )
+    return labels, competence

@@ -39,6 +39,8 @@ class Annotation(models.Model):
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="superseded_by"
     )
     seconds_spent = models.FloatField(null=True, blank=True)
+    # For an adjudication (source "review"): the labels the curator weighed against each other.
+    adjudicates = models.ManyToManyField("self", symmetrical=False, blank=True, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -68,6 +70,9 @@ class Assignment(models.Model):
         SUBMITTED = "submitted", "Submitted"
         SKIPPED = "skipped", "Skipped"
         EXPIRED = "expired", "Expired"
+        # A curator sent the record back to the queue: its slot is free and its annotator may
+        # be asked again.
+        RETURNED = "returned", "Returned"
 
     record = models.ForeignKey(
         "curator.Record", on_delete=models.CASCADE, related_name="assignments"
@@ -114,3 +119,33 @@ class Assignment(models.Model):
 
     def __str__(self) -> str:
         return f"record {self.record_id} to user {self.annotator_id} ({self.state})"
+
+
+class Comment(models.Model):
+    """An annotator's note on a record; a flag asks curators to look at it."""
+
+    record = models.ForeignKey("curator.Record", on_delete=models.CASCADE, related_name="comments")
+    project = models.ForeignKey("curator.Project", on_delete=models.CASCADE, related_name="+")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="comments"
+    )
+    text = models.TextField(blank=True)
+    flag = models.BooleanField(default=False)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(
+                fields=["project", "id"],
+                condition=Q(flag=True, resolved_at__isnull=True),
+                name="comment_open_flags",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{'flag' if self.flag else 'comment'} on record {self.record_id}"

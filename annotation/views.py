@@ -2,47 +2,135 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.db.models import Exists, OuterRef
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from annotation.models import Assignment
-from annotation.services.annotations import annotation_submit
+from annotation import selectors as annotation_selectors
+from annotation import task_types
+from annotation.models import Annotation, Assignment, Source
+from annotation.services.annotations import (
+    annotation_revise,
+    annotation_submit,
+    comment_add,
+    last_own_annotation,
+    suggestion_for,
+)
 from annotation.services.assignment import assignment_skip, next_assignment
-from curator import selectors
-from curator.models import Project
+from curator.models import Project, Record
 from curator.permissions import Action
 from curator.views.access import project_for
 
+SKIP_REASONS = [
+    ("unclear", "Unclear / ambiguous"),
+    ("off-topic", "Off-topic or broken"),
+    ("offensive", "Offensive, I'd rather not"),
+    ("expertise", "Needs expertise I lack"),
+]
+HISTORY_PAGE = 50
 
-def _next_card(request: HttpRequest, project: Project, error: str = "") -> HttpResponse:
+
+def _seconds(request: HttpRequest) -> float | None:
+    try:
+        return float(request.POST.get("seconds") or 0) or None
+    except ValueError:
+        return None
+
+
+def _next_card(
+    request: HttpRequest, project: Project, error: str = "", notice: str = ""
+) -> HttpResponse:
     """After a label or a skip: the next card for htmx, the page for a plain form post."""
     if not request.htmx:
         if error:
             messages.error(request, error)
         return redirect("annotate", slug=project.slug)
-    return _card(request, project, error)
+    return _card(request, project, error=error, notice=notice)
 
 
-def _card(request: HttpRequest, project: Project, error: str = "") -> HttpResponse:
+def _card_context(project: Project, record: Record, current: Any = None) -> dict[str, Any]:
+    """What every task template needs to show a record and its form."""
+    task = project.task_type
+    field = project.setting("text_field")
+    suggestion = suggestion_for(record) if current is None else None
+    shown = current if current is not None else (suggestion.value if suggestion else None)
+    labels = project.labels
+    return {
+        "task": task,
+        "record": record,
+        "text": task_types.text_of(record.payload, field),
+        "prompt": task_types.text_of(record.payload, "prompt"),
+        "response_a": task_types.text_of(record.payload, "response_a"),
+        "response_b": task_types.text_of(record.payload, "response_b"),
+        "draft": task_types.draft_of(record.payload),
+        "suggestion": suggestion,
+        "suggestion_text": (
+            task_types.describe(task, labels, suggestion.value) if suggestion else ""
+        ),
+        "current": current,
+        # Pre-selected values: the label being revised, else the model's suggestion.
+        "selected": shown if task == task_types.MULTILABEL and shown else [],
+        "correction_text": (
+            current["text"]
+            if task == task_types.CORRECTION and current
+            else task_types.draft_of(record.payload)
+        ),
+        "spans_json": task_types.spans_json(current if task == task_types.SPAN else None),
+        "keys": task_types.label_keys(labels),
+    }
+
+
+def _card(
+    request: HttpRequest, project: Project, error: str = "", notice: str = ""
+) -> HttpResponse:
     assignment = next_assignment(project, request.user)
-    context = {
+    context: dict[str, Any] = {
         "project": project,
         "assignment": assignment,
-        "text": assignment.record.text(project.setting("text_field")) if assignment else "",
-        "stats": selectors.annotator_stats(project, request.user),
+        "progress": annotation_selectors.annotator_progress(project, request.user),
         "error": error,
+        "notice": notice,
+        "skip_reasons": SKIP_REASONS,
+        "mode": "label",
     }
+    if assignment is not None:
+        context.update(_card_context(project, assignment.record))
+    return render(request, "annotation/_record_card.html", context)
+
+
+def _revise_card(
+    request: HttpRequest, project: Project, annotation: Annotation, error: str = ""
+) -> HttpResponse:
+    context: dict[str, Any] = {
+        "project": project,
+        "revising": annotation,
+        "progress": annotation_selectors.annotator_progress(project, request.user),
+        "error": error,
+        "mode": "revise",
+    }
+    context.update(_card_context(project, annotation.record, current=annotation.value))
     return render(request, "annotation/_record_card.html", context)
 
 
 @login_required
 def annotate(request: HttpRequest, slug: str) -> HttpResponse:
     project = project_for(request.user, slug, Action.ANNOTATE)
-    return render(request, "annotation/annotate.html", {"project": project})
+    return render(
+        request,
+        "annotation/annotate.html",
+        {
+            "project": project,
+            "keys": task_types.label_keys(project.labels),
+            "task": project.task_type,
+            "first_card": "",
+        },
+    )
 
 
 @login_required
@@ -52,7 +140,22 @@ def next_record(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def _own_assignment(request: HttpRequest, project: Project, assignment_id: int) -> Assignment:
-    return get_object_or_404(Assignment, pk=assignment_id, project=project, annotator=request.user)
+    return get_object_or_404(
+        Assignment.objects.select_related("record", "project"),
+        pk=assignment_id,
+        project=project,
+        annotator=request.user,
+    )
+
+
+def _own_annotation(request: HttpRequest, project: Project, annotation_id: int) -> Annotation:
+    return get_object_or_404(
+        Annotation.objects.select_related("record", "project"),
+        pk=annotation_id,
+        project=project,
+        author=request.user,
+        source=Source.HUMAN,
+    )
 
 
 @login_required
@@ -61,15 +164,16 @@ def submit(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
     project = project_for(request.user, slug, Action.ANNOTATE)
     assignment = _own_assignment(request, project, assignment_id)
     try:
-        seconds = float(request.POST.get("seconds") or 0) or None
+        suggestion = int(request.POST.get("suggestion") or 0) or None
     except ValueError:
-        seconds = None
+        suggestion = None
     try:
         annotation_submit(
             assignment=assignment,
             user=request.user,
-            value=request.POST.get("label"),
-            seconds_spent=seconds,
+            value=task_types.value_from_form(project.task_type, request.POST),
+            seconds_spent=_seconds(request),
+            suggestion_id=suggestion,
         )
     except ValidationError as error:
         return _next_card(request, project, error=" ".join(error.messages))
@@ -83,3 +187,108 @@ def skip(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
     assignment = _own_assignment(request, project, assignment_id)
     assignment_skip(assignment, reason=request.POST.get("reason", ""))
     return _next_card(request, project)
+
+
+@login_required
+@require_POST
+def comment(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
+    project = project_for(request.user, slug, Action.ANNOTATE)
+    assignment = _own_assignment(request, project, assignment_id)
+    flag = request.POST.get("flag") in ("on", "1", "true")
+    try:
+        comment_add(
+            record=assignment.record, user=request.user, text=request.POST.get("text", ""),
+            flag=flag,
+        )  # fmt: skip
+    except ValidationError as error:
+        return _next_card(request, project, error=" ".join(error.messages))
+    notice = "Flagged for a curator." if flag else "Comment saved."
+    return _next_card(request, project, notice=notice)
+
+
+@login_required
+def undo(request: HttpRequest, slug: str) -> HttpResponse:
+    """Back to the last label given, to change it (the current record stays reserved)."""
+    project = project_for(request.user, slug, Action.ANNOTATE)
+    last = last_own_annotation(project, request.user)
+    if last is None:
+        return _card(request, project, error="Nothing to undo yet.")
+    return _revise_card(request, project, last)
+
+
+@login_required
+def edit_card(request: HttpRequest, slug: str, annotation_id: int) -> HttpResponse:
+    project = project_for(request.user, slug, Action.ANNOTATE)
+    return _revise_card(request, project, _own_annotation(request, project, annotation_id))
+
+
+@login_required
+def edit(request: HttpRequest, slug: str, annotation_id: int) -> HttpResponse:
+    """The labeling page, opened on one of one's own labels (from the history)."""
+    project = project_for(request.user, slug, Action.ANNOTATE)
+    annotation = _own_annotation(request, project, annotation_id)
+    return render(
+        request,
+        "annotation/annotate.html",
+        {
+            "project": project,
+            "keys": task_types.label_keys(project.labels),
+            "task": project.task_type,
+            "first_card": annotation.pk,
+        },
+    )
+
+
+@login_required
+@require_POST
+def revise(request: HttpRequest, slug: str, annotation_id: int) -> HttpResponse:
+    project = project_for(request.user, slug, Action.ANNOTATE)
+    annotation = _own_annotation(request, project, annotation_id)
+    try:
+        annotation_revise(
+            annotation=annotation,
+            user=request.user,
+            value=task_types.value_from_form(project.task_type, request.POST),
+            seconds_spent=_seconds(request),
+        )
+    except ValidationError as error:
+        if not request.htmx:
+            messages.error(request, " ".join(error.messages))
+            return redirect("annotate", slug=project.slug)
+        return _revise_card(request, project, annotation, error=" ".join(error.messages))
+    return _next_card(request, project, notice="Label changed; the old one is kept in history.")
+
+
+@login_required
+def history(request: HttpRequest, slug: str) -> HttpResponse:
+    """The annotator's own labels, newest first, current versions only; keyset paginated."""
+    project = project_for(request.user, slug, Action.ANNOTATE)
+    mine = Annotation.objects.filter(project=project, author=request.user, source=Source.HUMAN)
+    newer = Annotation.objects.filter(supersedes=OuterRef("pk"))
+    try:
+        before = int(request.GET.get("before") or 0)
+    except ValueError:
+        before = 0
+    if before:
+        mine = mine.filter(pk__lt=before)
+    rows = list(
+        mine.exclude(Exists(newer)).select_related("record").order_by("-id")[: HISTORY_PAGE + 1]
+    )
+    more = len(rows) > HISTORY_PAGE
+    rows = rows[:HISTORY_PAGE]
+    field = project.setting("text_field")
+    items = [
+        {
+            "annotation": row,
+            "text": task_types.text_of(row.record.payload, field)
+            or task_types.text_of(row.record.payload, "prompt"),
+            "label": task_types.describe(project.task_type, project.labels, row.value),
+            "revised": row.supersedes_id is not None,
+        }
+        for row in rows
+    ]
+    return render(
+        request,
+        "annotation/history.html",
+        {"project": project, "items": items, "next_before": rows[-1].pk if more else None},
+    )

@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from annotation import views as annotation_views
-from curator.views import exports, health, held, jobs, projects, rounds, settings
+from curator.views import exports, health, held, jobs, projects, review, rounds, settings
 from curator.views.auth import ThrottledLoginView
 
 urlpatterns = [
@@ -38,6 +38,39 @@ urlpatterns = [
         "p/<slug:slug>/annotate/<int:assignment_id>/skip/",
         annotation_views.skip,
         name="annotate-skip",
+    ),
+    path(
+        "p/<slug:slug>/annotate/<int:assignment_id>/comment/",
+        annotation_views.comment,
+        name="annotate-comment",
+    ),
+    path("p/<slug:slug>/annotate/undo/", annotation_views.undo, name="annotate-undo"),
+    path("p/<slug:slug>/annotate/history/", annotation_views.history, name="annotate-history"),
+    path(
+        "p/<slug:slug>/annotate/edit/<int:annotation_id>/",
+        annotation_views.edit,
+        name="annotate-edit",
+    ),
+    path(
+        "p/<slug:slug>/annotate/edit/<int:annotation_id>/card/",
+        annotation_views.edit_card,
+        name="annotate-edit-card",
+    ),
+    path(
+        "p/<slug:slug>/annotate/edit/<int:annotation_id>/revise/",
+        annotation_views.revise,
+        name="annotate-revise",
+    ),
+    path("p/<slug:slug>/review/", review.review_page, name="review"),
+    path(
+        "p/<slug:slug>/review/<int:record_id>/adjudicate/",
+        review.adjudicate_record,
+        name="review-adjudicate",
+    ),
+    path(
+        "p/<slug:slug>/review/<int:record_id>/send-back/",
+        review.send_back,
+        name="review-send-back",
     ),
 ]
 

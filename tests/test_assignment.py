@@ -72,6 +72,43 @@ def test_concurrent_annotators_never_get_the_same_record(pool, member):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_64_annotators_with_overlap_and_gold_checks_never_over_assign_or_lose(pool, member):
+    run_import(pool, as_jsonl(sst2_rows("dev", limit=230)[200:]), split="gold")
+    pool.settings = {**pool.settings, "overlap": 2, "gold_rate": 0.2}
+    pool.save()
+    annotators = [member(Role.ANNOTATOR, f"crowd{i}") for i in range(64)]
+    gold = set(Record.objects.filter(project=pool, split="gold").values_list("id", flat=True))
+
+    def label_four(i: int) -> list[tuple[int, int]]:
+        close_old_connections()
+        done = []
+        for n in range(4):
+            assignment = next_assignment(pool, annotators[i])
+            if n == 1:  # some skip, and a skipped record must still reach two others
+                assignment_skip(assignment, reason="unclear")
+                continue
+            annotation = annotation_submit(
+                assignment=assignment, user=annotators[i], value=["negative", "positive"][i % 2]
+            )
+            done.append((assignment.record_id, annotation.pk))
+        return done
+
+    submitted = [pair for pairs in in_threads(64, label_four) for pair in pairs]
+    assert len(submitted) == 64 * 3
+    stored = Annotation.objects.filter(project=pool, source=Source.HUMAN)
+    assert stored.count() == len(submitted), "a submission was lost"
+    assert set(stored.values_list("id", flat=True)) == {pk for _, pk in submitted}
+    per_record = Counter(stored.exclude(record_id__in=gold).values_list("record_id", flat=True))
+    assert max(per_record.values()) <= 2, "a record went to more annotators than the overlap"
+    pairs = Counter(stored.values_list("record_id", "author_id"))
+    assert max(pairs.values()) == 1, "an annotator got the same record twice"
+    assert stored.filter(record_id__in=gold).exists(), "no gold check was mixed in"
+    # The slot counters agree with what was actually handed out.
+    for record_id, count in per_record.items():
+        assert Record.objects.get(pk=record_id).claimed_count == count
+
+
+@pytest.mark.django_db(transaction=True)
 def test_one_annotator_asking_in_parallel_holds_a_single_lease(pool, annotator):
     records = in_threads(8, lambda i: next_assignment(pool, annotator).record_id)
     assert len(set(records)) == 1

@@ -9,19 +9,55 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from annotation.models import Annotation, Assignment, Source
-from curator.models import Project, Record, User
+from annotation import task_types
+from annotation.models import Annotation, Assignment, Comment, Source
+from curator.models import Project, Record, RoutingDecision, Split, User
 from curator.permissions import Action, require
 
+SUGGESTION_SOURCES = (Source.LLM, Source.MODEL)
+MAX_COMMENT = 4000
 
-def validate_label(project: Project, value: Any) -> str:
-    label = str(value) if value is not None else ""
-    if label not in project.label_values:
-        raise ValidationError(
-            f"{label!r} is not a label of this project; use one of: "
-            + ", ".join(project.label_values)
+
+def label_clean(project: Project, record: Record, raw: Any) -> Any:
+    """The submitted value in its stored shape for the project's task type, or ValidationError."""
+    return task_types.clean_value(
+        project.task_type, project.labels, record.payload, raw, project.setting("text_field")
+    )
+
+
+def suggestion_for(record: Record) -> Annotation | None:
+    """The model label to show beside a record, if any.
+
+    Spot checks and gold records are blind: a person checking a model, or being checked, must
+    not see the answer first.
+    """
+    if record.split == Split.GOLD or record.route == RoutingDecision.Decision.SPOT_CHECK:
+        return None
+    return (
+        Annotation.objects.filter(record=record, source__in=SUGGESTION_SOURCES)
+        .order_by("-id")
+        .first()
+    )
+
+
+def _suggestion_accepted(
+    project: Project, record: Record, value: Any, suggestion_id: int | None
+) -> bool | None:
+    if project.task_type == task_types.CORRECTION:
+        # The draft is the model's suggestion: submitting it unedited accepts it.
+        return None if not task_types.draft_of(record.payload) else not value["edited"]
+    if not suggestion_id:
+        return None
+    suggestion = (
+        Annotation.objects.filter(
+            pk=suggestion_id, record_id=record.pk, source__in=SUGGESTION_SOURCES
         )
-    return label
+        .values_list("value", flat=True)
+        .first()
+    )
+    if suggestion is None:
+        return None
+    return task_types.same_value(project.task_type, suggestion, value)
 
 
 def annotation_submit(
@@ -30,6 +66,7 @@ def annotation_submit(
     user: User,
     value: Any,
     seconds_spent: float | None = None,
+    suggestion_id: int | None = None,
 ) -> Annotation:
     """Store the annotator's label for their assignment and close it.
 
@@ -41,7 +78,9 @@ def annotation_submit(
         raise PermissionDenied("this record is assigned to someone else")
     project = assignment.project
     require(user, project, Action.ANNOTATE)
-    label = validate_label(project, value)
+    record = assignment.record
+    cleaned = label_clean(project, record, value)
+    accepted = _suggestion_accepted(project, record, cleaned, suggestion_id)
     with transaction.atomic():
         locked = Assignment.objects.select_for_update().get(pk=assignment.pk)
         if locked.state == Assignment.State.SUBMITTED and locked.annotation_id:
@@ -49,10 +88,11 @@ def annotation_submit(
         annotation = Annotation.objects.create(
             record_id=locked.record_id,
             project=project,
-            value=label,
+            value=cleaned,
             source=Source.HUMAN,
             author=user,
             seconds_spent=seconds_spent,
+            suggestion_accepted=accepted,
         )
         if locked.state != Assignment.State.LEASED:
             # Expired or skipped meanwhile, so the slot went back to the queue. If the record has
@@ -74,3 +114,63 @@ def annotation_submit(
         locked.finished_at = timezone.now()
         locked.save(update_fields=["state", "annotation", "finished_at"])
     return annotation
+
+
+def latest_version(annotation: Annotation) -> Annotation:
+    """The newest label its author gave the same record (the end of its edit chain)."""
+    return (
+        Annotation.objects.filter(
+            record_id=annotation.record_id, author_id=annotation.author_id, source=annotation.source
+        )
+        .order_by("-id")
+        .first()
+    ) or annotation
+
+
+def annotation_revise(
+    *, annotation: Annotation, user: User, value: Any, seconds_spent: float | None = None
+) -> Annotation:
+    """Correct one's own label: a new row that supersedes the latest version, never an update."""
+    if annotation.author_id != user.pk or annotation.source != Source.HUMAN:
+        raise PermissionDenied("only the annotator who gave a label can revise it")
+    project = annotation.project
+    require(user, project, Action.ANNOTATE)
+    cleaned = label_clean(project, annotation.record, value)
+    with transaction.atomic():
+        # Two quick edits of the same label must chain, not fork.
+        Record.objects.select_for_update().filter(pk=annotation.record_id).first()
+        current = latest_version(annotation)
+        if current.value == cleaned:
+            return current  # nothing changed: no new row
+        return Annotation.objects.create(
+            record_id=annotation.record_id,
+            project=project,
+            value=cleaned,
+            source=Source.HUMAN,
+            author=user,
+            seconds_spent=seconds_spent,
+            supersedes=current,
+            suggestion_accepted=current.suggestion_accepted,
+        )
+
+
+def last_own_annotation(project: Project, user: User) -> Annotation | None:
+    """What undo goes back to: the annotator's most recent label in this project."""
+    return (
+        Annotation.objects.select_related("record")
+        .filter(project=project, author=user, source=Source.HUMAN)
+        .order_by("-id")
+        .first()
+    )
+
+
+def comment_add(*, record: Record, user: User, text: str, flag: bool) -> Comment:
+    require(user, record.project, Action.ANNOTATE)
+    text = (text or "").strip()
+    if not text and not flag:
+        raise ValidationError("write a comment or flag the record")
+    if len(text) > MAX_COMMENT:
+        raise ValidationError(f"a comment is at most {MAX_COMMENT} characters")
+    return Comment.objects.create(
+        record=record, project=record.project, author=user, text=text, flag=flag
+    )

@@ -10,6 +10,7 @@ whoever asks for work next.
 
 from __future__ import annotations
 
+import random
 from datetime import timedelta
 
 from django.core.cache import cache
@@ -21,6 +22,8 @@ from annotation.models import Assignment
 from curator.models import Project, Record, RoutingDecision, Split, User
 
 RECLAIM_EVERY_SECONDS = 5
+# Above any sampling score (those are probabilities, entropies or distances): asked first.
+REQUEUED_PRIORITY = 1e6
 # How many times to retry when a candidate was taken between the SELECT and the claim.
 MAX_CLAIM_ATTEMPTS = 20
 
@@ -61,25 +64,59 @@ def current_assignment(project: Project, user: User) -> Assignment | None:
     )
 
 
+def _seen_by(user: User) -> Exists:
+    return Exists(
+        Assignment.objects.filter(
+            record=OuterRef("pk"),
+            annotator=user,
+            state__in=[
+                Assignment.State.LEASED,
+                Assignment.State.SUBMITTED,
+                Assignment.State.SKIPPED,
+            ],
+        )
+    )
+
+
 def queue_for(project: Project, user: User):  # -> QuerySet[Record]
     """Records this annotator could be given next, most useful first."""
     overlap = int(project.setting("overlap"))
-    mine = Assignment.objects.filter(
-        record=OuterRef("pk"),
-        annotator=user,
-        state__in=[
-            Assignment.State.LEASED,
-            Assignment.State.SUBMITTED,
-            Assignment.State.SKIPPED,
-        ],
-    )
     return (
         Record.objects.filter(project=project, split=Split.POOL, claimed_count__lt=overlap)
         # Auto-accepted LLM labels need no person (spot checks are routed separately).
         .exclude(route=RoutingDecision.Decision.AUTO)
-        .exclude(Exists(mine))
+        .exclude(_seen_by(user))
         .order_by("-priority", "id")
     )
+
+
+def _gold_check(project: Project, user: User, lease: timedelta) -> Assignment | None:
+    """A gold record this annotator has not seen, leased like any other (at the gold rate).
+
+    Gold records take no overlap slot: every annotator can be checked on every gold record.
+    Randomly ordered so that annotators cannot learn which records are the checks.
+    """
+    rate = float(project.setting("gold_rate"))
+    if rate <= 0 or random.random() >= rate:
+        return None
+    record = (
+        Record.objects.filter(project=project, split=Split.GOLD)
+        .exclude(_seen_by(user))
+        .order_by("?")
+        .first()
+    )
+    if record is None:
+        return None
+    try:
+        with transaction.atomic():
+            return Assignment.objects.create(
+                record=record,
+                project=project,
+                annotator=user,
+                lease_expires_at=timezone.now() + lease,
+            )
+    except IntegrityError:
+        return current_assignment(project, user)  # a parallel request of theirs won
 
 
 def next_assignment(project: Project, user: User) -> Assignment | None:
@@ -96,6 +133,9 @@ def next_assignment(project: Project, user: User) -> Assignment | None:
         leases_reclaim(project)
     overlap = int(project.setting("overlap"))
     lease = timedelta(seconds=int(project.setting("lease_seconds")))
+    gold = _gold_check(project, user, lease)
+    if gold is not None:
+        return gold
     for _ in range(MAX_CLAIM_ATTEMPTS):
         with transaction.atomic():
             candidates = queue_for(project, user)
@@ -138,3 +178,19 @@ def assignment_skip(assignment: Assignment, reason: str = "") -> None:
             Record.objects.filter(pk=assignment.record_id, claimed_count__gt=0).update(
                 claimed_count=F("claimed_count") - 1
             )
+
+
+def record_requeue(record: Record) -> int:
+    """Send a record back to the queue (a curator's decision): free every slot it holds.
+
+    Its submitted labels stay (they are history); the annotators who gave them may be asked
+    again, and the record goes to the front of the queue until the next round re-scores it.
+    """
+    with transaction.atomic():
+        returned = Assignment.objects.filter(
+            record=record, state__in=[Assignment.State.LEASED, Assignment.State.SUBMITTED]
+        ).update(state=Assignment.State.RETURNED, finished_at=timezone.now())
+        Record.objects.filter(pk=record.pk).update(
+            claimed_count=0, route="", priority=REQUEUED_PRIORITY
+        )
+    return returned

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from annotation.models import Annotation, Assignment
-from curator.models import Job, Project, Record, Round, RoundSnapshotItem, Split
+from annotation.services.annotations import suggestion_for
+from curator.models import Job, Project, Record, Round, RoundSnapshotItem, Split, TaskType
 
 
 class LabelSerializer(serializers.Serializer):
@@ -31,7 +33,10 @@ class ProjectSerializer(serializers.ModelSerializer):
 
 class ProjectCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
-    labels = serializers.ListField(child=serializers.CharField(max_length=200), min_length=2)
+    task_type = serializers.ChoiceField(choices=TaskType.choices, default=TaskType.CLASSIFICATION)
+    # ["pos", "neg"] or [{"value": "1", "name": "1 - off topic"}, ...]; none for pairwise and
+    # correction projects.
+    labels = serializers.ListField(child=serializers.JSONField(), required=False, default=list)
     guidelines = serializers.CharField(required=False, allow_blank=True, default="")
     settings = serializers.DictField(required=False, default=dict)
 
@@ -139,17 +144,107 @@ class AnnotationSerializer(serializers.ModelSerializer):
         ]
 
 
+class SuggestionSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    value = serializers.JSONField()
+    source = serializers.CharField()
+    confidence = serializers.FloatField(allow_null=True)
+
+
 class AssignmentSerializer(serializers.ModelSerializer):
     record = RecordSerializer()
+    suggestion = serializers.SerializerMethodField()
 
     class Meta:
         model = Assignment
-        fields = ["id", "record", "state", "lease_expires_at"]
+        fields = ["id", "record", "state", "lease_expires_at", "suggestion"]
+
+    @extend_schema_field(SuggestionSerializer(allow_null=True))
+    def get_suggestion(self, assignment: Assignment) -> dict | None:
+        suggestion = suggestion_for(assignment.record)
+        return SuggestionSerializer(suggestion).data if suggestion else None
 
 
 class SubmitSerializer(serializers.Serializer):
-    label = serializers.CharField(max_length=200)
+    """`value` in the shape of the project's task type; `label` is the single-label shorthand."""
+
+    label = serializers.CharField(max_length=200, required=False)
+    value = serializers.JSONField(required=False)
     seconds_spent = serializers.FloatField(required=False, min_value=0)
+    suggestion = serializers.IntegerField(required=False, min_value=1)
+
+    def validate(self, data: dict) -> dict:
+        if "value" not in data and "label" not in data:
+            raise serializers.ValidationError({"value": "give the label as `value` (or `label`)"})
+        data["value"] = data["value"] if "value" in data else data["label"]
+        return data
+
+
+class ReviseSerializer(serializers.Serializer):
+    value = serializers.JSONField()
+    seconds_spent = serializers.FloatField(required=False, min_value=0)
+
+
+class CommentSerializer(serializers.Serializer):
+    text = serializers.CharField(max_length=4000, required=False, allow_blank=True, default="")
+    flag = serializers.BooleanField(required=False, default=False)
+
+
+class AdjudicateSerializer(serializers.Serializer):
+    """Either `adopt` (the id of a label given to the record) or the curator's own `value`."""
+
+    adopt = serializers.IntegerField(required=False, min_value=1)
+    value = serializers.JSONField(required=False)
+
+    def validate(self, data: dict) -> dict:
+        if ("adopt" in data) == ("value" in data):
+            raise serializers.ValidationError({"value": "give exactly one of `adopt` or `value`"})
+        return data
+
+
+class PairAgreementSerializer(serializers.Serializer):
+    a = serializers.CharField()
+    b = serializers.CharField()
+    shared_units = serializers.IntegerField()
+    kappa = serializers.FloatField(allow_null=True)
+    observed = serializers.FloatField()
+
+
+class AgreementSerializer(serializers.Serializer):
+    level = serializers.CharField()
+    units = serializers.IntegerField()
+    coders = serializers.IntegerField()
+    observed = serializers.FloatField(allow_null=True)
+    fleiss_kappa = serializers.FloatField(allow_null=True)
+    fleiss_units = serializers.IntegerField()
+    alpha = serializers.FloatField(allow_null=True)
+    pairs = PairAgreementSerializer(many=True)
+    per_label = serializers.DictField(child=serializers.FloatField(allow_null=True))
+
+
+class AnnotatorFiguresSerializer(serializers.Serializer):
+    user_id = serializers.IntegerField()
+    username = serializers.CharField()
+    labels = serializers.IntegerField()
+    median_seconds = serializers.FloatField(allow_null=True)
+    suggestions_shown = serializers.IntegerField()
+    suggestions_accepted = serializers.IntegerField()
+    acceptance = serializers.FloatField(allow_null=True)
+    gold_checked = serializers.IntegerField()
+    gold_correct = serializers.IntegerField()
+    gold_accuracy = serializers.FloatField(allow_null=True)
+    competence = serializers.FloatField(allow_null=True)
+
+
+class DisagreementLabelSerializer(serializers.Serializer):
+    annotation_id = serializers.IntegerField()
+    author = serializers.CharField()
+    value = serializers.JSONField()
+
+
+class DisagreementSerializer(serializers.Serializer):
+    record = RecordSerializer()
+    labels = DisagreementLabelSerializer(many=True)
 
 
 class SkipSerializer(serializers.Serializer):

@@ -48,4 +48,32 @@ urlpatterns = [
         views.SkipRecord.as_view(),
         name="api-skip",
     ),
+    path(
+        "projects/<slug:slug>/annotations/<int:annotation_id>/revise/",
+        views.AnnotationRevise.as_view(),
+        name="api-annotation-revise",
+    ),
+    path(
+        "projects/<slug:slug>/records/<int:record_id>/comments/",
+        views.RecordComment.as_view(),
+        name="api-record-comments",
+    ),
+    path(
+        "projects/<slug:slug>/records/<int:record_id>/adjudicate/",
+        views.RecordAdjudicate.as_view(),
+        name="api-record-adjudicate",
+    ),
+    path(
+        "projects/<slug:slug>/records/<int:record_id>/send-back/",
+        views.RecordSendBack.as_view(),
+        name="api-record-send-back",
+    ),
+    path("projects/<slug:slug>/agreement/", views.Agreement.as_view(), name="api-agreement"),
+    path("projects/<slug:slug>/annotators/", views.Annotators.as_view(), name="api-annotators"),
+    path(
+        "projects/<slug:slug>/disagreements/",
+        views.Disagreements.as_view(),
+        name="api-disagreements",
+    ),
+    path("projects/<slug:slug>/export/", views.Export.as_view(), name="api-export"),
 ]

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.pagination import CursorPagination
@@ -13,14 +17,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.models import Annotation, Assignment
-from annotation.services.annotations import annotation_submit
+from annotation import selectors as annotation_selectors
+from annotation.models import Annotation, Assignment, Source
+from annotation.services.annotations import annotation_revise, annotation_submit, comment_add
 from annotation.services.assignment import assignment_skip, next_assignment
+from annotation.services.review import adjudicate, record_send_back
 from curator import selectors
 from curator.api import serializers as s
 from curator.models import Job, Project, Record, Round, Split
 from curator.permissions import Action, can
 from curator.services.audit import audit
+from curator.services.exports import labeled_rows
 from curator.services.imports import import_start
 from curator.services.jobs import job_cancel
 from curator.services.model_jobs import model_job_start, record_hold_clear
@@ -229,11 +236,12 @@ class SubmitLabel(APIView):
             annotation = annotation_submit(
                 assignment=assignment,
                 user=request.user,
-                value=data.validated_data["label"],
+                value=data.validated_data["value"],
                 seconds_spent=data.validated_data.get("seconds_spent"),
+                suggestion_id=data.validated_data.get("suggestion"),
             )
         except DjangoValidationError as error:
-            raise ValidationError({"label": error.messages}) from None
+            raise ValidationError({"value": error.messages}) from None
         return Response(s.AnnotationSerializer(annotation).data, status=status.HTTP_201_CREATED)
 
 
@@ -245,3 +253,126 @@ class SkipRecord(APIView):
         data.is_valid(raise_exception=True)
         assignment_skip(assignment, reason=data.validated_data["reason"])
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AnnotationRevise(APIView):
+    """Change one's own label: stored as a new annotation superseding the latest version."""
+
+    @extend_schema(request=s.ReviseSerializer, responses={201: s.AnnotationSerializer})
+    def post(self, request: Request, slug: str, annotation_id: int) -> Response:
+        project = _project(request, slug, Action.ANNOTATE)
+        annotation = get_object_or_404(
+            Annotation.objects.select_related("record", "project"),
+            pk=annotation_id,
+            project=project,
+            author=request.user,
+            source=Source.HUMAN,
+        )
+        data = s.ReviseSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            revised = annotation_revise(
+                annotation=annotation,
+                user=request.user,
+                value=data.validated_data["value"],
+                seconds_spent=data.validated_data.get("seconds_spent"),
+            )
+        except DjangoValidationError as error:
+            raise ValidationError({"value": error.messages}) from None
+        return Response(s.AnnotationSerializer(revised).data, status=status.HTTP_201_CREATED)
+
+
+class RecordComment(APIView):
+    @extend_schema(request=s.CommentSerializer, responses={201: None})
+    def post(self, request: Request, slug: str, record_id: int) -> Response:
+        project = _project(request, slug, Action.ANNOTATE)
+        record = get_object_or_404(Record, pk=record_id, project=project)
+        data = s.CommentSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            comment = comment_add(record=record, user=request.user, **data.validated_data)
+        except DjangoValidationError as error:
+            raise ValidationError({"text": error.messages}) from None
+        return Response({"id": comment.pk}, status=status.HTTP_201_CREATED)
+
+
+class Agreement(APIView):
+    """Agreement between annotators (204 for free-text tasks, where none is defined)."""
+
+    @extend_schema(responses={200: s.AgreementSerializer, 204: None})
+    def get(self, request: Request, slug: str) -> Response:
+        project = _project(request, slug, Action.REVIEW)
+        report = annotation_selectors.project_agreement(project)
+        if report is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(s.AgreementSerializer(report).data)
+
+
+class Annotators(APIView):
+    @extend_schema(responses=s.AnnotatorFiguresSerializer(many=True))
+    def get(self, request: Request, slug: str) -> Response:
+        project = _project(request, slug, Action.REVIEW)
+        figures = annotation_selectors.annotator_figures(project)
+        return Response(s.AnnotatorFiguresSerializer(figures, many=True).data)
+
+
+class Disagreements(APIView):
+    """Records whose annotators disagree, not yet adjudicated; page with ?after=<record id>."""
+
+    @extend_schema(responses=s.DisagreementSerializer(many=True))
+    def get(self, request: Request, slug: str) -> Response:
+        project = _project(request, slug, Action.REVIEW)
+        try:
+            after = int(request.query_params.get("after") or 0)
+        except ValueError:
+            raise ValidationError({"after": "a record id"}) from None
+        items = annotation_selectors.disagreements(project, after_id=after)
+        return Response(s.DisagreementSerializer(items, many=True).data)
+
+
+class RecordAdjudicate(APIView):
+    @extend_schema(request=s.AdjudicateSerializer, responses={201: s.AnnotationSerializer})
+    def post(self, request: Request, slug: str, record_id: int) -> Response:
+        project = _project(request, slug, Action.REVIEW)
+        record = get_object_or_404(Record, pk=record_id, project=project)
+        data = s.AdjudicateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        adopt = None
+        if "adopt" in data.validated_data:
+            adopt = get_object_or_404(Annotation, pk=data.validated_data["adopt"], record=record)
+        try:
+            annotation = adjudicate(
+                record=record, user=request.user, value=data.validated_data.get("value"),
+                adopt=adopt,
+            )  # fmt: skip
+        except DjangoValidationError as error:
+            raise ValidationError({"value": error.messages}) from None
+        return Response(s.AnnotationSerializer(annotation).data, status=status.HTTP_201_CREATED)
+
+
+class RecordSendBack(APIView):
+    @extend_schema(request=None, responses={200: s.RecordSerializer})
+    def post(self, request: Request, slug: str, record_id: int) -> Response:
+        project = _project(request, slug, Action.REVIEW)
+        record = get_object_or_404(Record, pk=record_id, project=project)
+        record_send_back(record=record, user=request.user)
+        record.refresh_from_db()
+        return Response(s.RecordSerializer(record).data)
+
+
+class Export(APIView):
+    """Labeled records as JSON Lines, in the shape of the task type (see the README)."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("split", str, enum=Split.values, required=False)],
+        responses={(200, "application/jsonl"): OpenApiTypes.STR},
+    )
+    def get(self, request: Request, slug: str) -> StreamingHttpResponse:
+        project = _project(request, slug, Action.REVIEW)
+        split = request.query_params.get("split") or None
+        if split is not None and split not in Split.values:
+            raise ValidationError({"split": f"use one of {', '.join(Split.values)}"})
+        lines = (json.dumps(row, ensure_ascii=False) + "\n" for row in labeled_rows(project, split))
+        response = StreamingHttpResponse(lines, content_type="application/jsonl")
+        response["Content-Disposition"] = f'attachment; filename="{project.slug}.jsonl"'
+        return response

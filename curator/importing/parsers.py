@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -31,7 +31,7 @@ class ImportFormatError(ValueError):
 class ParsedRow:
     line: int
     payload: dict[str, Any]
-    label: str | None
+    label: Any  # in its stored shape (a string for classification), None when absent
 
 
 def detect_format(filename: str) -> str:
@@ -61,25 +61,43 @@ def _text_lines(binary: IO[bytes]) -> Iterator[tuple[int, str]]:
         yield number, text
 
 
+# Checks a row's label against the project: returns it in its stored shape, or raises
+# ValueError saying what is wrong. A set of values checks single-label classification.
+LabelCheck = Callable[[dict[str, Any], Any], Any] | set[str] | None
+
+
 def _row(
-    line: int, obj: dict[str, Any], text_field: str, label_values: set[str] | None
+    line: int,
+    obj: dict[str, Any],
+    text_field: str,
+    label_check: LabelCheck,
+    required: tuple[str, ...] = (),
 ) -> ParsedRow:
     label = obj.pop(LABEL_KEY, None)
-    text = obj.get(text_field)
-    if not isinstance(text, str) or not text.strip():
-        raise ImportFormatError(line, f"field {text_field!r} is missing or empty")
-    if label is not None and label != "":
-        label = str(label)
-        if label_values is not None and label not in label_values:
-            allowed = ", ".join(sorted(label_values))
-            raise ImportFormatError(line, f"label {label!r} is not one of: {allowed}")
-    else:
+    for field in (text_field, *required):
+        value = obj.get(field)
+        if not isinstance(value, str) or not value.strip():
+            raise ImportFormatError(line, f"field {field!r} is missing or empty")
+    if label is None or label == "":
         label = None
+    elif callable(label_check):
+        try:
+            label = label_check(obj, label)
+        except ValueError as error:
+            raise ImportFormatError(line, str(error)) from None
+    else:
+        label = str(label)
+        if label_check is not None and label not in label_check:
+            allowed = ", ".join(sorted(label_check))
+            raise ImportFormatError(line, f"label {label!r} is not one of: {allowed}")
     return ParsedRow(line=line, payload=obj, label=label)
 
 
 def parse_jsonl(
-    binary: IO[bytes], text_field: str = "text", label_values: set[str] | None = None
+    binary: IO[bytes],
+    text_field: str = "text",
+    label_check: LabelCheck = None,
+    required: tuple[str, ...] = (),
 ) -> Iterator[ParsedRow]:
     for number, text in _text_lines(binary):
         if not text.strip():
@@ -90,11 +108,14 @@ def parse_jsonl(
             raise ImportFormatError(number, f"invalid JSON: {error.msg}") from None
         if not isinstance(obj, dict):
             raise ImportFormatError(number, f"expected a JSON object, got {type(obj).__name__}")
-        yield _row(number, obj, text_field, label_values)
+        yield _row(number, obj, text_field, label_check, required)
 
 
 def parse_csv(
-    binary: IO[bytes], text_field: str = "text", label_values: set[str] | None = None
+    binary: IO[bytes],
+    text_field: str = "text",
+    label_check: LabelCheck = None,
+    required: tuple[str, ...] = (),
 ) -> Iterator[ParsedRow]:
     lines = _text_lines(binary)
     # csv needs an iterator of strings; keep the physical line number of each row's start.
@@ -122,7 +143,9 @@ def parse_csv(
                 continue
             if len(row) != len(header):
                 raise ImportFormatError(number, f"expected {len(header)} fields, found {len(row)}")
-            yield _row(number, dict(zip(header, row, strict=True)), text_field, label_values)
+            yield _row(
+                number, dict(zip(header, row, strict=True)), text_field, label_check, required
+            )
     except csv.Error as error:
         raise ImportFormatError(current["line"], f"malformed CSV: {error}") from None
 
@@ -131,12 +154,13 @@ def parse(
     binary: IO[bytes],
     file_format: str,
     text_field: str = "text",
-    label_values: set[str] | None = None,
+    label_check: LabelCheck = None,
+    required: tuple[str, ...] = (),
 ) -> Iterator[ParsedRow]:
     if file_format == "jsonl":
-        return parse_jsonl(binary, text_field, label_values)
+        return parse_jsonl(binary, text_field, label_check, required)
     if file_format == "csv":
-        return parse_csv(binary, text_field, label_values)
+        return parse_csv(binary, text_field, label_check, required)
     raise ImportFormatError(0, f"unsupported format {file_format!r}: use jsonl or csv")
 
 

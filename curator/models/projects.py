@@ -7,7 +7,13 @@ from django.db import models
 
 
 class TaskType(models.TextChoices):
+    # The rules of each type live in annotation.task_types.
     CLASSIFICATION = "classification", "Single-label classification"
+    MULTILABEL = "multilabel", "Multi-label classification"
+    RATING = "rating", "Rating on a scale"
+    PAIRWISE = "pairwise", "Pairwise preference"
+    CORRECTION = "correction", "Response writing / correction"
+    SPAN = "span", "Span labeling"
 
 
 class Role(models.TextChoices):
@@ -37,6 +43,11 @@ PROJECT_SETTING_DEFAULTS: dict[str, Any] = {
     "toxicity_model": None,  # None: settings.CURATOR_TOXICITY_MODEL
     "prelabel_system": None,  # None: the built-in pre-label prompt
     "prelabel_user": None,
+    # Share of an annotator's items that are gold records, mixed in unannounced (0 to 0.5).
+    "gold_rate": 0.05,
+    # How the training label is chosen from several people's labels: "majority" (one vote per
+    # person) or "dawid_skene" (votes weighted by each annotator's estimated competence).
+    "consensus": "majority",
 }
 
 

@@ -8,6 +8,7 @@ transaction so a malformed file leaves nothing behind.
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
@@ -16,10 +17,12 @@ from pathlib import Path
 from typing import IO, Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, transaction
 from django.utils import timezone
 
+from annotation import task_types
 from annotation.models import Annotation, Source
 from curator.hashing import canonical_json, content_hash
 from curator.importing.parsers import (
@@ -152,7 +155,7 @@ def _import_postgresql(
         cursor.execute("DROP TABLE IF EXISTS import_staging")
         cursor.execute(
             "CREATE TEMP TABLE import_staging "
-            "(line integer, payload jsonb, content_hash text, label text) ON COMMIT DROP"
+            "(line integer, payload jsonb, content_hash text, label jsonb) ON COMMIT DROP"
         )
         raw = cursor.cursor  # the psycopg 3 cursor, for COPY
         # One COPY per batch: the connection is free between batches (for the cancel check),
@@ -167,7 +170,7 @@ def _import_postgresql(
                             row.line,
                             canonical_json(row.payload),
                             content_hash(row.payload),
-                            row.label,
+                            None if row.label is None else json.dumps(row.label),
                         )
                     )
             count += len(batch)
@@ -193,7 +196,7 @@ def _import_postgresql(
             f"""
             INSERT INTO {annotation_table}
                 (record_id, project_id, value, source, job_id, created_at)
-            SELECT DISTINCT ON (r.id) r.id, r.project_id, to_jsonb(s.label), 'import', %s, now()
+            SELECT DISTINCT ON (r.id) r.id, r.project_id, s.label, 'import', %s, now()
             FROM import_staging s
             JOIN {record_table} r ON r.project_id = %s AND r.content_hash = s.content_hash
             WHERE s.label IS NOT NULL AND r.created_by_job_id = %s
@@ -214,7 +217,7 @@ def _import_portable(
     now = timezone.now()
     for batch in _batches(rows, BATCH_SIZE):
         count += len(batch)
-        labelled: dict[str, str] = {}
+        labelled: dict[str, Any] = {}
         records = []
         seen: set[str] = set()
         for row in batch:
@@ -265,14 +268,38 @@ def _import_portable(
     return ImportResult(rows=count, created=created, duplicates=count - created, labels=labels)
 
 
+def project_rows(project: Project, binary: IO[bytes], file_format: str) -> Iterator[ParsedRow]:
+    """Parse an upload for `project`: the fields its task type needs, labels in their shape."""
+    task = task_types.spec(project.task_type)
+    text_field = project.setting("text_field") if "text" in task.fields else task.fields[0]
+    required = tuple(field for field in task.fields if field not in ("text", text_field))
+    if project.task_type == task_types.CLASSIFICATION:
+        check: Any = set(project.label_values) or None
+    else:
+
+        def check(payload: dict[str, Any], label: Any) -> Any:
+            if isinstance(label, str) and label.strip()[:1] in ("[", "{"):
+                try:
+                    label = json.loads(label)  # CSV cells carry lists and objects as JSON
+                except ValueError:
+                    raise ValueError(f"label {label[:40]!r} is not valid JSON") from None
+            try:
+                return task_types.clean_value(
+                    project.task_type, project.labels, payload, label, text_field
+                )
+            except ValidationError as error:
+                raise ValueError(f"label {label!r}: {' '.join(error.messages)}") from None
+
+    return parse(binary, file_format, text_field, check, required)
+
+
 def import_file(job: Job) -> dict[str, Any]:
     """Job body: parse the stored upload and import it. Metrics: rows, created, duplicates."""
     project = job.project
     params = job.params
     path = Path(settings.MEDIA_ROOT) / params["path"]
-    label_values = set(project.label_values) or None
     with path.open("rb") as binary:
-        rows = parse(binary, params["format"], project.setting("text_field"), label_values)
+        rows = project_rows(project, binary, params["format"])
         result = import_rows(
             project=project, rows=rows, split=params["split"], job=job, filename=params["filename"]
         )
@@ -294,6 +321,5 @@ def import_bytes(
     *, project: Project, data: IO[bytes], file_format: str, split: str, job: Job, filename: str
 ) -> ImportResult:
     """Import from an open binary stream in this process (demo loader, benchmarks)."""
-    label_values = set(project.label_values) or None
-    rows = parse(data, file_format, project.setting("text_field"), label_values)
+    rows = project_rows(project, data, file_format)
     return import_rows(project=project, rows=rows, split=split, job=job, filename=filename)

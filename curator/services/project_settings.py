@@ -12,6 +12,7 @@ from curator.permissions import Action, require
 from curator.services.audit import audit
 
 SAMPLING = ("hybrid", "entropy", "committee")
+CONSENSUS = ("majority", "dawid_skene")
 
 
 def _integer(low: int, high: int):
@@ -29,6 +30,16 @@ def _fraction(value: Any) -> float:
     if not 0 <= number <= 1:
         raise ValueError("must be between 0 and 1")
     return number
+
+
+def _fraction_at_most(high: float):
+    def parse(value: Any) -> float:
+        number = _fraction(value)
+        if number > high:
+            raise ValueError(f"must be between 0 and {high}")
+        return number
+
+    return parse
 
 
 def _choice(choices: tuple[str, ...]):
@@ -69,6 +80,8 @@ EDITABLE: dict[str, Any] = {
     "toxicity_model": _text(300),
     "prelabel_system": _text(4000),
     "prelabel_user": _text(2000),
+    "gold_rate": _fraction_at_most(0.5),
+    "consensus": _choice(CONSENSUS),
 }
 
 

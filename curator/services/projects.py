@@ -8,14 +8,27 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.text import slugify
 
+from annotation import task_types
 from curator.models import Membership, Project, Role, TaskType, User
 from curator.services.audit import audit
 
 MAX_NUMBER_KEYS = 9
+MAX_SCALE_POINTS = 10  # keys 1-9 and 0
 
 
-def normalise_labels(labels: list[Any]) -> list[dict[str, str]]:
-    """Accept ["pos", "neg"] or [{"value": "pos", "name": "Positive"}]; refuse repeats, blanks."""
+def normalise_labels(
+    labels: list[Any], task_type: str = TaskType.CLASSIFICATION
+) -> list[dict[str, str]]:
+    """Accept ["pos", "neg"] or [{"value": "pos", "name": "Positive"}]; refuse repeats, blanks.
+
+    Pairwise and correction projects have no labels; a rating project's labels are its scale
+    points, each named by its rubric line ("1 - off topic").
+    """
+    task = task_types.spec(task_type)
+    if not task.uses_labels:
+        if labels:
+            raise ValidationError(f"a {task.title.lower()} project has no labels")
+        return []
     result: list[dict[str, str]] = []
     for label in labels:
         if isinstance(label, dict):
@@ -28,8 +41,11 @@ def normalise_labels(labels: list[Any]) -> list[dict[str, str]]:
     values = [label["value"] for label in result]
     if len(set(values)) != len(values):
         raise ValidationError("labels must be distinct")
-    if not 2 <= len(result) <= MAX_NUMBER_KEYS:
-        raise ValidationError(f"a classification project needs 2 to {MAX_NUMBER_KEYS} labels")
+    most = MAX_SCALE_POINTS if task_type == TaskType.RATING else MAX_NUMBER_KEYS
+    least = 1 if task_type == TaskType.SPAN else 2
+    if not least <= len(result) <= most:
+        raise ValidationError(f"a {task.title.lower()} project needs {least} to {most} labels")
+    task_types.check_labels(task_type, result)
     return result
 
 
@@ -49,7 +65,7 @@ def project_create(
             name=name,
             slug=slug or _unique_slug(name),
             task_type=task_type,
-            labels=normalise_labels(labels),
+            labels=normalise_labels(labels, task_type),
             guidelines=guidelines,
             settings=settings or {},
             created_by=created_by,

@@ -11,6 +11,7 @@ import hashlib
 from django.db import transaction
 from django.db.models import QuerySet
 
+from annotation import task_types
 from annotation.consensus import LabelVote, consensus_labels
 from annotation.models import Annotation, Source
 from curator.models import (
@@ -28,20 +29,23 @@ from curator.services.audit import audit
 from curator.services.jobs import NotStartable, job_create, job_dispatch
 
 TRAINING_SOURCES = (Source.HUMAN, Source.REVIEW, Source.IMPORT)
+GOLD_SOURCES = (Source.IMPORT, Source.REVIEW)
 
 
 class RoundNotStartable(NotStartable):
     pass
 
 
-def label_votes(annotations: QuerySet[Annotation]) -> list[LabelVote]:
+def label_votes(
+    annotations: QuerySet[Annotation], task_type: str = task_types.CLASSIFICATION
+) -> list[LabelVote]:
     return [
         LabelVote(
             record_id=record_id,
             annotation_id=annotation_id,
             author_key=f"user:{author_id}" if author_id else f"{source}:{job_id}",
             source=source,
-            label=str(value),
+            label=task_types.vote_key(task_type, value),
         )
         for record_id, annotation_id, author_id, job_id, source, value in annotations.values_list(
             "record_id", "id", "author_id", "job_id", "source", "value"
@@ -59,10 +63,14 @@ def training_labels(project: Project) -> dict[int, tuple[int, str]]:
     trainable = Annotation.objects.filter(
         project=project, record__split__in=[Split.POOL, Split.TRAIN], record__held=False
     )
-    labels = consensus_labels(label_votes(trainable.filter(source__in=TRAINING_SOURCES)))
+    task = project.task_type
+    labels = consensus_labels(
+        label_votes(trainable.filter(source__in=TRAINING_SOURCES), task),
+        method=project.setting("consensus"),
+    )
     auto = consensus_labels(
         label_votes(
-            trainable.filter(source=Source.LLM, record__route=RoutingDecision.Decision.AUTO)
+            trainable.filter(source=Source.LLM, record__route=RoutingDecision.Decision.AUTO), task
         )
     )
     for record_id, consensus in auto.items():
@@ -73,14 +81,25 @@ def training_labels(project: Project) -> dict[int, tuple[int, str]]:
     }
 
 
-def gold_labels(project: Project) -> dict[int, str]:
+def gold_annotations(project: Project) -> dict[int, tuple[int, str]]:
+    """record id -> (annotation id, label) of the true label of each gold record: imported with
+    it, or set by a curator's review.
+
+    Annotators' labels on gold records (gold checks) are what gets graded, never the truth.
+    """
     annotations = Annotation.objects.filter(
-        project=project, source__in=TRAINING_SOURCES, record__split=Split.GOLD
+        project=project, source__in=GOLD_SOURCES, record__split=Split.GOLD
     )
     return {
-        record_id: consensus.label
-        for record_id, consensus in consensus_labels(label_votes(annotations)).items()
+        record_id: (consensus.annotation_id, consensus.label)
+        for record_id, consensus in consensus_labels(
+            label_votes(annotations, project.task_type)
+        ).items()
     }
+
+
+def gold_labels(project: Project) -> dict[int, str]:
+    return {record_id: label for record_id, (_, label) in gold_annotations(project).items()}
 
 
 def snapshot_digest(pairs: list[tuple[str, str]]) -> str:
@@ -94,6 +113,11 @@ def snapshot_digest(pairs: list[tuple[str, str]]) -> str:
 def round_start(*, project: Project, user: User) -> Round:
     """Number a new round, freeze its training snapshot and queue its job."""
     require(user, project, Action.START_ROUND)
+    if not task_types.spec(project.task_type).trainable:
+        raise RoundNotStartable(
+            f"rounds train a classifier; a {project.get_task_type_display().lower()} project "
+            "exports its labels instead"
+        )
     with transaction.atomic():
         # Serialises round starts of one project: one round at a time, numbers without gaps.
         Project.objects.select_for_update().get(pk=project.pk)

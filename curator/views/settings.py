@@ -8,7 +8,12 @@ from django.shortcuts import redirect, render
 
 from curator.models.projects import PROJECT_SETTING_DEFAULTS
 from curator.permissions import Action
-from curator.services.project_settings import EDITABLE, SAMPLING, project_settings_update
+from curator.services.project_settings import (
+    CONSENSUS,
+    EDITABLE,
+    SAMPLING,
+    project_settings_update,
+)
 from curator.views.access import project_for
 
 
@@ -17,7 +22,8 @@ def project_settings(request: HttpRequest, slug: str) -> HttpResponse:
     project = project_for(request.user, slug, Action.MANAGE)
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
-        changes = {key: request.POST.get(key, "") for key in EDITABLE}
+        # A field the form did not send keeps its value (an older form, a partial post).
+        changes = {key: request.POST[key] for key in EDITABLE if key in request.POST}
         changes["score_toxicity_on_import"] = "score_toxicity_on_import" in request.POST
         try:
             project_settings_update(project=project, user=request.user, changes=changes)
@@ -32,6 +38,12 @@ def project_settings(request: HttpRequest, slug: str) -> HttpResponse:
     return render(
         request,
         "curator/project_settings.html",
-        {"project": project, "values": values, "errors": errors, "sampling": SAMPLING},
+        {
+            "project": project,
+            "values": values,
+            "errors": errors,
+            "sampling": SAMPLING,
+            "consensus": CONSENSUS,
+        },
         status=400 if errors else 200,
     )

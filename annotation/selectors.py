@@ -1,0 +1,282 @@
+"""Reads for review, agreement and annotator figures. No writes here."""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from annotation import task_types
+from annotation.agreement import AgreementReport, Rating, agreement_report
+from annotation.consensus import LabelVote, dawid_skene
+from annotation.models import Annotation, Comment, Source
+from curator.models import Project, Record, RoutingDecision, Split, User
+
+# Per-annotator figures need some evidence before they mean anything.
+MIN_GOLD_FOR_ACCURACY = 1
+
+
+def latest_human_labels(
+    project: Project, record_ids: list[int] | None = None
+) -> dict[int, dict[int, tuple[int, Any]]]:
+    """record -> author -> (annotation id, value) of each author's latest label."""
+    annotations = Annotation.objects.filter(project=project, source=Source.HUMAN)
+    if record_ids is not None:
+        annotations = annotations.filter(record_id__in=record_ids)
+    result: dict[int, dict[int, tuple[int, Any]]] = defaultdict(dict)
+    for record_id, author_id, annotation_id, value in (
+        annotations.order_by("id")
+        .values_list("record_id", "author_id", "id", "value")
+        .iterator(chunk_size=5000)
+    ):
+        result[record_id][author_id] = (annotation_id, value)  # later ids replace earlier
+    return result
+
+
+def ratings_of(project: Project) -> list[Rating]:
+    """Every author's latest label, cut into the units agreement statistics count."""
+    task = project.task_type
+    labels = latest_human_labels(project)
+    field = project.setting("text_field")
+    texts: dict[int, str] = {}
+    if task == task_types.SPAN:
+        texts = {
+            pk: task_types.text_of(payload, field)
+            for pk, payload in Record.objects.filter(
+                pk__in=[r for r, per in labels.items() if len(per) >= 2]
+            ).values_list("pk", "payload")
+        }
+    ratings = []
+    for record_id, per_author in labels.items():
+        if len(per_author) < 2:
+            continue  # a unit one person rated says nothing about agreement
+        for author_id, (_, value) in per_author.items():
+            for suffix, category in task_types.agreement_units(
+                task, project.labels, value, texts.get(record_id, "")
+            ):
+                ratings.append(
+                    Rating(
+                        unit=f"{record_id}:{suffix}",
+                        coder=str(author_id),
+                        category=category,
+                        group=suffix if task == task_types.MULTILABEL else "",
+                    )
+                )
+    return ratings
+
+
+def project_agreement(project: Project) -> AgreementReport | None:
+    level = task_types.spec(project.task_type).level
+    if level is None:
+        return None  # free text: agreement is read in review, not computed
+    return agreement_report(ratings_of(project), level)
+
+
+def usernames(ids: set[int] | list[int]) -> dict[int, str]:
+    return dict(User.objects.filter(pk__in=list(ids)).values_list("pk", "username"))
+
+
+def gold_truth(project: Project) -> dict[int, str]:
+    from curator.services.rounds import gold_labels  # rounds imports annotation modules
+
+    return gold_labels(project)
+
+
+@dataclass
+class AnnotatorFigures:
+    user_id: int
+    username: str
+    labels: int = 0
+    median_seconds: float | None = None
+    suggestions_shown: int = 0
+    suggestions_accepted: int = 0
+    gold_checked: int = 0
+    gold_correct: int = 0
+    competence: float | None = None
+
+    @property
+    def gold_accuracy(self) -> float | None:
+        if self.gold_checked < MIN_GOLD_FOR_ACCURACY:
+            return None
+        return self.gold_correct / self.gold_checked
+
+    @property
+    def acceptance(self) -> float | None:
+        return (
+            self.suggestions_accepted / self.suggestions_shown if self.suggestions_shown else None
+        )
+
+
+def annotator_figures(project: Project) -> list[AnnotatorFigures]:
+    """Per annotator: labels, speed, suggestion acceptance, gold accuracy, competence."""
+    task = project.task_type
+    figures: dict[int, AnnotatorFigures] = {}
+    seconds: dict[int, list[float]] = defaultdict(list)
+    for author_id, spent, accepted in Annotation.objects.filter(
+        project=project, source=Source.HUMAN, supersedes__isnull=True
+    ).values_list("author_id", "seconds_spent", "suggestion_accepted"):
+        row = figures.setdefault(author_id, AnnotatorFigures(author_id, ""))
+        row.labels += 1
+        if spent:
+            seconds[author_id].append(spent)
+        if accepted is not None:
+            row.suggestions_shown += 1
+            row.suggestions_accepted += bool(accepted)
+    truth = gold_truth(project)
+    if truth:
+        for record_id, per_author in latest_human_labels(project, list(truth)).items():
+            for author_id, (_, value) in per_author.items():
+                row = figures.setdefault(author_id, AnnotatorFigures(author_id, ""))
+                row.gold_checked += 1
+                row.gold_correct += task_types.vote_key(task, value) == truth[record_id]
+    if task_types.spec(task).level is not None and task != task_types.SPAN:
+        votes = [
+            LabelVote(record_id, annotation_id, str(author_id), Source.HUMAN,
+                      task_types.vote_key(task, value))
+            for record_id, per_author in latest_human_labels(project).items()
+            if len(per_author) >= 2
+            for author_id, (annotation_id, value) in per_author.items()
+        ]  # fmt: skip
+        if votes:
+            for author_key, competence in dawid_skene(votes)[1].items():
+                figures.setdefault(
+                    int(author_key), AnnotatorFigures(int(author_key), "")
+                ).competence = competence
+    names = usernames(set(figures))
+    for user_id, row in figures.items():
+        row.username = names.get(user_id, f"user {user_id}")
+        if seconds[user_id]:
+            row.median_seconds = statistics.median(seconds[user_id])
+    return sorted(figures.values(), key=lambda row: row.username)
+
+
+@dataclass
+class Disagreement:
+    record: Record
+    labels: list[dict[str, Any]]  # {"annotation_id", "author", "value", "key"}
+
+
+def disagreements(project: Project, after_id: int = 0, limit: int = 25) -> list[Disagreement]:
+    """Records whose annotators disagree and that no curator has adjudicated since, by id.
+
+    Candidates come from an integer aggregate (records with two authors or more), so no
+    DISTINCT runs over JSON; their values are compared here, one page at a time.
+    """
+    task = project.task_type
+    found: list[Disagreement] = []
+    cursor = after_id
+    while len(found) < limit:
+        candidates = list(
+            Annotation.objects.filter(project=project, source=Source.HUMAN, record_id__gt=cursor)
+            .values("record_id")
+            .annotate(authors=Count("author_id", distinct=True))
+            .filter(authors__gte=2)
+            .order_by("record_id")
+            .values_list("record_id", flat=True)[: limit * 4]
+        )
+        if not candidates:
+            break
+        cursor = candidates[-1]
+        labels = latest_human_labels(project, candidates)
+        last_review = dict(
+            Annotation.objects.filter(record_id__in=candidates, source=Source.REVIEW)
+            .order_by("id")
+            .values_list("record_id", "id")
+        )  # the latest adjudication per record wins in the dict
+        records = Record.objects.in_bulk(candidates)
+        names = usernames({a for per in labels.values() for a in per})
+        for record_id in candidates:
+            per_author = labels.get(record_id, {})
+            keys = {task_types.vote_key(task, value) for _, value in per_author.values()}
+            if len(keys) < 2:
+                continue
+            newest = max(annotation_id for annotation_id, _ in per_author.values())
+            if last_review.get(record_id, 0) > newest:
+                continue  # settled by a curator after the last label came in
+            found.append(
+                Disagreement(
+                    record=records[record_id],
+                    labels=[
+                        {
+                            "annotation_id": annotation_id,
+                            "author": names.get(author_id, ""),
+                            "value": value,
+                            "key": task_types.vote_key(task, value),
+                        }
+                        for author_id, (annotation_id, value) in sorted(per_author.items())
+                    ],
+                )
+            )
+            if len(found) >= limit:
+                break
+    return found
+
+
+def open_flags(project: Project, limit: int = 50):  # -> QuerySet[Comment]
+    return (
+        Comment.objects.filter(project=project, flag=True, resolved_at__isnull=True)
+        .select_related("record", "author")
+        .order_by("id")[:limit]
+    )
+
+
+def spot_check_misses(project: Project, limit: int = 50) -> list[dict[str, Any]]:
+    """Spot checks where the person disagreed with the confident LLM label: suspect items."""
+    checks = RoutingDecision.objects.filter(
+        record__project=project, decision=RoutingDecision.Decision.SPOT_CHECK
+    ).values_list("record_id", "label")
+    checked = dict(checks)
+    people = latest_human_labels(project, list(checked))
+    misses = []
+    for record_id, per_author in people.items():
+        for _, value in per_author.values():
+            if str(value) != checked[record_id]:
+                misses.append({"record_id": record_id, "llm": checked[record_id], "human": value})
+                break
+        if len(misses) >= limit:
+            break
+    return misses
+
+
+def annotator_progress(project: Project, user: User) -> dict[str, Any]:
+    """What the labeling page shows its annotator: labels given, speed, what is left."""
+    mine = Annotation.objects.filter(project=project, author=user, source=Source.HUMAN)
+    now = timezone.now()
+    counts = mine.aggregate(
+        labels=Count("id", filter=Q(supersedes__isnull=True)),
+        last_hour=Count("id", filter=Q(created_at__gte=now - timedelta(hours=1))),
+        today=Count("id", filter=Q(created_at__date=now.date())),
+    )
+    recent = list(
+        mine.exclude(seconds_spent=None)
+        .order_by("-id")
+        .values_list("seconds_spent", flat=True)[:50]
+    )
+    return {
+        **counts,
+        "median_seconds": statistics.median(recent) if recent else None,
+        "waiting": waiting_count(project),
+    }
+
+
+def waiting_count(project: Project) -> int:
+    """Records still wanting a label, cached briefly: counting a 1M pool on every label is the
+    single most expensive thing the labeling page would otherwise do."""
+    from django.core.cache import cache
+
+    key = f"waiting:{project.pk}"
+    value = cache.get(key)
+    if value is None:
+        overlap = int(project.setting("overlap"))
+        value = (
+            Record.objects.filter(project=project, split=Split.POOL, claimed_count__lt=overlap)
+            .exclude(route=RoutingDecision.Decision.AUTO)
+            .count()
+        )
+        cache.set(key, value, 30)
+    return value

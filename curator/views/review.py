@@ -1,0 +1,75 @@
+"""Curators' review: agreement, annotators' gold accuracy, disagreements, flags."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from annotation import selectors, task_types
+from annotation.models import Annotation
+from annotation.services.review import adjudicate, record_send_back
+from curator.models import Record
+from curator.permissions import Action
+from curator.views.access import project_for
+
+
+@login_required
+def review_page(request: HttpRequest, slug: str) -> HttpResponse:
+    project = project_for(request.user, slug, Action.REVIEW)
+    try:
+        after = int(request.GET.get("after") or 0)
+    except ValueError:
+        after = 0
+    items = selectors.disagreements(project, after_id=after)
+    field = project.setting("text_field")
+    for item in items:
+        item.text = task_types.text_of(item.record.payload, field) or task_types.text_of(
+            item.record.payload, "prompt"
+        )
+        for label in item.labels:
+            label["shown"] = task_types.describe(project.task_type, project.labels, label["value"])
+    context = {
+        "project": project,
+        "agreement": selectors.project_agreement(project),
+        "annotators": selectors.annotator_figures(project),
+        "items": items,
+        "next_after": items[-1].record.pk if len(items) >= 25 else None,
+        "flags": selectors.open_flags(project),
+        "misses": selectors.spot_check_misses(project),
+        "keys": task_types.label_keys(project.labels),
+        "choice_task": project.task_type
+        in (task_types.CLASSIFICATION, task_types.RATING, task_types.PAIRWISE),
+    }
+    return render(request, "curator/review.html", context)
+
+
+@login_required
+@require_POST
+def adjudicate_record(request: HttpRequest, slug: str, record_id: int) -> HttpResponse:
+    project = project_for(request.user, slug, Action.REVIEW)
+    record = get_object_or_404(Record, pk=record_id, project=project)
+    adopt = None
+    if request.POST.get("adopt"):
+        adopt = get_object_or_404(Annotation, pk=request.POST["adopt"], record=record)
+    try:
+        value = None if adopt else task_types.value_from_form(project.task_type, request.POST)
+        adjudicate(record=record, user=request.user, value=value, adopt=adopt)
+    except ValidationError as error:
+        messages.error(request, f"Record {record.pk} not settled: {' '.join(error.messages)}")
+    else:
+        messages.success(request, f"Record {record.pk} settled.")
+    return redirect("review", slug=slug)
+
+
+@login_required
+@require_POST
+def send_back(request: HttpRequest, slug: str, record_id: int) -> HttpResponse:
+    project = project_for(request.user, slug, Action.REVIEW)
+    record = get_object_or_404(Record, pk=record_id, project=project)
+    record_send_back(record=record, user=request.user)
+    messages.success(request, f"Record {record.pk} is back in the queue, first in line.")
+    return redirect("review", slug=slug)
