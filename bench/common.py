@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import csv
 import os
 import statistics
 from pathlib import Path
 
+from curator import public_data
+
 ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT.parent / "shared" / "data"
+DATA = public_data.DATA
 OUT = ROOT / "bench" / "out"
 BENCH_DB = os.environ.get("BENCH_DATABASE_NAME", "curator_bench")
 PG = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
@@ -33,11 +34,7 @@ def setup_django() -> None:
 
 
 def sst2_sentences(split: str = "train") -> list[tuple[str, str]]:
-    names = {"0": "negative", "1": "positive"}
-    with (DATA / "sst2" / f"{split}.tsv").open(encoding="utf-8", newline="") as handle:
-        reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
-        next(reader)
-        return [(sentence.strip(), names[label]) for sentence, label in reader]
+    return public_data.sst2(split)
 
 
 def percentile(values: list[float], q: float) -> float:

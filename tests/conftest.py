@@ -21,11 +21,12 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from curator import public_data
 from curator.models import Job, Membership, Project, Role, User
 from curator.services.projects import project_create
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT.parent / "shared" / "data"
+DATA = public_data.DATA
 PASSWORD = "correct-horse-battery"
 
 
@@ -70,16 +71,7 @@ def _media(media_root: Path, settings) -> None:
 # --- data ---------------------------------------------------------------------------------------
 def sst2_rows(split: str = "dev", limit: int | None = None) -> list[dict[str, str]]:
     """SST-2 rows as {"text", "label"} with labels "negative"/"positive"."""
-    names = {"0": "negative", "1": "positive"}
-    rows = []
-    with (DATA / "sst2" / f"{split}.tsv").open(encoding="utf-8", newline="") as handle:
-        reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
-        next(reader)
-        for sentence, label in reader:
-            rows.append({"text": sentence.strip(), "label": names[label]})
-            if limit and len(rows) >= limit:
-                break
-    return rows
+    return [{"text": text, "label": label} for text, label in public_data.sst2(split, limit)]
 
 
 def as_jsonl(rows: list[dict], drop: tuple[str, ...] = ()) -> bytes:
