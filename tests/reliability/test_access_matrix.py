@@ -41,6 +41,18 @@ ENDPOINTS = [
     ("get", "/api/projects/{slug}/annotations/", "member"),
     ("post", "/api/projects/{slug}/next/", "annotator"),
     ("post", "/api/projects/{slug}/records/{record}/clear-hold/", "curator"),
+    ("get", "/p/{slug}/annotate/undo/", "annotator"),
+    ("get", "/p/{slug}/annotate/history/", "annotator"),
+    ("get", "/p/{slug}/review/", "curator"),
+    ("post", "/p/{slug}/review/{record}/adjudicate/", "curator"),
+    ("post", "/p/{slug}/review/{record}/send-back/", "curator"),
+    ("get", "/api/projects/{slug}/agreement/", "curator"),
+    ("get", "/api/projects/{slug}/annotators/", "curator"),
+    ("get", "/api/projects/{slug}/disagreements/", "curator"),
+    ("post", "/api/projects/{slug}/records/{record}/adjudicate/", "curator"),
+    ("post", "/api/projects/{slug}/records/{record}/send-back/", "curator"),
+    ("post", "/api/projects/{slug}/records/{record}/comments/", "annotator"),
+    ("get", "/api/projects/{slug}/export/", "curator"),
 ]
 PERSONAS = ["anonymous", "outsider", "annotator", "curator", "admin"]
 

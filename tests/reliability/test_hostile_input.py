@@ -3,7 +3,8 @@
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from annotation.services.annotations import annotation_submit
+from annotation.models import Annotation
+from annotation.services.annotations import annotation_submit, comment_add
 from annotation.services.assignment import next_assignment
 from curator.models import Job, Membership, Project, Record, Role
 from curator.services.projects import project_create
@@ -52,7 +53,7 @@ def assert_escaped(content: bytes, where: str) -> None:
 
 
 @pytest.mark.django_db
-def test_every_page_escapes_user_text(client, hostile, admin_user):
+def test_every_page_escapes_user_text(client, hostile, admin_user, make_user):
     project, annotator = hostile
     Record.objects.filter(project=project).update(held=False)
     client.force_login(annotator)
@@ -62,10 +63,29 @@ def test_every_page_escapes_user_text(client, hostile, admin_user):
     assert b"&lt;script&gt;alert(1)&lt;/script&gt;" in card.content  # the label name, as text
     assignment = next_assignment(project, annotator)
     annotation_submit(assignment=assignment, user=annotator, value="neg")
+    comment_add(record=assignment.record, user=annotator, text=PAYLOADS[0], flag=True)
+    for url in (f"/p/{project.slug}/annotate/history/", f"/p/{project.slug}/annotate/undo/"):
+        response = client.get(url, HTTP_HX_REQUEST="true")
+        assert response.status_code == 200, url
+        assert_escaped(response.content, url)
+    # A second annotator disagrees, so the record is listed for review with both labels.
+    project.settings = {**project.settings, "overlap": 2}
+    project.save()
+    other = make_user("mallory")
+    Membership.objects.create(user=other, project=project, role=Role.ANNOTATOR)
+    Annotation.objects.create(
+        record=assignment.record, project=project, value="pos", source="human", author=other
+    )
 
     Record.objects.filter(project=project).update(held=True, held_reason=PAYLOADS[5])
     client.force_login(admin_user)
-    pages = ["/", f"/p/{project.slug}/", f"/p/{project.slug}/annotate/", f"/p/{project.slug}/held/"]
+    pages = [
+        "/",
+        f"/p/{project.slug}/",
+        f"/p/{project.slug}/annotate/",
+        f"/p/{project.slug}/held/",
+        f"/p/{project.slug}/review/",
+    ]
     for url in pages:
         response = client.get(url)
         assert response.status_code == 200, url
@@ -143,3 +163,27 @@ def test_csv_export_neutralises_formulas_and_keeps_the_text(client, project, cur
     assert parsed[4]["text"] == 'plain, with "quotes" and\nnewline'
     assert [r["label"] for r in parsed] == [r["label"] for r in rows]
     assert not any(cell.startswith(("=", "+", "-", "@")) for r in parsed for cell in r.values())
+
+
+HOSTILE_TASKS = {
+    "pairwise": ([], {"prompt": PAYLOADS[0], "response_a": PAYLOADS[1], "response_b": PAYLOADS[5]}),
+    "correction": ([], {"prompt": PAYLOADS[2], "draft": PAYLOADS[5] + PAYLOADS[0]}),
+    "span": ([PAYLOADS[0], "B"], {"text": PAYLOADS[1] + " and " + PAYLOADS[6]}),
+    "multilabel": ([PAYLOADS[2], "B"], {"text": PAYLOADS[0]}),
+    "rating": ([{"value": "1", "name": PAYLOADS[0]}, {"value": "2", "name": "ok"}],
+               {"text": PAYLOADS[5]}),
+}  # fmt: skip
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("task_type", sorted(HOSTILE_TASKS))
+def test_every_task_card_escapes_user_text(client, admin_user, task_type):
+    labels, payload = HOSTILE_TASKS[task_type]
+    project = project_create(
+        name=f"hostile {task_type}", task_type=task_type, labels=labels, created_by=admin_user
+    )
+    run_import(project, as_jsonl([payload]))
+    client.force_login(admin_user)
+    card = client.get(f"/p/{project.slug}/annotate/next/", HTTP_HX_REQUEST="true")
+    assert card.status_code == 200 and b"record-text" in card.content
+    assert_escaped(card.content, f"the {task_type} card")
