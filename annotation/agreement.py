@@ -14,11 +14,10 @@ from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any
 
-import krippendorff
 import numpy as np
-from sklearn.metrics import cohen_kappa_score
-from statsmodels.stats.inter_rater import fleiss_kappa
 
+# scikit-learn, statsmodels and krippendorff are imported where used: every web process imports
+# this module, and only review pages need them (they add seconds to a process start).
 MIN_SHARED_UNITS = 2
 
 
@@ -82,6 +81,8 @@ def krippendorff_alpha(ratings: list[Rating], level: str = "nominal") -> float |
         for coder, category in units[unit].items():
             data[coder_index[coder], j] = code[category]
     value_domain = sorted(set(code.values()))
+    import krippendorff
+
     return _finite(
         krippendorff.alpha(
             reliability_data=data, level_of_measurement=level, value_domain=value_domain
@@ -100,6 +101,8 @@ def fleiss(ratings: list[Rating]) -> tuple[float | None, int]:
     categories = sorted({c for coders in same for c in coders.values()}, key=str)
     if len(categories) < 2:
         return None, len(same)
+    from statsmodels.stats.inter_rater import fleiss_kappa
+
     index = {category: i for i, category in enumerate(categories)}
     table = np.zeros((len(same), len(categories)))
     for row, coders in enumerate(same):
@@ -111,6 +114,8 @@ def fleiss(ratings: list[Rating]) -> tuple[float | None, int]:
 def cohen_pairs(ratings: list[Rating], level: str = "nominal") -> list[PairAgreement]:
     """Cohen's kappa for every pair of coders on the units both rated (quadratic weights for
     ordinal scales)."""
+    from sklearn.metrics import cohen_kappa_score
+
     units = _by_unit(ratings)
     coders = sorted({rating.coder for rating in ratings})
     weights = "quadratic" if level == "ordinal" else None

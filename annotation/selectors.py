@@ -235,7 +235,7 @@ def spot_check_misses(project: Project, limit: int = 50) -> list[dict[str, Any]]
     misses = []
     for record_id, per_author in people.items():
         for _, value in per_author.values():
-            if str(value) != checked[record_id]:
+            if task_types.vote_key(project.task_type, value) != checked[record_id]:
                 misses.append({"record_id": record_id, "llm": checked[record_id], "human": value})
                 break
         if len(misses) >= limit:

@@ -17,7 +17,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=100_000, help="records to import")
     parser.add_argument("--seconds", type=float, default=8.0, help="per concurrency level")
-    parser.add_argument("--annotators", default="1,8,32")
+    parser.add_argument("--annotators", default="1,8,32,64")
     parser.add_argument(
         "--only",
         default="",

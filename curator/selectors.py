@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.cache import cache
 from django.db.models import Count, QuerySet
 
+from annotation import task_types
 from annotation.models import Annotation, Source
+from annotation.selectors import waiting_count
 from curator.models import Job, Project, Record, Round, RoutingDecision, Split, User
 
 
@@ -16,32 +19,33 @@ def projects_for(user: User) -> QuerySet[Project]:
     return Project.objects.filter(memberships__user=user).distinct()
 
 
+OVERVIEW_SECONDS = 15
+
+
 def project_overview(project: Project) -> dict[str, Any]:
+    """Record and label counts for the project page, cached for a few seconds: on a 1M-record
+    project each count is a scan, and the page is opened far more often than data changes."""
+    key = f"overview:{project.pk}"
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
     splits = dict(
         Record.objects.filter(project=project)
         .values_list("split")
         .annotate(n=Count("id"))
         .values_list("split", "n")
     )
-    overlap = int(project.setting("overlap"))
-    human_labeled = (
-        Annotation.objects.filter(project=project, source=Source.HUMAN)
-        .values("record_id")
-        .distinct()
-        .count()
-    )
-    waiting = (
-        Record.objects.filter(project=project, split=Split.POOL, claimed_count__lt=overlap)
-        .exclude(route=RoutingDecision.Decision.AUTO)
-        .count()
-    )
-    return {
+    human = Annotation.objects.filter(project=project, source=Source.HUMAN)
+    overview = {
         "records": sum(splits.values()),
         "splits": {split: splits.get(split, 0) for split in Split.values},
-        "human_labeled": human_labeled,
-        "human_labels": Annotation.objects.filter(project=project, source=Source.HUMAN).count(),
-        "waiting": waiting,
+        # Distinct over an integer column; never over JSON.
+        "human_labeled": human.values("record_id").distinct().count(),
+        "human_labels": human.count(),
+        "waiting": waiting_count(project),
     }
+    cache.set(key, overview, OVERVIEW_SECONDS)
+    return overview
 
 
 def recent_jobs(project: Project, limit: int = 10) -> QuerySet[Job]:
@@ -73,11 +77,6 @@ def round_snapshot_page(round_: Round, after_id: int = 0, limit: int = 100) -> l
     )
 
 
-def annotator_stats(project: Project, user: User) -> dict[str, int]:
-    labels = Annotation.objects.filter(project=project, author=user, source=Source.HUMAN).count()
-    return {"labels": labels}
-
-
 def routing_stats(project: Project) -> dict[str, Any]:
     """What LLM routing saved and how accurate its auto-accepted labels are on spot checks.
 
@@ -96,7 +95,9 @@ def routing_stats(project: Project) -> dict[str, Any]:
     )  # the latest human label per record wins in the dict
     checked = [(label, human[record]) for record, label in checks.values_list("record", "label")
                if record in human]  # fmt: skip
-    correct = sum(llm == person for llm, person in checked)
+    correct = sum(
+        str(llm) == task_types.vote_key(project.task_type, person) for llm, person in checked
+    )
     return {
         "auto": counts.get(RoutingDecision.Decision.AUTO, 0),
         "spot_check": counts.get(RoutingDecision.Decision.SPOT_CHECK, 0),

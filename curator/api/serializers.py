@@ -172,12 +172,20 @@ class SubmitSerializer(serializers.Serializer):
     value = serializers.JSONField(required=False)
     seconds_spent = serializers.FloatField(required=False, min_value=0)
     suggestion = serializers.IntegerField(required=False, min_value=1)
+    next = serializers.BooleanField(required=False, default=False)
 
     def validate(self, data: dict) -> dict:
         if "value" not in data and "label" not in data:
             raise serializers.ValidationError({"value": "give the label as `value` (or `label`)"})
         data["value"] = data["value"] if "value" in data else data["label"]
         return data
+
+
+class SubmittedSerializer(AnnotationSerializer):
+    next = AssignmentSerializer(required=False, allow_null=True)
+
+    class Meta(AnnotationSerializer.Meta):
+        fields = [*AnnotationSerializer.Meta.fields, "next"]
 
 
 class ReviseSerializer(serializers.Serializer):

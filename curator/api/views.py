@@ -219,7 +219,7 @@ class NextRecord(APIView):
 def _assignment(request: Request, slug: str, assignment_id: int) -> Assignment:
     project = _project(request, slug, Action.ANNOTATE)
     return get_object_or_404(
-        Assignment.objects.select_related("project"),
+        Assignment.objects.select_related("project", "record"),
         pk=assignment_id,
         project=project,
         annotator=request.user,
@@ -227,7 +227,10 @@ def _assignment(request: Request, slug: str, assignment_id: int) -> Assignment:
 
 
 class SubmitLabel(APIView):
-    @extend_schema(request=s.SubmitSerializer, responses={201: s.AnnotationSerializer})
+    """Store a label. With `"next": true` the response also carries the caller's next
+    assignment (or null when the queue is empty): one round trip per label."""
+
+    @extend_schema(request=s.SubmitSerializer, responses={201: s.SubmittedSerializer})
     def post(self, request: Request, slug: str, assignment_id: int) -> Response:
         assignment = _assignment(request, slug, assignment_id)
         data = s.SubmitSerializer(data=request.data)
@@ -242,7 +245,11 @@ class SubmitLabel(APIView):
             )
         except DjangoValidationError as error:
             raise ValidationError({"value": error.messages}) from None
-        return Response(s.AnnotationSerializer(annotation).data, status=status.HTTP_201_CREATED)
+        body = s.AnnotationSerializer(annotation).data
+        if data.validated_data.get("next"):
+            following = next_assignment(assignment.project, request.user)
+            body["next"] = s.AssignmentSerializer(following).data if following else None
+        return Response(body, status=status.HTTP_201_CREATED)
 
 
 class SkipRecord(APIView):

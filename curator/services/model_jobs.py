@@ -7,6 +7,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from annotation import task_types
 from curator.models import Job, Project, Record, User
 from curator.permissions import Action, require
 from curator.services.audit import audit
@@ -31,12 +32,21 @@ class JobNotStartable(NotStartable):
     pass
 
 
+# Task types whose labels the LLM can score one by one (a rating scale is a label set too).
+PRELABEL_TASK_TYPES = (task_types.CLASSIFICATION, task_types.RATING)
+
+
 def model_job_start(
     *, project: Project, kind: str, user: User, params: dict[str, Any] | None = None
 ) -> Job:
     require(user, project, Action.RUN_MODEL_JOB)
     if kind not in MODEL_JOB_KINDS:
         raise JobNotStartable(f"unknown job kind {kind!r}; use one of {', '.join(MODEL_JOB_KINDS)}")
+    if kind == Job.Kind.PRELABEL and project.task_type not in PRELABEL_TASK_TYPES:
+        raise JobNotStartable(
+            "LLM pre-labeling scores a label set; a "
+            f"{project.get_task_type_display().lower()} project has none to score"
+        )
     params = params or {}
     unknown = set(params) - ALLOWED_PARAMS[kind]
     if unknown:

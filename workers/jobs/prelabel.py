@@ -17,6 +17,7 @@ import numpy as np
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 
+from annotation import task_types
 from annotation.models import Annotation, Source
 from curator.models import Job, Project, Record, RoutingDecision, Split
 from curator.models.projects import PROJECT_SETTING_DEFAULTS
@@ -171,7 +172,11 @@ def process(job: Job, record_ids: list[int]) -> None:
     if not records:
         return
     probabilities = label_probabilities(llm, project, params, [r.text(field) for r in records])
-    values = project.label_values
+    # Stored in the task type's shape: a rating is the scale point as a number.
+    values = [
+        task_types.clean_value(project.task_type, project.labels, {}, value)
+        for value in project.label_values
+    ]
     threshold = float(params["auto_accept_threshold"])
     with transaction.atomic():
         # ignore_conflicts + the (record, job) unique key: a chunk running twice stores one label.
