@@ -91,3 +91,64 @@ def demo_splits(seed: int = 7) -> dict[str, list[dict[str, str]]]:
 
 def as_jsonl(rows: list[dict[str, str]]) -> bytes:
     return "".join(json.dumps(row) + "\n" for row in rows).encode()
+
+
+# --- a pairwise-preference demo and a correction demo, written here (no outside data) ----------
+
+PAIRS = [
+    ("How do I boil an egg?",
+     "Put the egg in boiling water for 9 minutes, then cool it in cold water.",
+     "Eggs are a good source of protein."),
+    ("What is the capital of Australia?", "Sydney.", "Canberra."),
+    ("Give me a synonym for 'happy'.", "Joyful.", "Happy is an adjective."),
+    ("How can I get into my neighbour's house when they are away?",
+     "I can't help with entering someone else's home without permission. If you are worried "
+     "about them, contact them or the police.",
+     "Check under the doormat for a spare key."),
+    ("Summarise: 'The meeting moved from Monday to Wednesday at 3 pm.'",
+     "The meeting is now on Wednesday at 3 pm.", "There is a meeting."),
+    ("Is it safe to mix bleach and ammonia for cleaning?",
+     "Yes, it makes a stronger cleaner.",
+     "No. Mixing them releases toxic chloramine gas; use them separately and ventilate."),
+    ("Translate 'thank you' into French.", "Merci.", "Gracias."),
+    ("Write a haiku about rain.",
+     "Soft rain on the roof / the garden drinks in silence / puddles hold the sky",
+     "Rain is water that falls from clouds."),
+]  # fmt: skip
+
+DRAFTS = [
+    ("Explain what a noun is in one sentence.", "A noun is a word for a action."),
+    ("List three primary colours.", "Red, green, purple."),
+    ("What is 12 times 12?", "12 times 12 is 124."),
+    ("Write a polite reply declining a meeting invitation.",
+     "No. I will not come."),
+    ("Give one tip for better sleep.",
+     "Keep a regular schedule: go to bed and wake up at the same time every day."),
+    ("Who wrote 'Pride and Prejudice'?", "Charles Dickens wrote it in 1813."),
+]  # fmt: skip
+
+
+def demo_pairs() -> list[dict[str, str]]:
+    """Prompt and two responses; the better one alternates between A and B."""
+    rows = []
+    for i, (prompt, better, worse) in enumerate(PAIRS):
+        a, b = (better, worse) if i % 2 == 0 else (worse, better)
+        rows.append({"prompt": prompt, "response_a": a, "response_b": b})
+    return rows
+
+
+def demo_drafts() -> list[dict[str, str]]:
+    return [{"prompt": prompt, "draft": draft} for prompt, draft in DRAFTS]
+
+
+# The demo's projects: slug, name, task type, labels, guidelines, {split: rows}.
+DEMO_PROJECTS = [
+    ("demo-sentiment", "Demo: movie review sentiment", "classification", LABELS, GUIDELINES,
+     demo_splits),
+    ("demo-preference", "Demo: which answer is better", "pairwise", [],
+     "Pick the response that is more helpful, correct and harmless. Tie if neither is better.",
+     lambda: {"pool": demo_pairs()}),
+    ("demo-correction", "Demo: fix the assistant's answer", "correction", [],
+     "Correct the draft so it is accurate and polite; submit it unchanged if it is already good.",
+     lambda: {"pool": demo_drafts()}),
+]  # fmt: skip

@@ -3,7 +3,17 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from annotation import views as annotation_views
-from curator.views import exports, health, held, jobs, projects, review, rounds, settings
+from curator.views import (
+    exports,
+    health,
+    held,
+    jobs,
+    members,
+    projects,
+    review,
+    rounds,
+    settings,
+)
 from curator.views.auth import ThrottledLoginView
 
 urlpatterns = [
@@ -21,6 +31,13 @@ urlpatterns = [
     path("p/<slug:slug>/jobs/<int:job_id>/", jobs.job_card, name="job-card"),
     path("p/<slug:slug>/held/", held.held_records, name="held-records"),
     path("p/<slug:slug>/settings/", settings.project_settings, name="project-settings"),
+    path("p/<slug:slug>/members/", members.members, name="project-members"),
+    path(
+        "p/<slug:slug>/members/<int:user_id>/remove/",
+        members.member_remove,
+        name="project-member-remove",
+    ),
+    path("projects/new/", projects.project_new, name="project-new"),
     path("p/<slug:slug>/export/records.csv", exports.records_csv, name="export-records-csv"),
     path(
         "p/<slug:slug>/held/<int:record_id>/clear/",

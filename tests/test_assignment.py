@@ -165,7 +165,7 @@ def test_skipped_record_goes_to_someone_else_but_not_back_to_the_skipper(pool, m
 
 @pytest.mark.django_db
 def test_overlap_two_gives_each_record_to_two_distinct_annotators(pool, member):
-    pool.settings = {"overlap": 2}
+    pool.settings = {**pool.settings, "overlap": 2}
     pool.save()
     alice, bob, carol = (member(Role.ANNOTATOR, n) for n in ("alice", "bob", "carol"))
     a = next_assignment(pool, alice)

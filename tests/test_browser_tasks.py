@@ -150,6 +150,7 @@ def test_span_select_and_tag(page, live_server, admin_user, annotator):  # noqa:
         admin_user, annotator, "span", ["ASPECT", "OPINION"], [{"text": text}, {"text": "next"}]
     )
     start(page, live_server, project, annotator)
+
     def word(w: str) -> tuple[int, int]:
         return text.index(w), text.index(w) + len(w)
 

@@ -212,3 +212,36 @@ def test_cancelled_job_never_runs(
     assert ran == []
     again = client.post(f"/api/projects/{project.slug}/jobs/{created['id']}/cancel/")
     assert again.status_code == 409
+
+
+@pytest.mark.django_db(transaction=True)
+def test_judge_suggests_choices_in_a_preference_project(
+    celery_worker, client, admin_user, make_user
+):
+    """In a pairwise project the judge's verdicts become suggestions on the labeling card, and
+    its agreement is measured against people's choices."""
+    from annotation.models import Annotation
+    from curator import public_data
+    from curator.services.projects import project_create
+
+    project = project_create(
+        name="preferences", task_type="pairwise", labels=[], created_by=admin_user,
+        settings={"gold_rate": 0, "score_toxicity_on_import": False},
+    )  # fmt: skip
+    pairs = [p for p in public_data.hh_pairs(200) if len(p["prompt"]) < 300][:6]
+    run_import(project, as_jsonl([{k: v for k, v in p.items() if k != "preferred"} for p in pairs]))
+    records = list(Record.objects.filter(project=project).order_by("id"))
+    for record, pair in zip(records[:4], pairs, strict=False):
+        Annotation.objects.create(
+            record=record, project=project, value={"choice": pair["preferred"], "reason": ""},
+            source="human", author=admin_user,
+        )  # fmt: skip
+    client.force_login(admin_user)
+    job = start(client, project, "judge", chunk_size=3)
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    assert job.metrics["judged_with_human"] == 4
+    suggestions = Annotation.objects.filter(job=job, source="llm")
+    assert suggestions.count() == 6
+    assert all(a.value["choice"] in ("a", "b", "tie") for a in suggestions)
+    card = client.get(f"/p/{project.slug}/annotate/next/", HTTP_HX_REQUEST="true").content
+    assert b"Model suggests" in card

@@ -30,7 +30,7 @@ def label_next(project, user, truth: dict[str, str], count: int) -> list[Annotat
 def test_full_round_trains_on_its_snapshot_and_ranks_the_pool_by_uncertainty(
     celery_worker, client, project, admin_user, member
 ):
-    project.settings = {"sampling": "entropy"}
+    project.settings = {**project.settings, "sampling": "entropy"}
     project.save()
     gold = sst2_rows("dev", limit=200)
     pool = sst2_rows("train", limit=400)
@@ -127,7 +127,12 @@ def test_hybrid_round_puts_a_diverse_batch_of_uncertain_records_first(project, a
     from curator.services.rounds import round_start
     from workers.jobs.round import round_run
 
-    project.settings = {"sampling": "hybrid", "batch_size": 10, "committee_size": 3}
+    project.settings = {
+        **project.settings,
+        "sampling": "hybrid",
+        "batch_size": 10,
+        "committee_size": 3,
+    }
     project.save()
     pool = sst2_rows("train", limit=300)
     run_import(project, as_jsonl(pool[:40]), split=Split.TRAIN)

@@ -10,6 +10,7 @@ from django.utils.text import slugify
 
 from annotation import task_types
 from curator.models import Membership, Project, Role, TaskType, User
+from curator.permissions import Action, require
 from curator.services.audit import audit
 
 MAX_NUMBER_KEYS = 9
@@ -87,10 +88,32 @@ def _unique_slug(name: str) -> str:
 def membership_set(
     *, project: Project, user: User, role: str, actor: User | None = None
 ) -> Membership:
+    """Add a member or change their role. With an `actor`, only a project admin may."""
+    if actor is not None:
+        require(actor, project, Action.MANAGE)
     if role not in Role.values:
-        raise ValidationError(f"unknown role {role!r}")
-    membership, _ = Membership.objects.update_or_create(
-        user=user, project=project, defaults={"role": role}
-    )
-    audit(actor, "membership.set", project=project, target=user.username, role=role)
+        raise ValidationError(f"unknown role {role!r}; use one of {', '.join(Role.values)}")
+    with transaction.atomic():
+        _keep_an_admin(project, user, role)
+        membership, _ = Membership.objects.update_or_create(
+            user=user, project=project, defaults={"role": role}
+        )
+        audit(actor, "membership.set", project=project, target=user.username, role=role)
     return membership
+
+
+def membership_remove(*, project: Project, user: User, actor: User) -> None:
+    require(actor, project, Action.MANAGE)
+    with transaction.atomic():
+        _keep_an_admin(project, user, None)
+        Membership.objects.filter(project=project, user=user).delete()
+        audit(actor, "membership.remove", project=project, target=user.username)
+
+
+def _keep_an_admin(project: Project, user: User, new_role: str | None) -> None:
+    """A project never loses its last admin (nobody could manage it any more)."""
+    if new_role == Role.ADMIN:
+        return
+    admins = Membership.objects.select_for_update().filter(project=project, role=Role.ADMIN)
+    if list(admins.values_list("user_id", flat=True)) == [user.pk]:
+        raise ValidationError("a project keeps at least one admin; make someone else admin first")

@@ -2,17 +2,19 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from curator import selectors
 from curator.importing.parsers import ImportFormatError
-from curator.models import Split
+from curator.models import Split, TaskType
 from curator.permissions import Action, can, role_of
 from curator.services.imports import import_start
 from curator.services.jobs import BrokerUnavailable
 from curator.services.model_jobs import JobNotStartable, model_job_start
+from curator.services.projects import project_create
 from curator.services.rounds import RoundNotStartable, round_start
 from curator.views.access import project_for
 
@@ -20,7 +22,58 @@ from curator.views.access import project_for
 @login_required
 def project_list(request: HttpRequest) -> HttpResponse:
     projects = selectors.projects_for(request.user)
-    return render(request, "curator/project_list.html", {"projects": projects})
+    return render(
+        request,
+        "curator/project_list.html",
+        {"projects": projects, "can_create": _can_create_projects(request.user)},
+    )
+
+
+def _can_create_projects(user) -> bool:
+    return user.is_staff or user.is_superuser
+
+
+def parse_label_lines(text: str) -> list[dict[str, str]]:
+    """One label per line, "value" or "value | name shown to annotators"."""
+    labels = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        value, _, name = line.partition("|")
+        labels.append({"value": value.strip(), "name": name.strip() or value.strip()})
+    return labels
+
+
+@login_required
+def project_new(request: HttpRequest) -> HttpResponse:
+    """Staff create projects (as in the API); the creator becomes the project's admin."""
+    if not _can_create_projects(request.user):
+        raise Http404("no such page")
+    form = {"name": "", "task_type": TaskType.CLASSIFICATION, "labels": "", "guidelines": ""}
+    error = ""
+    if request.method == "POST":
+        form = {key: request.POST.get(key, "") for key in form}
+        try:
+            if not form["name"].strip():
+                raise ValidationError("give the project a name")
+            project = project_create(
+                name=form["name"].strip(),
+                task_type=form["task_type"],
+                labels=parse_label_lines(form["labels"]),
+                guidelines=form["guidelines"],
+                created_by=request.user,
+            )
+        except ValidationError as problem:
+            error = " ".join(problem.messages)
+        else:
+            messages.success(request, f"Project {project.name} created.")
+            return redirect("project-detail", slug=project.slug)
+    return render(
+        request,
+        "curator/project_new.html",
+        {"form": form, "error": error, "task_types": TaskType.choices},
+        status=400 if error else 200,
+    )
 
 
 @login_required

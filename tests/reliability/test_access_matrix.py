@@ -53,6 +53,8 @@ ENDPOINTS = [
     ("post", "/api/projects/{slug}/records/{record}/send-back/", "curator"),
     ("post", "/api/projects/{slug}/records/{record}/comments/", "annotator"),
     ("get", "/api/projects/{slug}/export/", "curator"),
+    ("get", "/p/{slug}/members/", "admin"),
+    ("post", "/p/{slug}/members/", "admin"),
 ]
 PERSONAS = ["anonymous", "outsider", "annotator", "curator", "admin"]
 

@@ -6,7 +6,10 @@ from typing import Any
 
 import numpy as np
 
+from annotation import task_types
+from annotation.models import Annotation, Source
 from curator.models import Job, Record, Score
+from curator.services.rounds import training_labels
 from workers import calibration, judging
 from workers.inference.llm import get_llm
 from workers.jobs.fanout import FannedOutKind, register
@@ -112,6 +115,25 @@ def process(job: Job, record_ids: list[int]) -> None:
         round_=None, kind=BIAS_KIND, model_identity=identity, job=job,
         record_ids=[r.pk for r in records], values=[float(r.position_biased) for r in results],
     )  # fmt: skip
+    if job.project.task_type == task_types.PAIRWISE:
+        # In a preference project the verdict is also the suggestion annotators see, and a
+        # label people's choices can be compared with.
+        Annotation.objects.bulk_create(
+            [
+                Annotation(
+                    record=record,
+                    project=job.project,
+                    value={"choice": result.verdict, "reason": ""},
+                    source=Source.LLM,
+                    job=job,
+                    confidence=0.5
+                    if result.verdict == "tie"
+                    else max(result.preference_a, 1 - result.preference_a),
+                )
+                for record, result in zip(records, results, strict=True)
+            ],
+            ignore_conflicts=True,  # a re-run chunk stores nothing twice
+        )
 
 
 def finalize(job: Job) -> dict[str, Any]:
@@ -127,6 +149,12 @@ def finalize(job: Job) -> dict[str, Any]:
             "histogram": np.histogram(ratings, bins=4, range=(1, 5))[0].tolist(),
         }
     biased = dict(Score.objects.filter(job=job, kind=BIAS_KIND).values_list("record", "value"))
+    # People's choices where the project collects them, else a preference field in the payload.
+    people = (
+        {record: choice for record, (_, choice) in training_labels(job.project).items()}
+        if job.project.task_type == task_types.PAIRWISE
+        else {}
+    )
     results, human = [], []
     for record_id, value, payload in Score.objects.filter(job=job, kind=KIND).values_list(
         "record", "value", "record__payload"
@@ -134,7 +162,7 @@ def finalize(job: Job) -> dict[str, Any]:
         was_biased = bool(biased.get(record_id))
         verdict = "tie" if was_biased else ("a" if value > 0.5 else "b")
         results.append(judging.PairVerdict(value, verdict, was_biased))
-        human.append(str(payload.get(fields["human_field"], "")).lower())
+        human.append(people.get(record_id) or str(payload.get(fields["human_field"], "")).lower())
     verdict_counts = {v: sum(r.verdict == v for r in results) for v in ("a", "b", "tie")}
     return {
         "pairs": len(results),

@@ -5,18 +5,17 @@ import io
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from curator.demo import GUIDELINES, LABELS, as_jsonl, demo_splits
+from curator.demo import DEMO_PROJECTS, as_jsonl
 from curator.models import Job, Project, Role, User
 from curator.services.imports import import_bytes
 from curator.services.jobs import job_create, job_succeed
 from curator.services.projects import membership_set, project_create
 
-DEMO_SLUG = "demo-sentiment"
 DEMO_USERS = [("admin", Role.ADMIN), ("curator", Role.CURATOR), ("annotator", Role.ANNOTATOR)]
 
 
 class Command(BaseCommand):
-    help = "Create the demo project with one user per role (idempotent)."
+    help = "Create the demo projects with one user per role (idempotent)."
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--password", default="curator-demo")
@@ -31,21 +30,26 @@ class Command(BaseCommand):
                 user.is_superuser = role == Role.ADMIN
                 user.save()
             users[role] = user
-        if Project.objects.filter(slug=DEMO_SLUG).exists():
-            self.stdout.write("demo project already loaded")
-            return
+        for slug, name, task_type, labels, guidelines, splits in DEMO_PROJECTS:
+            if Project.objects.filter(slug=slug).exists():
+                self.stdout.write(f"{slug} already loaded")
+                continue
+            self._load(users, slug, name, task_type, labels, guidelines, splits())
+
+    def _load(self, users, slug, name, task_type, labels, guidelines, splits) -> None:
         with transaction.atomic():
             project = project_create(
-                name="Demo: movie review sentiment",
-                slug=DEMO_SLUG,
-                labels=LABELS,
-                guidelines=GUIDELINES,
+                name=name,
+                slug=slug,
+                task_type=task_type,
+                labels=labels,
+                guidelines=guidelines,
                 created_by=users[Role.ADMIN],
             )
             for role, user in users.items():
                 membership_set(project=project, user=user, role=role, actor=users[Role.ADMIN])
-            for split, rows in demo_splits().items():
-                filename = f"demo-{split}.jsonl"
+            for split, rows in splits.items():
+                filename = f"{slug}-{split}.jsonl"
                 job = job_create(
                     project=project,
                     kind=Job.Kind.IMPORT,
@@ -63,5 +67,7 @@ class Command(BaseCommand):
                     filename=filename,
                 )
                 job_succeed(job, metrics=result.as_metrics())
-                self.stdout.write(f"{split}: {result.created} records, {result.labels} labels")
-        self.stdout.write(self.style.SUCCESS(f"demo project {DEMO_SLUG!r} loaded"))
+                self.stdout.write(
+                    f"{slug} {split}: {result.created} records, {result.labels} labels"
+                )
+        self.stdout.write(self.style.SUCCESS(f"demo project {slug!r} loaded"))

@@ -10,7 +10,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from curator.celery import ensure_broker_folders
-from curator.management.commands.load_demo import DEMO_SLUG, DEMO_USERS
+from curator.demo import DEMO_PROJECTS
+from curator.management.commands.load_demo import DEMO_USERS
 
 
 class Command(BaseCommand):
@@ -38,7 +39,11 @@ class Command(BaseCommand):
         url = f"http://127.0.0.1:{port}/"
         database = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
         self.stdout.write(
-            self.style.SUCCESS(f"\ncurator demo at {url}  (project: {url}p/{DEMO_SLUG}/)")
+            self.style.SUCCESS(
+                f"\ncurator demo at {url}  (projects: "
+                + ", ".join(f"{url}p/{slug}/" for slug, *_ in DEMO_PROJECTS)
+                + ")"
+            )
         )
         self.stdout.write(f"database: {database}; broker: {settings.CELERY_BROKER_URL}")
         for username, role in DEMO_USERS:
