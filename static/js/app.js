@@ -20,6 +20,10 @@
     if (event.target && event.target.id === "workspace") {
       shownAt = performance.now();
       renderSpans();
+      // Long dialogues: the last turn is what the responses answer, so show it first.
+      document.querySelectorAll("#workspace .record-text.prompt").forEach(function (box) {
+        box.scrollTop = box.scrollHeight;
+      });
       const editor = document.querySelector("#workspace [autofocus]");
       if (editor) editor.focus();
     }
