@@ -15,7 +15,8 @@ from annotation import task_types
 from annotation.agreement import AgreementReport, Rating, agreement_report
 from annotation.consensus import LabelVote, dawid_skene
 from annotation.models import Annotation, Comment, Source
-from curator.models import Project, Record, RoutingDecision, Split, User
+from annotation.services.assignment import waiting_records
+from curator.models import Project, Record, RoutingDecision, User
 
 # Per-annotator figures need some evidence before they mean anything.
 MIN_GOLD_FOR_ACCURACY = 1
@@ -272,11 +273,6 @@ def waiting_count(project: Project) -> int:
     key = f"waiting:{project.pk}"
     value = cache.get(key)
     if value is None:
-        overlap = int(project.setting("overlap"))
-        value = (
-            Record.objects.filter(project=project, split=Split.POOL, claimed_count__lt=overlap)
-            .exclude(route=RoutingDecision.Decision.AUTO)
-            .count()
-        )
+        value = waiting_records(project).count()
         cache.set(key, value, 30)
     return value

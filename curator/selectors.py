@@ -10,7 +10,18 @@ from django.db.models import Count, QuerySet
 from annotation import task_types
 from annotation.models import Annotation, Source
 from annotation.selectors import waiting_count
-from curator.models import Job, Project, Record, Round, RoutingDecision, Split, User
+from curator.models import (
+    Job,
+    LineageEdge,
+    Project,
+    Record,
+    Round,
+    RoutingDecision,
+    Score,
+    Split,
+    User,
+)
+from curator.models.records import payload_text
 
 
 def projects_for(user: User) -> QuerySet[Project]:
@@ -106,3 +117,53 @@ def routing_stats(project: Project) -> dict[str, Any]:
         "spot_check_accuracy": correct / len(checked) if checked else None,
         "held": Record.objects.filter(project=project, held=True).count(),
     }
+
+
+BATCH_SCORE_KINDS = ("generation_quality", "toxicity", "intent_agreement", "near_duplicate")
+
+
+def batch_item(record: Record) -> dict[str, Any]:
+    return batch_items_for([record])[0]
+
+
+def batch_items(job: Job, state: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+    """A generated batch's items with their seed, intended label and scores, for review."""
+    records = Record.objects.filter(created_by_job=job).order_by("id")
+    if state:
+        records = records.filter(review=state)
+    return batch_items_for(list(records[:limit]))
+
+
+def batch_items_for(records: list[Record]) -> list[dict[str, Any]]:
+    ids = [record.pk for record in records]
+    scores: dict[int, dict[str, float]] = {}
+    for record_id, kind, value in Score.objects.filter(
+        record_id__in=ids, kind__in=BATCH_SCORE_KINDS
+    ).values_list("record_id", "kind", "value"):
+        scores.setdefault(record_id, {})[kind] = value
+    intended = dict(
+        Annotation.objects.filter(record_id__in=ids, source=Source.LLM)
+        .order_by("id")
+        .values_list("record_id", "value")
+    )
+    parents = dict(
+        LineageEdge.objects.filter(child_id__in=ids).values_list("child_id", "parent_id")
+    )
+    parent_payloads = dict(
+        Record.objects.filter(pk__in=set(parents.values())).values_list("id", "payload")
+    )
+    items = []
+    for record in records:
+        field = record.project.setting("text_field")
+        parent = parents.get(record.pk)
+        items.append(
+            {
+                "record": record,
+                "text": record.text(field),
+                "intended": intended.get(record.pk),
+                "scores": scores.get(record.pk, {}),
+                "parent_id": parent,
+                "parent_text": payload_text(parent_payloads.get(parent, {}), field),
+            }
+        )
+    return items

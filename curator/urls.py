@@ -4,6 +4,7 @@ from django.urls import include, path
 
 from annotation import views as annotation_views
 from curator.views import (
+    curation,
     exports,
     health,
     held,
@@ -38,6 +39,19 @@ urlpatterns = [
         name="project-member-remove",
     ),
     path("projects/new/", projects.project_new, name="project-new"),
+    path("p/<slug:slug>/data/", curation.data_page, name="data"),
+    path("p/<slug:slug>/data/generate/", curation.generate_start, name="generate-start"),
+    path("p/<slug:slug>/data/filter/", curation.filter_start, name="filter-start"),
+    path("p/<slug:slug>/data/noise/", curation.noise_start, name="noise-start"),
+    path("p/<slug:slug>/batches/<int:job_id>/", curation.batch_page, name="batch"),
+    path("p/<slug:slug>/batches/<int:job_id>/bulk/", curation.batch_bulk, name="batch-bulk"),
+    path("p/<slug:slug>/items/<int:record_id>/", curation.item_decide, name="item-decide"),
+    path("p/<slug:slug>/filters/<int:job_id>/", curation.filter_report, name="filter-report"),
+    path(
+        "p/<slug:slug>/filters/<int:job_id>/revert/",
+        curation.filter_revert,
+        name="filter-revert",
+    ),
     path("p/<slug:slug>/export/records.csv", exports.records_csv, name="export-records-csv"),
     path(
         "p/<slug:slug>/held/<int:record_id>/clear/",

@@ -11,6 +11,8 @@ from celery import shared_task
 from curator.services.imports import import_file
 from curator.services.jobs import TRANSIENT_ERRORS, job_run
 from workers.jobs import fanout
+from workers.jobs.filters import filter_run
+from workers.jobs.noise import noise_run
 from workers.jobs.round import round_run
 
 # Transient failures are retried with backoff; a job never runs past its hard time limit.
@@ -41,3 +43,13 @@ def run_fanned_out(job_id: int) -> None:
 @shared_task(name="workers.tasks.run_chunk", **RETRY)
 def run_chunk(chunk_id: int) -> None:
     fanout.run_chunk(chunk_id)
+
+
+@shared_task(name="workers.tasks.run_filters", **RETRY)
+def run_filters(job_id: int) -> None:
+    job_run(job_id, filter_run)
+
+
+@shared_task(name="workers.tasks.run_noise", **RETRY)
+def run_noise(job_id: int) -> None:
+    job_run(job_id, noise_run)

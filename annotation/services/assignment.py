@@ -78,16 +78,26 @@ def _seen_by(user: User) -> Exists:
     )
 
 
-def queue_for(project: Project, user: User):  # -> QuerySet[Record]
-    """Records this annotator could be given next, most useful first."""
+def waiting_records(project: Project):  # -> QuerySet[Record]
+    """Pool records that still want a label from someone."""
     overlap = int(project.setting("overlap"))
     return (
-        Record.objects.filter(project=project, split=Split.POOL, claimed_count__lt=overlap)
+        Record.objects.filter(
+            project=project,
+            split=Split.POOL,
+            claimed_count__lt=overlap,
+            # Generated items wait for curators; filtered-out records are out of the data.
+            review="",
+            filtered_by__isnull=True,
+        )
         # Auto-accepted LLM labels need no person (spot checks are routed separately).
         .exclude(route=RoutingDecision.Decision.AUTO)
-        .exclude(_seen_by(user))
-        .order_by("-priority", "id")
     )
+
+
+def queue_for(project: Project, user: User):  # -> QuerySet[Record]
+    """Records this annotator could be given next, most useful first."""
+    return waiting_records(project).exclude(_seen_by(user)).order_by("-priority", "id")
 
 
 def _gold_check(project: Project, user: User, lease: timedelta) -> Assignment | None:

@@ -5,7 +5,17 @@ from rest_framework import serializers
 
 from annotation.models import Annotation, Assignment
 from annotation.services.annotations import suggestion_for
-from curator.models import Job, Project, Record, Round, RoundSnapshotItem, Split, TaskType
+from curator.models import (
+    FilterDecision,
+    Job,
+    Project,
+    Record,
+    Round,
+    RoundSnapshotItem,
+    Split,
+    TaskType,
+)
+from curator.services.model_jobs import MODEL_JOB_KINDS
 
 
 class LabelSerializer(serializers.Serializer):
@@ -57,6 +67,9 @@ class RecordSerializer(serializers.ModelSerializer):
             "route",
             "held",
             "held_reason",
+            "review",
+            "review_note",
+            "filtered_by",
             "created_at",
         ]
 
@@ -68,7 +81,7 @@ class ImportCreateSerializer(serializers.Serializer):
 
 
 class ModelJobCreateSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=["prelabel", "toxicity", "judge"])
+    kind = serializers.ChoiceField(choices=[str(kind) for kind in MODEL_JOB_KINDS])
     params = serializers.DictField(required=False, default=dict)
 
 
@@ -257,3 +270,38 @@ class DisagreementSerializer(serializers.Serializer):
 
 class SkipSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+class ItemReviewSerializer(serializers.Serializer):
+    decision = serializers.ChoiceField(choices=["approve", "reject", "edit"])
+    reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+    text = serializers.CharField(max_length=20000, required=False)
+    label = serializers.CharField(max_length=200, required=False)
+
+
+class BulkReviewSerializer(serializers.Serializer):
+    decision = serializers.ChoiceField(choices=["approve", "reject"])
+    threshold = serializers.FloatField()
+    kind = serializers.CharField(max_length=32, required=False, default="generation_quality")
+
+
+class BatchItemSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="record.pk")
+    text = serializers.CharField()
+    review = serializers.CharField(source="record.review")
+    review_note = serializers.CharField(source="record.review_note")
+    intended = serializers.CharField(allow_null=True)
+    parent_id = serializers.IntegerField(allow_null=True)
+    scores = serializers.DictField(child=serializers.FloatField())
+
+
+class BatchSerializer(serializers.Serializer):
+    job = JobSerializer()
+    stats = serializers.DictField()
+    items = BatchItemSerializer(many=True)
+
+
+class FilterDecisionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = FilterDecision
+        fields = ["id", "record", "filter", "reason", "evidence"]

@@ -76,4 +76,31 @@ urlpatterns = [
         name="api-disagreements",
     ),
     path("projects/<slug:slug>/export/", views.Export.as_view(), name="api-export"),
+    path(
+        "projects/<slug:slug>/distribution/",
+        views.Distribution.as_view(),
+        name="api-distribution",
+    ),
+    path("projects/<slug:slug>/batches/<int:job_id>/", views.Batch.as_view(), name="api-batch"),
+    path(
+        "projects/<slug:slug>/batches/<int:job_id>/bulk/",
+        views.BatchBulk.as_view(),
+        name="api-batch-bulk",
+    ),
+    path(
+        "projects/<slug:slug>/records/<int:record_id>/review-item/",
+        views.ItemReview.as_view(),
+        name="api-item-review",
+    ),
+    path(
+        "projects/<slug:slug>/filters/<int:job_id>/decisions/",
+        views.FilterDecisions.as_view(),
+        name="api-filter-decisions",
+    ),
+    path(
+        "projects/<slug:slug>/filters/<int:job_id>/revert/",
+        views.FilterRevert.as_view(),
+        name="api-filter-revert",
+    ),
+    path("projects/<slug:slug>/noise/", views.NoiseReport.as_view(), name="api-noise"),
 ]

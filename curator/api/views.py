@@ -24,8 +24,9 @@ from annotation.services.assignment import assignment_skip, next_assignment
 from annotation.services.review import adjudicate, record_send_back
 from curator import selectors
 from curator.api import serializers as s
-from curator.models import Job, Project, Record, Round, Split
+from curator.models import FilterDecision, Job, Project, Record, ReviewState, Round, Split
 from curator.permissions import Action, can
+from curator.services import curation
 from curator.services.audit import audit
 from curator.services.exports import labeled_rows
 from curator.services.imports import import_start
@@ -120,7 +121,8 @@ class JobList(generics.ListAPIView):
 
     @extend_schema(request=s.ModelJobCreateSerializer, responses={202: s.JobSerializer})
     def post(self, request: Request, slug: str) -> Response:
-        """Start a model job: `prelabel` (LLM labels + routing), `toxicity` or `judge`."""
+        """Start a model job: `prelabel` (LLM labels + routing), `toxicity`, `judge`, `generate`
+        (a synthetic batch), `filter` (quality filters and dedup) or `noise` (label errors)."""
         project = _project(request, slug, Action.RUN_MODEL_JOB)
         data = s.ModelJobCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -383,3 +385,88 @@ class Export(APIView):
         response = StreamingHttpResponse(lines, content_type="application/jsonl")
         response["Content-Disposition"] = f'attachment; filename="{project.slug}.jsonl"'
         return response
+
+
+def _job_of(request: Request, slug: str, job_id: int, kind: str, action: Action) -> Job:
+    project = _project(request, slug, action)
+    return get_object_or_404(Job, pk=job_id, project=project, kind=kind)
+
+
+class Distribution(APIView):
+    """Label counts, lengths, sources and origins of what would train now."""
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request, slug: str) -> Response:
+        return Response(curation.distribution(_project(request, slug, Action.REVIEW)))
+
+
+class Batch(APIView):
+    """A generated batch: its statistics and items (?state=pending|approved|rejected)."""
+
+    @extend_schema(responses=s.BatchSerializer)
+    def get(self, request: Request, slug: str, job_id: int) -> Response:
+        job = _job_of(request, slug, job_id, Job.Kind.GENERATE, Action.REVIEW)
+        state = request.query_params.get("state") or None
+        if state is not None and state not in ReviewState.values:
+            raise ValidationError({"state": f"use one of {', '.join(ReviewState.values)}"})
+        body = {
+            "job": job,
+            "stats": curation.batch_stats(job),
+            "items": selectors.batch_items(job, state=state),
+        }
+        return Response(s.BatchSerializer(body).data)
+
+
+class BatchBulk(APIView):
+    @extend_schema(request=s.BulkReviewSerializer, responses={200: OpenApiTypes.OBJECT})
+    def post(self, request: Request, slug: str, job_id: int) -> Response:
+        job = _job_of(request, slug, job_id, Job.Kind.GENERATE, Action.REVIEW)
+        data = s.BulkReviewSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        count = curation.bulk_review(job=job, user=request.user, **data.validated_data)
+        return Response({"decided": count, "stats": curation.batch_stats(job)})
+
+
+class ItemReview(APIView):
+    """Approve, reject (with a reason) or edit a generated item."""
+
+    @extend_schema(request=s.ItemReviewSerializer, responses={200: s.RecordSerializer})
+    def post(self, request: Request, slug: str, record_id: int) -> Response:
+        project = _project(request, slug, Action.REVIEW)
+        record = get_object_or_404(Record, pk=record_id, project=project)
+        data = s.ItemReviewSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            result = curation.item_review(record=record, user=request.user, **data.validated_data)
+        except DjangoValidationError as error:
+            raise ValidationError({"decision": error.messages}) from None
+        return Response(s.RecordSerializer(result).data)
+
+
+class FilterDecisions(generics.ListAPIView):
+    """What a filter run dropped, and why."""
+
+    serializer_class = s.FilterDecisionSerializer
+    pagination_class = ById
+
+    def get_queryset(self):
+        job = _job_of(
+            self.request, self.kwargs["slug"], self.kwargs["job_id"], Job.Kind.FILTER,
+            Action.REVIEW,
+        )  # fmt: skip
+        return FilterDecision.objects.filter(job=job)
+
+
+class FilterRevert(APIView):
+    @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT})
+    def post(self, request: Request, slug: str, job_id: int) -> Response:
+        job = _job_of(request, slug, job_id, Job.Kind.FILTER, Action.RUN_MODEL_JOB)
+        return Response({"restored": curation.filter_revert(job=job, user=request.user)})
+
+
+class NoiseReport(APIView):
+    """Label-noise flags and their precision, measured from people's relabels."""
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request, slug: str) -> Response:
+        return Response(curation.noise_report(_project(request, slug, Action.REVIEW)))

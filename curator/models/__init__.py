@@ -2,20 +2,33 @@ from curator.models.audit import AuditEvent
 from curator.models.embeddings import Embedding
 from curator.models.jobs import Job, JobChunk
 from curator.models.projects import Membership, Project, Role, TaskType
-from curator.models.records import LineageEdge, Origin, Record, RoutingDecision, Score, Split
+from curator.models.records import (
+    FilterDecision,
+    LineageEdge,
+    NoiseFlag,
+    Origin,
+    Record,
+    ReviewState,
+    RoutingDecision,
+    Score,
+    Split,
+)
 from curator.models.rounds import Round, RoundSnapshotItem
 from curator.models.users import User
 
 __all__ = [
     "AuditEvent",
     "Embedding",
+    "FilterDecision",
     "Job",
     "JobChunk",
     "LineageEdge",
     "Membership",
+    "NoiseFlag",
     "Origin",
     "Project",
     "Record",
+    "ReviewState",
     "Role",
     "Round",
     "RoundSnapshotItem",

@@ -15,6 +15,9 @@ class Job(models.Model):
         PRELABEL = "prelabel", "LLM pre-label"
         TOXICITY = "toxicity", "Toxicity"
         JUDGE = "judge", "LLM judge"
+        GENERATE = "generate", "Synthetic generation"
+        FILTER = "filter", "Quality filters and dedup"
+        NOISE = "noise", "Label-noise detection"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import models
+from django.db.models import Q
 
 from curator.models.projects import Project
 
@@ -24,6 +25,12 @@ class Origin(models.TextChoices):
     SYNTHETIC = "synthetic", "Synthetic"
     REWRITE = "rewrite", "Rewrite"
     EDIT = "edit", "Edit"
+
+
+class ReviewState(models.TextChoices):
+    PENDING = "pending", "Waiting for review"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
 
 
 class Record(models.Model):
@@ -58,6 +65,20 @@ class Record(models.Model):
         "curator.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     hold_cleared_at = models.DateTimeField(null=True, blank=True)
+    # Curator review of generated items: only approved ones may train ("" = not under review).
+    review = models.CharField(
+        max_length=16, choices=ReviewState.choices, blank=True, default="", db_default=""
+    )
+    review_note = models.CharField(max_length=300, blank=True, default="", db_default="")
+    reviewed_by = models.ForeignKey(
+        "curator.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    # The filter run that dropped this record (kept out of training and the queue); a revert of
+    # that run clears it.
+    filtered_by = models.ForeignKey(
+        "curator.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -66,6 +87,11 @@ class Record(models.Model):
         ]
         indexes = [
             models.Index(fields=["project", "split", "-priority", "id"], name="record_queue_order"),
+            models.Index(
+                fields=["created_by_job", "review"],
+                condition=~Q(review=""),
+                name="record_batch_review",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -146,3 +172,43 @@ class RoutingDecision(models.Model):
 
     def __str__(self) -> str:
         return f"record {self.record_id}: {self.decision} ({self.label}, {self.confidence:.2f})"
+
+
+class FilterDecision(models.Model):
+    """What one filter run decided about one record, and why: the run's report and its undo."""
+
+    job = models.ForeignKey("curator.Job", on_delete=models.CASCADE, related_name="decisions")
+    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="filter_decisions")
+    filter = models.CharField(max_length=32)  # the first filter that dropped it
+    reason = models.CharField(max_length=300)
+    # e.g. the duplicate it matched, the measured value against the bound
+    evidence = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["job", "record"], name="filter_decision_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"record {self.record_id} dropped by {self.filter}: {self.reason}"
+
+
+class NoiseFlag(models.Model):
+    """A label that confident learning suspects is wrong; people relabel the record.
+
+    Its outcome is read from the labels people give afterwards (curator.services.curation.
+    noise_report): a flag is confirmed when the new label differs from the flagged one.
+    """
+
+    job = models.ForeignKey("curator.Job", on_delete=models.CASCADE, related_name="noise_flags")
+    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="noise_flags")
+    given_label = models.CharField(max_length=200)
+    suggested_label = models.CharField(max_length=200)
+    label_quality = models.FloatField()  # cleanlab's self-confidence of the given label
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["job", "record"], name="noise_flag_once")]
+
+    def __str__(self) -> str:
+        return f"record {self.record_id}: label {self.given_label!r} suspected"

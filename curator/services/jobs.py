@@ -30,6 +30,10 @@ JOB_TASKS: dict[str, tuple[str, str]] = {
     Job.Kind.PRELABEL: ("workers.tasks.run_fanned_out", "gpu"),
     Job.Kind.TOXICITY: ("workers.tasks.run_fanned_out", "gpu"),
     Job.Kind.JUDGE: ("workers.tasks.run_fanned_out", "gpu"),
+    Job.Kind.GENERATE: ("workers.tasks.run_fanned_out", "gpu"),
+    # Semantic dedup, perplexity and IFD need the encoder and the LLM.
+    Job.Kind.FILTER: ("workers.tasks.run_filters", "gpu"),
+    Job.Kind.NOISE: ("workers.tasks.run_noise", "gpu"),
 }
 CHUNK_TASK = "workers.tasks.run_chunk"
 

@@ -13,7 +13,14 @@ from curator.permissions import Action, require
 from curator.services.audit import audit
 from curator.services.jobs import NotStartable, job_create, job_dispatch
 
-MODEL_JOB_KINDS = (Job.Kind.PRELABEL, Job.Kind.TOXICITY, Job.Kind.JUDGE)
+MODEL_JOB_KINDS = (
+    Job.Kind.PRELABEL,
+    Job.Kind.TOXICITY,
+    Job.Kind.JUDGE,
+    Job.Kind.GENERATE,
+    Job.Kind.FILTER,
+    Job.Kind.NOISE,
+)
 # Parameters a caller may set; everything else is decided by the job from project settings.
 ALLOWED_PARAMS: dict[str, set[str]] = {
     Job.Kind.PRELABEL: {
@@ -25,7 +32,14 @@ ALLOWED_PARAMS: dict[str, set[str]] = {
         "mode", "prompt_field", "a_field", "b_field", "response_field", "human_field", "rubric",
         "judges", "scale", "chunk_size",
     },
+    Job.Kind.GENERATE: {
+        "generator", "count", "labels", "temperature", "max_new_tokens", "seed", "chunk_size",
+    },
+    Job.Kind.FILTER: {"filters"},
+    Job.Kind.NOISE: {"folds", "seed", "limit", "relabel"},
 }  # fmt: skip
+GENERATORS = ("instruction", "rewrite", "adversarial")
+MAX_GENERATED = 2000
 
 
 class JobNotStartable(NotStartable):
@@ -51,6 +65,7 @@ def model_job_start(
     unknown = set(params) - ALLOWED_PARAMS[kind]
     if unknown:
         raise JobNotStartable(f"unknown parameter(s) for {kind}: {', '.join(sorted(unknown))}")
+    _check_params(project, kind, params)
     with transaction.atomic():
         if Job.objects.filter(
             project=project, kind=kind, status__in=[Job.Status.QUEUED, Job.Status.RUNNING]
@@ -73,3 +88,30 @@ def record_hold_clear(*, record: Record, user: User) -> None:
             user, "record.hold_clear", project=record.project, target=f"record {record.pk}",
             reason=record.held_reason,
         )  # fmt: skip
+
+
+def _check_params(project: Project, kind: str, params: dict[str, Any]) -> None:
+    """Refuse, before queueing, what the job would only fail on later."""
+    if kind == Job.Kind.GENERATE:
+        if project.task_type not in PRELABEL_TASK_TYPES:
+            raise JobNotStartable("generation writes labeled examples for label-set projects")
+        if params.get("generator") not in GENERATORS:
+            raise JobNotStartable(f"generator must be one of {', '.join(GENERATORS)}")
+        try:
+            count = int(params.get("count", 20))
+        except (TypeError, ValueError):
+            raise JobNotStartable("count must be a whole number") from None
+        if not 1 <= count <= MAX_GENERATED:
+            raise JobNotStartable(f"count must be between 1 and {MAX_GENERATED}")
+        labels = params.get("labels")
+        if labels is not None and (
+            not isinstance(labels, list) or set(map(str, labels)) - set(project.label_values)
+        ):
+            raise JobNotStartable("labels must be a list of this project's labels")
+    if kind == Job.Kind.FILTER and "filters" in params:
+        from workers.curation import check_config
+
+        try:
+            check_config(params["filters"])
+        except ValueError as error:
+            raise JobNotStartable(str(error)) from None

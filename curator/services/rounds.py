@@ -18,6 +18,7 @@ from curator.models import (
     Job,
     Project,
     Record,
+    ReviewState,
     Round,
     RoundSnapshotItem,
     RoutingDecision,
@@ -30,6 +31,7 @@ from curator.services.jobs import NotStartable, job_create, job_dispatch
 
 TRAINING_SOURCES = (Source.HUMAN, Source.REVIEW, Source.IMPORT)
 GOLD_SOURCES = (Source.IMPORT, Source.REVIEW)
+TRAINABLE_REVIEW = ("", ReviewState.APPROVED)
 
 
 class RoundNotStartable(NotStartable):
@@ -61,7 +63,12 @@ def training_labels(project: Project) -> dict[int, tuple[int, str]]:
     not cleared by a curator) never train.
     """
     trainable = Annotation.objects.filter(
-        project=project, record__split__in=[Split.POOL, Split.TRAIN], record__held=False
+        project=project,
+        record__split__in=[Split.POOL, Split.TRAIN],
+        record__held=False,
+        # Dropped by a filter run, or a generated item not approved by a curator: never trains.
+        record__filtered_by__isnull=True,
+        record__review__in=TRAINABLE_REVIEW,
     )
     task = project.task_type
     labels = consensus_labels(

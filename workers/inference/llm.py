@@ -122,6 +122,42 @@ class TransformersLLM:
                 scores[i] = logprobs[row, positions, torch.tensor(targets)].sum().item()
         return scores.reshape(len(prompts), len(options))
 
+    @torch.inference_mode()
+    def response_nll(
+        self, prompts: Sequence[Messages] | None, responses: Sequence[str], max_tokens: int = 256
+    ) -> np.ndarray:
+        """Mean negative log-likelihood per token of each response: as the assistant's reply to
+        `prompts`, or as plain text (after the end-of-text token) when `prompts` is None.
+
+        exp() of it is the perplexity; the ratio conditional / plain is the instruction-following
+        difficulty (IFD) of an instruction-response pair.
+        """
+        tok = self.tokenizer
+        start = [tok.eos_token_id]
+        prefixes = (
+            [tok(self.render(m), add_special_tokens=False).input_ids for m in prompts]
+            if prompts is not None
+            else [start] * len(responses)
+        )
+        targets = [
+            tok(text, add_special_tokens=False).input_ids[:max_tokens] or start
+            for text in responses
+        ]
+        result = np.zeros(len(responses), dtype=np.float64)
+        order = sorted(range(len(responses)), key=lambda i: -(len(prefixes[i]) + len(targets[i])))
+        for begin in range(0, len(order), self.place.batch_size):
+            chunk = order[begin : begin + self.place.batch_size]
+            ids, mask = self._padded([prefixes[i] + targets[i] for i in chunk])
+            logprobs = torch.log_softmax(
+                self.model(input_ids=ids, attention_mask=mask).logits.float(), dim=-1
+            ).cpu()
+            for row, i in enumerate(chunk):
+                offset = len(prefixes[i])
+                positions = torch.arange(offset - 1, offset - 1 + len(targets[i]))
+                picked = logprobs[row, positions, torch.tensor(targets[i])]
+                result[i] = -picked.mean().item()
+        return result
+
     def _padded(self, sequences: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
         width = max(len(s) for s in sequences)
         ids = torch.full((len(sequences), width), self.tokenizer.pad_token_id, dtype=torch.long)

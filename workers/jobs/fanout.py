@@ -47,7 +47,7 @@ def register(kind: str, spec: FannedOutKind) -> None:
 
 def _kind(job: Job) -> FannedOutKind:
     # Importing the job modules fills the registry.
-    from workers.jobs import judge, prelabel, toxicity  # noqa: F401
+    from workers.jobs import generate, judge, prelabel, toxicity  # noqa: F401
 
     return REGISTRY[job.kind]
 

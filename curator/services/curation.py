@@ -1,0 +1,283 @@
+"""Curators decide what enters training: review of generated batches, filter runs and their
+undo, label-noise flags. Every decision is a row (annotation, lineage edge, filter decision)
+and an audit event."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import numpy as np
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from annotation import task_types
+from annotation.models import Annotation, Source
+from curator.hashing import content_hash
+from curator.models import (
+    Job,
+    LineageEdge,
+    NoiseFlag,
+    Origin,
+    Project,
+    Record,
+    ReviewState,
+    Score,
+    Split,
+    User,
+)
+from curator.models.records import payload_text
+from curator.permissions import Action, require
+from curator.services.audit import audit
+
+QUALITY_KIND = "generation_quality"
+DECISIONS = ("approve", "reject", "edit")
+NEAR_DUP_FLAG = 0.8  # estimated Jaccard from which a generated item counts as a duplicate
+
+
+def intended_label(record: Record) -> str | None:
+    return (
+        Annotation.objects.filter(record=record, source=Source.LLM, job=record.created_by_job)
+        .values_list("value", flat=True)
+        .first()
+    )
+
+
+def item_review(
+    *,
+    record: Record,
+    user: User,
+    decision: str,
+    reason: str = "",
+    text: str | None = None,
+    label: str | None = None,
+) -> Record:
+    """Approve, reject (with a reason) or edit one generated item.
+
+    Approving stores a `review` annotation with the intended (or the curator's) label and moves
+    the item to the train split. Editing creates a new record with the edited text, linked to
+    the original as its parent, approved at once; the original is rejected as "edited".
+    """
+    project = record.project
+    require(user, project, Action.REVIEW)
+    if decision not in DECISIONS:
+        raise ValidationError(f"decision must be one of {', '.join(DECISIONS)}")
+    if record.review != ReviewState.PENDING:
+        raise ValidationError(f"record {record.pk} is not waiting for review ({record.review})")
+    chosen = label if label else intended_label(record)
+    if decision != "reject":
+        chosen = task_types.clean_value(project.task_type, project.labels, record.payload, chosen)
+    now = timezone.now()
+    with transaction.atomic():
+        locked = Record.objects.select_for_update().get(pk=record.pk)
+        if locked.review != ReviewState.PENDING:
+            raise ValidationError(f"record {record.pk} was reviewed meanwhile")
+        if decision == "reject":
+            if not reason.strip():
+                raise ValidationError("say why the item is rejected")
+            _decide(locked, user, ReviewState.REJECTED, reason.strip(), now)
+            result = locked
+        elif decision == "approve":
+            _approve(locked, user, chosen, now)
+            result = locked
+        else:
+            result = _edit(locked, user, text or "", chosen, now)
+        audit(user, f"item.{decision}", project=project, target=f"record {record.pk}",
+              reason=reason, label=chosen if decision != "reject" else None)  # fmt: skip
+    return result
+
+
+def _decide(record: Record, user: User, state: str, note: str, now) -> None:
+    record.review, record.review_note = state, note[:300]
+    record.reviewed_by, record.reviewed_at = user, now
+    fields = ["review", "review_note", "reviewed_by", "reviewed_at"]
+    if state == ReviewState.APPROVED:
+        record.split = Split.TRAIN
+        fields.append("split")
+    record.save(update_fields=fields)
+
+
+def _approve(record: Record, user: User, label: Any, now) -> None:
+    _decide(record, user, ReviewState.APPROVED, "", now)
+    review = Annotation.objects.create(
+        record=record, project=record.project, value=label, source=Source.REVIEW, author=user
+    )
+    review.adjudicates.set(
+        Annotation.objects.filter(record=record, source=Source.LLM).values_list("id", flat=True)
+    )
+
+
+def _edit(record: Record, user: User, text: str, label: Any, now) -> Record:
+    project = record.project
+    text = text.strip()
+    if not text:
+        raise ValidationError("the edited text must not be empty")
+    field = project.setting("text_field")
+    payload = {**record.payload, field: text}
+    if Record.objects.filter(project=project, content_hash=content_hash(payload)).exists():
+        raise ValidationError("a record with exactly this text exists already")
+    edited = Record.objects.create(
+        project=project,
+        payload=payload,
+        content_hash=content_hash(payload),
+        origin=Origin.EDIT,
+        split=Split.POOL,
+        created_by_job=record.created_by_job,
+        review=ReviewState.PENDING,
+        source={"edited_from": record.pk, "by": user.username},
+    )
+    LineageEdge.objects.create(parent=record, child=edited, operation="edit")
+    _approve(edited, user, label, now)
+    _decide(record, user, ReviewState.REJECTED, f"edited into record {edited.pk}", now)
+    return edited
+
+
+def bulk_review(
+    *, job: Job, user: User, decision: str, threshold: float, kind: str = QUALITY_KIND
+) -> int:
+    """Approve every pending item of the batch scoring at least `threshold`, or reject every one
+    scoring below it; returns how many were decided."""
+    require(user, job.project, Action.REVIEW)
+    if decision not in ("approve", "reject"):
+        raise ValidationError("bulk decisions are approve or reject")
+    pending = Record.objects.filter(created_by_job=job, review=ReviewState.PENDING)
+    scores = dict(
+        Score.objects.filter(record__in=pending, kind=kind).values_list("record_id", "value")
+    )
+    if decision == "approve":
+        chosen = [pk for pk, value in scores.items() if value >= threshold]
+        reason = ""
+    else:
+        chosen = [pk for pk, value in scores.items() if value < threshold]
+        reason = f"{kind} below {threshold}"
+    for record in Record.objects.filter(pk__in=chosen).order_by("id"):
+        item_review(record=record, user=user, decision=decision, reason=reason)
+    audit(user, f"batch.bulk_{decision}", project=job.project, target=f"job {job.pk}",
+          threshold=threshold, kind=kind, count=len(chosen))  # fmt: skip
+    return len(chosen)
+
+
+def batch_stats(job: Job) -> dict[str, Any]:
+    """What a curator weighs before reviewing a batch: counts, quality histogram, toxicity,
+    duplicates, labels, and agreement of the current model with the intended labels."""
+    records = Record.objects.filter(created_by_job=job)
+    states = Counter(records.values_list("review", flat=True))
+    scores: dict[str, list[float]] = {}
+    for kind, value in Score.objects.filter(record__in=records).values_list("kind", "value"):
+        scores.setdefault(kind, []).append(value)
+    quality = np.array(scores.get(QUALITY_KIND, []))
+    toxicity = np.array(scores.get("toxicity", []))
+    near = np.array(scores.get("near_duplicate", []))
+    agreement = scores.get("intent_agreement", [])
+    limit = float(job.project.setting("toxicity_threshold"))
+    labels = Counter(
+        str(v)
+        for v in Annotation.objects.filter(job=job, source=Source.LLM).values_list(
+            "value", flat=True
+        )
+    )
+    return {
+        "items": int(records.count()),
+        "pending": states.get(ReviewState.PENDING, 0),
+        "approved": states.get(ReviewState.APPROVED, 0),
+        "rejected": states.get(ReviewState.REJECTED, 0),
+        "quality_histogram": np.histogram(quality, bins=4, range=(1, 5))[0].tolist(),
+        "mean_quality": float(quality.mean()) if quality.size else None,
+        "toxic": int((toxicity >= limit).sum()),
+        "duplicate_rate": float((near >= NEAR_DUP_FLAG).mean()) if near.size else None,
+        "labels": dict(labels),
+        "model_agreement": float(np.mean(agreement)) if agreement else None,
+    }
+
+
+def filter_revert(*, job: Job, user: User) -> int:
+    """Undo a filter run: every record it dropped is back. The decisions stay as history."""
+    require(user, job.project, Action.RUN_MODEL_JOB)
+    if job.kind != Job.Kind.FILTER:
+        raise ValidationError(f"job {job.pk} is not a filter run")
+    with transaction.atomic():
+        restored = Record.objects.filter(filtered_by=job).update(filtered_by=None)
+        Job.objects.filter(pk=job.pk).update(
+            metrics={**job.metrics, "reverted_at": timezone.now().isoformat(),
+                     "reverted_by": user.username, "restored": restored}
+        )  # fmt: skip
+        audit(user, "filter.revert", project=job.project, target=f"job {job.pk}",
+              restored=restored)  # fmt: skip
+    return restored
+
+
+def noise_report(project: Project) -> dict[str, Any]:
+    """Flags by outcome, from people's labels after the flag: "confirmed" when the new label
+    differs from the flagged one, "rejected" when people gave it again; precision of the flags
+    is confirmed / (confirmed + rejected)."""
+    flags = list(
+        NoiseFlag.objects.filter(job__project=project).values_list(
+            "record_id", "given_label", "created_at"
+        )
+    )
+    latest: dict[int, tuple[Any, Any]] = {}
+    for record_id, value, created in (
+        Annotation.objects.filter(
+            record_id__in=[f[0] for f in flags], source__in=[Source.HUMAN, Source.REVIEW]
+        )
+        .order_by("id")
+        .values_list("record_id", "value", "created_at")
+    ):
+        latest[record_id] = (value, created)
+    outcomes = Counter()
+    for record_id, given, flagged_at in flags:
+        relabel = latest.get(record_id)
+        if relabel is None or relabel[1] <= flagged_at:
+            outcomes["open"] += 1
+        elif task_types.vote_key(project.task_type, relabel[0]) != given:
+            outcomes["confirmed"] += 1
+        else:
+            outcomes["rejected"] += 1
+    resolved = outcomes["confirmed"] + outcomes["rejected"]
+    return {
+        "flags": len(flags),
+        **{key: outcomes[key] for key in ("open", "confirmed", "rejected")},
+        "precision": outcomes["confirmed"] / resolved if resolved else None,
+    }
+
+
+def distribution(project: Project) -> dict[str, Any]:
+    """Labels, lengths and sources of what would train now, with an imbalance warning."""
+    from curator.services.rounds import training_labels
+
+    labels = training_labels(project)
+    counts = Counter(label for _, label in labels.values())
+    field = project.setting("text_field")
+    lengths = []
+    origins: Counter = Counter()
+    sources = Counter(
+        Annotation.objects.filter(pk__in=[a for a, _ in labels.values()]).values_list(
+            "source", flat=True
+        )
+    )
+    for payload, origin in Record.objects.filter(pk__in=list(labels)).values_list(
+        "payload", "origin"
+    ):
+        lengths.append(len(payload_text(payload, field).split()))
+        origins[origin] += 1
+    label_counts = {value: counts.get(value, 0) for value in project.label_values} or dict(counts)
+    present = list(label_counts.values())
+    ratio = (max(present) / max(min(present), 1)) if present else None
+    minority = [v for v, n in label_counts.items() if present and n == min(present)]
+    histogram, edges = (
+        np.histogram(lengths, bins=[0, 5, 10, 20, 40, 80, 160, 10**6]) if lengths else ([], [])
+    )
+    return {
+        "labeled": len(labels),
+        "labels": label_counts,
+        "imbalance_ratio": ratio,
+        "imbalanced": bool(ratio and ratio >= 3),
+        "minority_labels": minority,
+        "length_histogram": [
+            {"from": int(edges[i]), "to": int(edges[i + 1]), "records": int(n)}
+            for i, n in enumerate(histogram)
+        ],
+        "label_sources": dict(sources),
+        "origins": dict(origins),
+    }

@@ -1,0 +1,203 @@
+"""Curators' data page: distribution, generation batches and their review, filter runs, noise."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from curator import selectors
+from curator.models import FilterDecision, Job, Record, ReviewState
+from curator.permissions import Action, can
+from curator.services import curation
+from curator.services.jobs import BrokerUnavailable
+from curator.services.model_jobs import GENERATORS, JobNotStartable, model_job_start
+from curator.views.access import project_for
+from workers.curation import DEFAULT_FILTERS, ORDER
+
+PAGE = 50
+
+
+@login_required
+def data_page(request: HttpRequest, slug: str) -> HttpResponse:
+    project = project_for(request.user, slug, Action.REVIEW)
+    jobs = Job.objects.filter(project=project).order_by("-id")
+    batches = jobs.filter(kind=Job.Kind.GENERATE)[:20]
+    context = {
+        "project": project,
+        "distribution": curation.distribution(project),
+        "batches": [(job, curation.batch_stats(job)) for job in batches],
+        "filter_runs": jobs.filter(kind=Job.Kind.FILTER)[:20],
+        "noise_runs": jobs.filter(kind=Job.Kind.NOISE)[:5],
+        "noise": curation.noise_report(project),
+        "generators": GENERATORS,
+        "filter_order": ORDER,
+        "default_filters": json.dumps(DEFAULT_FILTERS, indent=1),
+        "can_run": can(request.user, project, Action.RUN_MODEL_JOB),
+    }  # fmt: skip
+    return render(request, "curator/data.html", context)
+
+
+def _start(request: HttpRequest, project, kind: str, params: dict[str, Any]) -> None:
+    try:
+        job = model_job_start(project=project, kind=kind, user=request.user, params=params)
+    except (JobNotStartable, BrokerUnavailable) as error:
+        messages.error(request, f"Not started: {error}")
+    else:
+        messages.success(request, f"{job.get_kind_display()} started (job {job.pk}).")
+
+
+@login_required
+@require_POST
+def generate_start(request: HttpRequest, slug: str) -> HttpResponse:
+    project = project_for(request.user, slug, Action.RUN_MODEL_JOB)
+    params: dict[str, Any] = {"generator": request.POST.get("generator", "")}
+    try:
+        params["count"] = int(request.POST.get("count") or 20)
+    except ValueError:
+        messages.error(request, "Not started: count must be a whole number.")
+        return redirect("data", slug=slug)
+    labels = request.POST.getlist("labels")
+    if labels:
+        params["labels"] = labels
+    _start(request, project, Job.Kind.GENERATE, params)
+    return redirect("data", slug=slug)
+
+
+@login_required
+@require_POST
+def filter_start(request: HttpRequest, slug: str) -> HttpResponse:
+    project = project_for(request.user, slug, Action.RUN_MODEL_JOB)
+    try:
+        filters = json.loads(request.POST.get("filters") or "{}")
+    except ValueError as error:
+        messages.error(request, f"Not started: the filter settings are not valid JSON ({error}).")
+        return redirect("data", slug=slug)
+    _start(request, project, Job.Kind.FILTER, {"filters": filters})
+    return redirect("data", slug=slug)
+
+
+@login_required
+@require_POST
+def noise_start(request: HttpRequest, slug: str) -> HttpResponse:
+    project = project_for(request.user, slug, Action.RUN_MODEL_JOB)
+    _start(request, project, Job.Kind.NOISE, {})
+    return redirect("data", slug=slug)
+
+
+@login_required
+def batch_page(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
+    project = project_for(request.user, slug, Action.REVIEW)
+    job = get_object_or_404(Job, pk=job_id, project=project, kind=Job.Kind.GENERATE)
+    state = request.GET.get("state", ReviewState.PENDING)
+    items = selectors.batch_items(job, state=state or None)
+    return render(
+        request,
+        "curator/batch.html",
+        {
+            "project": project,
+            "job": job,
+            "stats": curation.batch_stats(job),
+            "items": items,
+            "state": state,
+            "states": ReviewState.choices,
+            "labels": project.labels,
+        },
+    )
+
+
+@login_required
+@require_POST
+def item_decide(request: HttpRequest, slug: str, record_id: int) -> HttpResponse:
+    project = project_for(request.user, slug, Action.REVIEW)
+    record = get_object_or_404(Record, pk=record_id, project=project)
+    try:
+        result = curation.item_review(
+            record=record,
+            user=request.user,
+            decision=request.POST.get("decision", ""),
+            reason=request.POST.get("reason", ""),
+            text=request.POST.get("text"),
+            label=request.POST.get("label") or None,
+        )
+    except ValidationError as error:
+        error_text = " ".join(error.messages)
+        if request.htmx:
+            return render(
+                request,
+                "curator/_batch_item.html",
+                {"item": selectors.batch_item(record), "project": project, "error": error_text,
+                 "labels": project.labels},
+                status=400,
+            )  # fmt: skip
+        messages.error(request, f"Record {record.pk}: {error_text}")
+    else:
+        if request.htmx:
+            return render(
+                request,
+                "curator/_batch_item.html",
+                {"item": selectors.batch_item(result), "project": project,
+                 "labels": project.labels, "replaced": result.pk != record.pk},
+            )  # fmt: skip
+    return redirect("batch", slug=slug, job_id=record.created_by_job_id)
+
+
+@login_required
+@require_POST
+def batch_bulk(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
+    project = project_for(request.user, slug, Action.REVIEW)
+    job = get_object_or_404(Job, pk=job_id, project=project, kind=Job.Kind.GENERATE)
+    try:
+        threshold = float(request.POST.get("threshold", ""))
+        count = curation.bulk_review(
+            job=job, user=request.user, decision=request.POST.get("decision", ""),
+            threshold=threshold,
+        )  # fmt: skip
+    except (ValueError, ValidationError) as error:
+        messages.error(request, f"Nothing decided: {error}")
+    else:
+        messages.success(request, f"{count} item(s) decided.")
+    return redirect("batch", slug=slug, job_id=job.pk)
+
+
+@login_required
+def filter_report(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
+    project = project_for(request.user, slug, Action.REVIEW)
+    job = get_object_or_404(Job, pk=job_id, project=project, kind=Job.Kind.FILTER)
+    try:
+        after = int(request.GET.get("after") or 0)
+    except ValueError:
+        after = 0
+    decisions = list(
+        FilterDecision.objects.filter(job=job, pk__gt=after)
+        .select_related("record")
+        .order_by("id")[:PAGE]
+    )
+    return render(
+        request,
+        "curator/filter_report.html",
+        {
+            "project": project,
+            "job": job,
+            "decisions": decisions,
+            "text_field": project.setting("text_field"),
+            "next_after": decisions[-1].pk if len(decisions) == PAGE else None,
+            "can_run": can(request.user, project, Action.RUN_MODEL_JOB),
+        },
+    )
+
+
+@login_required
+@require_POST
+def filter_revert(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
+    project = project_for(request.user, slug, Action.RUN_MODEL_JOB)
+    job = get_object_or_404(Job, pk=job_id, project=project, kind=Job.Kind.FILTER)
+    restored = curation.filter_revert(job=job, user=request.user)
+    messages.success(request, f"Filter run {job.pk} reverted: {restored} record(s) are back.")
+    return redirect("filter-report", slug=slug, job_id=job.pk)

@@ -1,0 +1,362 @@
+"""Synthetic generation: a batch of new labeled examples for curators to review.
+
+Generators (job param `generator`), for classification projects:
+- instruction: new examples of a label, written from a few labeled seeds of that label;
+- rewrite: paraphrases of hard (misclassified or least confident) and minority-label examples
+  that keep the label;
+- adversarial: minimal edits of examples near the current model's decision boundary that flip
+  them to another label (contrast sets), so the intended label is the other one.
+
+Every item is a Record (origin synthetic or rewrite, review "pending": it trains only once a
+curator approves it) linked to its seeds by LineageEdge, with the generator's intended label as
+an `llm` annotation; the job's params hold the prompt template, model and sampling parameters.
+Before anyone sees an item it is scored: toxicity, judge quality (1-5), whether the current
+model agrees with the intended label, and (when the batch is complete) near-duplication against
+the project's data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from django.db import transaction
+
+from annotation.models import Annotation, Source
+from curator.hashing import content_hash
+from curator.models import (
+    Job,
+    LineageEdge,
+    Origin,
+    Project,
+    Record,
+    ReviewState,
+    Round,
+    Split,
+)
+from curator.models.records import payload_text
+from curator.services.rounds import training_labels
+from workers import curation, judging
+from workers.inference.encoder import get_encoder
+from workers.inference.llm import get_llm
+from workers.inference.toxicity import get_toxicity_scorer
+from workers.jobs.fanout import FannedOutKind, register
+from workers.jobs.scores import scores_store
+
+DEFAULTS = {"count": 20, "temperature": 0.8, "max_new_tokens": 60, "seed": 0, "labels": None}
+TEMPLATES = {
+    "instruction": (
+        "Here are examples of texts labeled '{label}':\n{examples}\n\n"
+        "Write one new, different text that a careful annotator would also label '{label}'. "
+        "Reply with the text only."
+    ),
+    "rewrite": (
+        "Paraphrase the text below. Keep its meaning and its label '{label}'; change the wording."
+        " Reply with the paraphrase only.\n\nText: {text}"
+    ),
+    "adversarial": (
+        "Change as few words as possible in the text below so that it would be labeled "
+        "'{target}' instead of '{label}'. Reply with the changed text only.\n\nText: {text}"
+    ),
+}
+QUALITY_RUBRIC = (
+    "Rate how good this text is as a training example for the label given in the request: "
+    "fluent, on-topic, clearly of that label."
+)
+KINDS = {
+    "quality": "generation_quality",  # 1-5, the LLM judge
+    "toxicity": "toxicity",
+    "agreement": "intent_agreement",  # probability the latest round's model gives the intent
+    "near_dup": "near_duplicate",  # estimated Jaccard with the most similar other record
+}
+MAX_CHARS = 600
+
+
+def _names(project: Project) -> dict[str, str]:
+    return {label["value"]: label["name"] for label in project.labels}
+
+
+def latest_model(project: Project) -> dict[str, Any] | None:
+    """The artifact of the project's latest successful round: classifier and encoder identity."""
+    round_ = (
+        Round.objects.filter(project=project, status=Round.Status.SUCCEEDED)
+        .exclude(model_artifact="")
+        .order_by("-number")
+        .first()
+    )
+    if round_ is None:
+        return None
+    import joblib
+    from django.conf import settings
+
+    return joblib.load(Path(settings.MEDIA_ROOT) / round_.model_artifact)
+
+
+def _probabilities(project: Project, texts: list[str]) -> tuple[list[str], np.ndarray] | None:
+    """The latest round's classifier on these texts: (its label order, probabilities); None
+    without a model, or when the project's encoder changed since (its features would not fit)."""
+    artifact = latest_model(project)
+    if artifact is None:
+        return None
+    encoder = get_encoder(project.setting("encoder_model"))
+    if encoder.identity != artifact["encoder"]:
+        return None
+    model = artifact["classifier"]
+    return model.labels, model.predict_proba(encoder.encode(texts))
+
+
+def plan(job: Job) -> list[int]:
+    """Choose the seed records; each chunk then writes one item per seed."""
+    project = job.project
+    params = {**DEFAULTS, **job.params}
+    generator = params["generator"]
+    labeled = training_labels(project)
+    allowed = set(params["labels"] or project.label_values)
+    field = project.setting("text_field")
+    seeds = {pk: label for pk, (_, label) in labeled.items() if label in allowed}
+    rng = random.Random(params["seed"])
+    count = int(params["count"])
+    if generator == "instruction":
+        chosen = _round_robin_by_label(seeds, count, rng)
+    else:
+        chosen = _hard_first(project, seeds, count, field, rng, generator)
+    llm = get_llm(project.setting("llm_model"))
+    params.update(
+        {
+            "template": TEMPLATES[generator],
+            "llm": llm.identity,
+            "seed_labels": {str(pk): seeds[pk] for pk in chosen},
+        }
+    )
+    Job.objects.filter(pk=job.pk).update(params=params, model_identity={"llm": llm.identity})
+    job.params = params
+    return chosen
+
+
+def _round_robin_by_label(seeds: dict[int, str], count: int, rng: random.Random) -> list[int]:
+    by_label: dict[str, list[int]] = {}
+    for pk, label in sorted(seeds.items()):
+        by_label.setdefault(label, []).append(pk)
+    for ids in by_label.values():
+        rng.shuffle(ids)
+    chosen: list[int] = []
+    while len(chosen) < count and any(by_label.values()):
+        for ids in by_label.values():
+            if ids and len(chosen) < count:
+                chosen.append(ids.pop())
+    return chosen
+
+
+def _hard_first(
+    project: Project,
+    seeds: dict[int, str],
+    count: int,
+    field: str,
+    rng: random.Random,
+    generator: str,
+) -> list[int]:
+    """Misclassified, then least-confident examples by the latest round's model; minority
+    labels first when no model exists yet."""
+    ids = sorted(seeds)
+    if not ids:
+        return []
+    payloads = dict(Record.objects.filter(pk__in=ids).values_list("id", "payload"))
+    scored = _probabilities(project, [payload_text(payloads[i], field) for i in ids])
+    if scored is None:
+        counts: dict[str, int] = {}
+        for label in seeds.values():
+            counts[label] = counts.get(label, 0) + 1
+        rng.shuffle(ids)
+        ids.sort(key=lambda pk: counts[seeds[pk]])
+        return ids[:count]
+    order, probabilities = scored
+    given = np.array([probabilities[row, order.index(seeds[pk])] if seeds[pk] in order else 0.0
+                      for row, pk in enumerate(ids)])  # fmt: skip
+    if generator == "adversarial":
+        # Near the boundary: the given label's probability closest to the runner-up's.
+        top2 = np.sort(probabilities, axis=1)[:, -2:]
+        hardness = -(top2[:, 1] - top2[:, 0])
+    else:
+        hardness = -given  # misclassified examples have the lowest probability of their label
+    ranked = [ids[i] for i in np.argsort(-hardness, kind="stable")]
+    return ranked[:count]
+
+
+def _clean(reply: str) -> str:
+    text = reply.strip().split("\n\n")[0].strip()
+    text = re.sub(r"^(text|paraphrase|changed text)\s*:\s*", "", text, flags=re.IGNORECASE)
+    return text.strip().strip('"').strip()[:MAX_CHARS]
+
+
+def _messages(job: Job, seed_text: str, label: str, examples: list[str]) -> tuple[list[dict], str]:
+    project = job.project
+    names = _names(project)
+    others = [v for v in project.label_values if v != label]
+    target = others[int(hashlib.sha256(seed_text.encode()).digest()[0]) % len(others)]
+    prompt = (
+        job.params["template"]
+        .replace("{label}", names.get(label, label))
+        .replace("{target}", names.get(target, target))
+        .replace("{text}", seed_text[:MAX_CHARS])
+        .replace("{examples}", "\n".join(f"- {e[:300]}" for e in examples))
+    )
+    return [{"role": "user", "content": prompt}], target
+
+
+def process(job: Job, seed_ids: list[int]) -> None:
+    project = job.project
+    params = job.params
+    generator = params["generator"]
+    field = project.setting("text_field")
+    done = set(
+        LineageEdge.objects.filter(job=job, parent_id__in=seed_ids).values_list(
+            "parent_id", flat=True
+        )
+    )
+    seeds = [pk for pk in seed_ids if pk not in done]
+    if not seeds:
+        return
+    payloads = dict(Record.objects.filter(pk__in=seeds).values_list("id", "payload"))
+    labels = {int(pk): label for pk, label in params["seed_labels"].items()}
+    same_label: dict[str, list[str]] = {}
+    for pk, label in labels.items():
+        if pk in payloads:
+            same_label.setdefault(label, []).append(payload_text(payloads[pk], field))
+    llm = get_llm(project.setting("llm_model"))
+    items = []
+    for pk in seeds:
+        text = payload_text(payloads[pk], field)
+        examples = [*[t for t in same_label.get(labels[pk], []) if t != text][:2], text]
+        messages, target = _messages(job, text, labels[pk], examples)
+        # Seeded per (job, seed): a chunk that runs again writes the same item.
+        torch.manual_seed(int(hashlib.sha256(f"{job.pk}:{pk}".encode()).hexdigest()[:8], 16))
+        [reply] = llm.generate(
+            [messages],
+            max_new_tokens=int(params["max_new_tokens"]),
+            temperature=float(params["temperature"]),
+        )
+        generated = _clean(reply)
+        if not generated or curation.normalise(generated) == curation.normalise(text):
+            items.append((pk, None, None, messages))
+            continue
+        intended = target if generator == "adversarial" else labels[pk]
+        items.append((pk, generated, intended, messages))
+    _store(job, items)
+
+
+def _store(job: Job, items: list[tuple[int, str | None, str | None, list[dict]]]) -> None:
+    project = job.project
+    field = project.setting("text_field")
+    origin = Origin.SYNTHETIC if job.params["generator"] == "instruction" else Origin.REWRITE
+    created: list[tuple[Record, str]] = []
+    with transaction.atomic():
+        for seed_id, text, intended, messages in items:
+            if text is None:
+                # Nothing usable came back; the edge to itself marks the seed as done.
+                LineageEdge.objects.get_or_create(
+                    parent_id=seed_id, child_id=seed_id, operation="generate-failed", job=job
+                )
+                continue
+            payload = {field: text}
+            record, is_new = Record.objects.get_or_create(
+                project=project,
+                content_hash=content_hash(payload),
+                defaults={
+                    "payload": payload,
+                    "origin": origin,
+                    "split": Split.POOL,
+                    "created_by_job": job,
+                    "review": ReviewState.PENDING,
+                    "source": {"generator": job.params["generator"], "seed": seed_id,
+                               "prompt": messages[-1]["content"]},
+                },
+            )  # fmt: skip
+            LineageEdge.objects.get_or_create(
+                parent_id=seed_id, child=record, operation=job.params["generator"], job=job
+            )
+            if is_new:
+                Annotation.objects.create(
+                    record=record, project=project, value=intended, source=Source.LLM, job=job
+                )
+                created.append((record, intended))
+    if created:
+        _score(job, created)
+
+
+def _score(job: Job, created: list[tuple[Record, str]]) -> None:
+    project = job.project
+    field = project.setting("text_field")
+    ids = [record.pk for record, _ in created]
+    texts = [record.text(field) for record, _ in created]
+    scorer = get_toxicity_scorer(project.setting("toxicity_model"))
+    scores_store(round_=None, kind=KINDS["toxicity"], model_identity=scorer.identity, job=job,
+                 record_ids=ids, values=scorer.score(texts).tolist())  # fmt: skip
+    llm = get_llm(project.setting("llm_model"))
+    names = _names(project)
+    messages = [
+        judging.rating_messages(
+            f"Write a text of the label '{names.get(intended, intended)}'.", text, QUALITY_RUBRIC
+        )
+        for (_, intended), text in zip(created, texts, strict=True)
+    ]
+    quality = judging.expected_rating(llm.option_logprobs(messages, ["1", "2", "3", "4", "5"]))
+    scores_store(round_=None, kind=KINDS["quality"], model_identity=f"{llm.identity}|quality-v1",
+                 job=job, record_ids=ids, values=quality.tolist())  # fmt: skip
+    scored = _probabilities(project, texts)
+    if scored is not None:
+        order, probabilities = scored
+        agreement = [
+            float(probabilities[row, order.index(intended)]) if intended in order else 0.0
+            for row, (_, intended) in enumerate(created)
+        ]
+        scores_store(round_=None, kind=KINDS["agreement"], model_identity="latest-round",
+                     job=job, record_ids=ids, values=agreement)  # fmt: skip
+
+
+def finalize(job: Job) -> dict[str, Any]:
+    """Near-duplicate scores against the rest of the project, then the batch's statistics."""
+    project = job.project
+    field = project.setting("text_field")
+    batch = list(
+        Record.objects.filter(created_by_job=job).order_by("id").values_list("id", "payload")
+    )
+    if batch:
+        others = list(
+            Record.objects.filter(project=project)
+            .exclude(created_by_job=job)
+            .order_by("-id")
+            .values_list("id", "payload")[:50000]
+        )
+        similarity = _max_jaccard(
+            [payload_text(p, field) for _, p in batch], [payload_text(p, field) for _, p in others]
+        )
+        scores_store(round_=None, kind=KINDS["near_dup"], model_identity="minhash-3gram-128",
+                     job=job, record_ids=[pk for pk, _ in batch], values=similarity)  # fmt: skip
+    from curator.services.curation import batch_stats
+
+    return batch_stats(job)
+
+
+def _max_jaccard(new: list[str], existing: list[str]) -> list[float]:
+    from datasketch import MinHash, MinHashLSH
+
+    if not existing:
+        return [0.0] * len(new)
+    lsh = MinHashLSH(threshold=0.5, num_perm=128)
+    old = MinHash.bulk([curation.shingles(t) for t in existing], num_perm=128, seed=1)
+    for index, signature in enumerate(old):
+        lsh.insert(index, signature)
+    result = []
+    for signature in MinHash.bulk([curation.shingles(t) for t in new], num_perm=128, seed=1):
+        matches = lsh.query(signature)
+        result.append(max((float(old[m].jaccard(signature)) for m in matches), default=0.0))
+    return result
+
+
+register(Job.Kind.GENERATE, FannedOutKind(plan=plan, process=process, finalize=finalize,
+                                          chunk_size=8))  # fmt: skip
