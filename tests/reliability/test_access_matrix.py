@@ -54,6 +54,22 @@ ENDPOINTS = [
     ("post", "/api/projects/{slug}/records/{record}/comments/", "annotator"),
     ("get", "/api/projects/{slug}/export/", "curator"),
     ("get", "/p/{slug}/members/", "admin"),
+    ("get", "/p/{slug}/data/", "curator"),
+    ("post", "/p/{slug}/data/generate/", "curator"),
+    ("post", "/p/{slug}/data/filter/", "curator"),
+    ("post", "/p/{slug}/data/noise/", "curator"),
+    ("get", "/p/{slug}/batches/{batch}/", "curator"),
+    ("post", "/p/{slug}/batches/{batch}/bulk/", "curator"),
+    ("post", "/p/{slug}/items/{record}/", "curator"),
+    ("get", "/p/{slug}/filters/{filter}/", "curator"),
+    ("post", "/p/{slug}/filters/{filter}/revert/", "curator"),
+    ("get", "/api/projects/{slug}/distribution/", "curator"),
+    ("get", "/api/projects/{slug}/batches/{batch}/", "curator"),
+    ("post", "/api/projects/{slug}/batches/{batch}/bulk/", "curator"),
+    ("post", "/api/projects/{slug}/records/{record}/review-item/", "curator"),
+    ("get", "/api/projects/{slug}/filters/{filter}/decisions/", "curator"),
+    ("post", "/api/projects/{slug}/filters/{filter}/revert/", "curator"),
+    ("get", "/api/projects/{slug}/noise/", "curator"),
     ("post", "/p/{slug}/members/", "admin"),
 ]
 PERSONAS = ["anonymous", "outsider", "annotator", "curator", "admin"]
@@ -81,8 +97,17 @@ def world(project, make_user):
         Membership.objects.create(user=users[role], project=project, role=role)
     round_ = Round.objects.create(project=project, number=1, status=Round.Status.SUCCEEDED)
     job = Job.objects.create(project=project, kind=Job.Kind.TOXICITY)
+    batch = Job.objects.create(project=project, kind=Job.Kind.GENERATE)
+    run = Job.objects.create(project=project, kind=Job.Kind.FILTER, status=Job.Status.SUCCEEDED)
     record = project.records.first()
-    values = {"slug": project.slug, "round": round_.number, "job": job.pk, "record": record.pk}
+    values = {
+        "slug": project.slug,
+        "round": round_.number,
+        "job": job.pk,
+        "record": record.pk,
+        "batch": batch.pk,
+        "filter": run.pk,
+    }
     return users, values
 
 

@@ -187,3 +187,37 @@ def test_every_task_card_escapes_user_text(client, admin_user, task_type):
     card = client.get(f"/p/{project.slug}/annotate/next/", HTTP_HX_REQUEST="true")
     assert card.status_code == 200 and b"record-text" in card.content
     assert_escaped(card.content, f"the {task_type} card")
+
+
+@pytest.mark.django_db
+def test_curation_pages_escape_user_text(client, hostile, admin_user):
+    from curator.models import FilterDecision, LineageEdge
+
+    project, _ = hostile
+    seed = Record.objects.filter(project=project).first()
+    batch = Job.objects.create(project=project, kind=Job.Kind.GENERATE,
+                               params={"generator": PAYLOADS[0], "llm": PAYLOADS[1]})  # fmt: skip
+    item = Record.objects.create(
+        project=project, payload={"text": PAYLOADS[2]}, content_hash="h" * 64, review="pending",
+        created_by_job=batch, review_note=PAYLOADS[6],
+    )  # fmt: skip
+    LineageEdge.objects.create(parent=seed, child=item, operation="instruction", job=batch)
+    Annotation.objects.create(record=item, project=project, value=PAYLOADS[5], source="llm",
+                              job=batch)  # fmt: skip
+    run = Job.objects.create(
+        project=project,
+        kind=Job.Kind.FILTER,
+        status=Job.Status.SUCCEEDED,
+        metrics={"removed": {PAYLOADS[0]: 1}, "filters": PAYLOADS[1]},
+    )
+    FilterDecision.objects.create(job=run, record=seed, filter=PAYLOADS[3], reason=PAYLOADS[4])
+    client.force_login(admin_user)
+    for url in (
+        f"/p/{project.slug}/data/",
+        f"/p/{project.slug}/batches/{batch.pk}/",
+        f"/p/{project.slug}/batches/{batch.pk}/?state=",
+        f"/p/{project.slug}/filters/{run.pk}/",
+    ):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert_escaped(response.content, url)
