@@ -43,6 +43,7 @@ urlpatterns = [
     path("p/<slug:slug>/data/generate/", curation.generate_start, name="generate-start"),
     path("p/<slug:slug>/data/filter/", curation.filter_start, name="filter-start"),
     path("p/<slug:slug>/data/noise/", curation.noise_start, name="noise-start"),
+    path("p/<slug:slug>/data/documents/", curation.document_upload, name="document-upload"),
     path("p/<slug:slug>/batches/<int:job_id>/", curation.batch_page, name="batch"),
     path("p/<slug:slug>/batches/<int:job_id>/bulk/", curation.batch_bulk, name="batch-bulk"),
     path("p/<slug:slug>/items/<int:record_id>/", curation.item_decide, name="item-decide"),

@@ -322,3 +322,46 @@ def test_only_curators_review_and_annotators_cannot_start_generation(
     )
     assert response.status_code == 403
     assert Record.objects.get(pk=item.pk).review == ReviewState.PENDING
+
+
+ARTICLE = """The Lumière brothers held the first public film screening in Paris in December 1895.
+Their short films showed everyday scenes such as workers leaving a factory.
+
+Early audiences were astonished; some reports claim viewers ducked when a train approached
+the camera. Within a few years, cinemas opened across Europe and America."""
+
+
+def test_grounded_items_cite_their_passage(celery_worker, client, seeded, curator_user):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    project = seeded
+    client.force_login(curator_user)
+    response = client.post(
+        f"/api/projects/{project.slug}/documents/",
+        {"file": SimpleUploadedFile("cinema.md", ARTICLE.encode(), "text/markdown")},
+    )
+    assert response.status_code == 201 and response.json()["chunks"] >= 1
+    bad = client.post(
+        f"/api/projects/{project.slug}/documents/",
+        {"file": SimpleUploadedFile("x.txt", b"\xff\xfe\x00bin", "text/plain")},
+    )
+    assert bad.status_code == 400 and "binary" in bad.content.decode()
+    job = start(client, project, "generate", generator="grounded", count=2)
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    items = list(Record.objects.filter(created_by_job=job))
+    assert items, "the LLM wrote nothing usable"
+    document = project.documents.get()
+    for item in items:
+        assert item.source["document"] == document.pk
+        assert item.source["chunk"] < len(document.chunks)
+        assert document.chunks[item.source["chunk"]][:40] in item.source["prompt"]
+        assert item.review == ReviewState.PENDING
+
+
+def test_documents_are_chunked_at_paragraphs_and_sentences():
+    from curator.services.documents import chunk_text
+
+    chunks = chunk_text(ARTICLE, size=200)
+    assert all(len(c) <= 200 for c in chunks)
+    assert " ".join(" ".join(chunks).split()) == " ".join(ARTICLE.split())
+    assert chunks[0].startswith("The Lumière brothers")

@@ -305,3 +305,7 @@ class FilterDecisionSerializer(serializers.ModelSerializer):
     class Meta:
         model = FilterDecision
         fields = ["id", "record", "filter", "reason", "evidence"]
+
+
+class DocumentUploadSerializer(serializers.Serializer):
+    file = serializers.FileField()

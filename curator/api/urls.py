@@ -103,4 +103,5 @@ urlpatterns = [
         name="api-filter-revert",
     ),
     path("projects/<slug:slug>/noise/", views.NoiseReport.as_view(), name="api-noise"),
+    path("projects/<slug:slug>/documents/", views.DocumentCreate.as_view(), name="api-documents"),
 ]

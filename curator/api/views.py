@@ -28,6 +28,7 @@ from curator.models import FilterDecision, Job, Project, Record, ReviewState, Ro
 from curator.permissions import Action, can
 from curator.services import curation
 from curator.services.audit import audit
+from curator.services.documents import document_add
 from curator.services.exports import labeled_rows
 from curator.services.imports import import_start
 from curator.services.jobs import job_cancel
@@ -470,3 +471,24 @@ class NoiseReport(APIView):
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request, slug: str) -> Response:
         return Response(curation.noise_report(_project(request, slug, Action.REVIEW)))
+
+
+class DocumentCreate(APIView):
+    """Upload a text, Markdown or PDF document for knowledge-grounded generation."""
+
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(request=s.DocumentUploadSerializer, responses={201: OpenApiTypes.OBJECT})
+    def post(self, request: Request, slug: str) -> Response:
+        project = _project(request, slug, Action.IMPORT)
+        upload = request.FILES.get("file")
+        if upload is None:
+            raise ValidationError({"file": "upload a text, Markdown or PDF file"})
+        try:
+            document = document_add(project=project, upload=upload, user=request.user)
+        except DjangoValidationError as error:
+            raise ValidationError({"file": error.messages}) from None
+        return Response(
+            {"id": document.pk, "name": document.name, "chunks": len(document.chunks)},
+            status=status.HTTP_201_CREATED,
+        )

@@ -1,4 +1,5 @@
 from curator.models.audit import AuditEvent
+from curator.models.documents import Document
 from curator.models.embeddings import Embedding
 from curator.models.jobs import Job, JobChunk
 from curator.models.projects import Membership, Project, Role, TaskType
@@ -18,6 +19,7 @@ from curator.models.users import User
 
 __all__ = [
     "AuditEvent",
+    "Document",
     "Embedding",
     "FilterDecision",
     "Job",

@@ -34,11 +34,12 @@ ALLOWED_PARAMS: dict[str, set[str]] = {
     },
     Job.Kind.GENERATE: {
         "generator", "count", "labels", "temperature", "max_new_tokens", "seed", "chunk_size",
+        "documents",
     },
     Job.Kind.FILTER: {"filters"},
     Job.Kind.NOISE: {"folds", "seed", "limit", "relabel"},
 }  # fmt: skip
-GENERATORS = ("instruction", "rewrite", "adversarial")
+GENERATORS = ("instruction", "rewrite", "adversarial", "grounded")
 MAX_GENERATED = 2000
 
 
@@ -103,6 +104,8 @@ def _check_params(project: Project, kind: str, params: dict[str, Any]) -> None:
             raise JobNotStartable("count must be a whole number") from None
         if not 1 <= count <= MAX_GENERATED:
             raise JobNotStartable(f"count must be between 1 and {MAX_GENERATED}")
+        if params["generator"] == "grounded" and not project.documents.exists():
+            raise JobNotStartable("grounded generation needs a document: upload one first")
         labels = params.get("labels")
         if labels is not None and (
             not isinstance(labels, list) or set(map(str, labels)) - set(project.label_values)

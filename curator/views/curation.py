@@ -13,9 +13,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from curator import selectors
-from curator.models import FilterDecision, Job, Record, ReviewState
+from curator.models import Document, FilterDecision, Job, Record, ReviewState
 from curator.permissions import Action, can
 from curator.services import curation
+from curator.services.documents import document_add
 from curator.services.jobs import BrokerUnavailable
 from curator.services.model_jobs import GENERATORS, JobNotStartable, model_job_start
 from curator.views.access import project_for
@@ -40,6 +41,7 @@ def data_page(request: HttpRequest, slug: str) -> HttpResponse:
         "filter_order": ORDER,
         "default_filters": json.dumps(DEFAULT_FILTERS, indent=1),
         "can_run": can(request.user, project, Action.RUN_MODEL_JOB),
+        "documents": Document.objects.filter(project=project).order_by("-id")[:50],
     }  # fmt: skip
     return render(request, "curator/data.html", context)
 
@@ -201,3 +203,20 @@ def filter_revert(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
     restored = curation.filter_revert(job=job, user=request.user)
     messages.success(request, f"Filter run {job.pk} reverted: {restored} record(s) are back.")
     return redirect("filter-report", slug=slug, job_id=job.pk)
+
+
+@login_required
+@require_POST
+def document_upload(request: HttpRequest, slug: str) -> HttpResponse:
+    project = project_for(request.user, slug, Action.IMPORT)
+    upload = request.FILES.get("file")
+    if upload is None:
+        messages.error(request, "Choose a text, Markdown or PDF file.")
+        return redirect("data", slug=slug)
+    try:
+        document = document_add(project=project, upload=upload, user=request.user)
+    except ValidationError as error:
+        messages.error(request, f"Not added: {' '.join(error.messages)}")
+    else:
+        messages.success(request, f"{document.name}: {len(document.chunks)} passage(s).")
+    return redirect("data", slug=slug)

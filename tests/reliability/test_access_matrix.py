@@ -70,6 +70,8 @@ ENDPOINTS = [
     ("get", "/api/projects/{slug}/filters/{filter}/decisions/", "curator"),
     ("post", "/api/projects/{slug}/filters/{filter}/revert/", "curator"),
     ("get", "/api/projects/{slug}/noise/", "curator"),
+    ("post", "/api/projects/{slug}/documents/", "curator"),
+    ("post", "/p/{slug}/data/documents/", "curator"),
     ("post", "/p/{slug}/members/", "admin"),
 ]
 PERSONAS = ["anonymous", "outsider", "annotator", "curator", "admin"]

@@ -30,6 +30,7 @@ from django.db import transaction
 from annotation.models import Annotation, Source
 from curator.hashing import content_hash
 from curator.models import (
+    Document,
     Job,
     LineageEdge,
     Origin,
@@ -62,6 +63,10 @@ TEMPLATES = {
     "adversarial": (
         "Change as few words as possible in the text below so that it would be labeled "
         "'{target}' instead of '{label}'. Reply with the changed text only.\n\nText: {text}"
+    ),
+    "grounded": (
+        "Read this passage:\n{passage}\n\nWrite one short text, using only facts from the "
+        "passage, that a careful annotator would label '{label}'. Reply with the text only."
     ),
 }
 QUALITY_RUBRIC = (
@@ -121,7 +126,11 @@ def plan(job: Job) -> list[int]:
     seeds = {pk: label for pk, (_, label) in labeled.items() if label in allowed}
     rng = random.Random(params["seed"])
     count = int(params["count"])
-    if generator == "instruction":
+    if generator == "grounded":
+        params["passages"] = _passages(project, params, count, sorted(allowed))
+        # Units are positions in params["passages"], not records.
+        chosen = list(range(1, len(params["passages"]) + 1))
+    elif generator == "instruction":
         chosen = _round_robin_by_label(seeds, count, rng)
     else:
         chosen = _hard_first(project, seeds, count, field, rng, generator)
@@ -130,12 +139,33 @@ def plan(job: Job) -> list[int]:
         {
             "template": TEMPLATES[generator],
             "llm": llm.identity,
-            "seed_labels": {str(pk): seeds[pk] for pk in chosen},
+            "seed_labels": {str(pk): seeds[pk] for pk in chosen if generator != "grounded"},
         }
     )
     Job.objects.filter(pk=job.pk).update(params=params, model_identity={"llm": llm.identity})
     job.params = params
     return chosen
+
+
+def _passages(
+    project: Project, params: dict[str, Any], count: int, labels: list[str]
+) -> list[dict[str, Any]]:
+    """(document, chunk, intended label) for each item: chunks in order, labels in turn."""
+    documents = Document.objects.filter(project=project)
+    if params.get("documents"):
+        documents = documents.filter(pk__in=params["documents"])
+    chunks = [(d.pk, d.name, i) for d in documents.order_by("id") for i in range(len(d.chunks))]
+    if not chunks:
+        return []
+    return [
+        {
+            "document": chunks[n % len(chunks)][0],
+            "name": chunks[n % len(chunks)][1],
+            "chunk": chunks[n % len(chunks)][2],
+            "label": labels[n % len(labels)],
+        }
+        for n in range(count)
+    ]
 
 
 def _round_robin_by_label(seeds: dict[int, str], count: int, rng: random.Random) -> list[int]:
@@ -208,10 +238,52 @@ def _messages(job: Job, seed_text: str, label: str, examples: list[str]) -> tupl
     return [{"role": "user", "content": prompt}], target
 
 
+def _generate_one(job: Job, unit: int, messages: list[dict]) -> str:
+    # Seeded per (job, unit): a chunk that runs again writes the same item.
+    torch.manual_seed(int(hashlib.sha256(f"{job.pk}:{unit}".encode()).hexdigest()[:8], 16))
+    llm = get_llm(job.project.setting("llm_model"))
+    [reply] = llm.generate(
+        [messages],
+        max_new_tokens=int(job.params["max_new_tokens"]),
+        temperature=float(job.params["temperature"]),
+    )
+    return _clean(reply)
+
+
+def _process_grounded(job: Job, units: list[int]) -> None:
+    names = _names(job.project)
+    documents = {
+        d.pk: d
+        for d in Document.objects.filter(pk__in={job.params["passages"][u - 1]["document"]
+                                                 for u in units})
+    }  # fmt: skip
+    items = []
+    for unit in units:
+        passage = job.params["passages"][unit - 1]
+        document = documents.get(passage["document"])
+        if document is None:
+            continue  # deleted since the plan
+        text = document.chunks[passage["chunk"]]
+        prompt = (
+            job.params["template"]
+            .replace("{label}", names.get(passage["label"], passage["label"]))
+            .replace("{passage}", text[: MAX_CHARS * 2])
+        )
+        messages = [{"role": "user", "content": prompt}]
+        generated = _generate_one(job, unit, messages)
+        citation = {"document": document.pk, "name": document.name, "chunk": passage["chunk"],
+                    "unit": unit}  # fmt: skip
+        items.append((None, generated or None, passage["label"], messages, citation))
+    _store(job, items)
+
+
 def process(job: Job, seed_ids: list[int]) -> None:
     project = job.project
     params = job.params
     generator = params["generator"]
+    if generator == "grounded":
+        _process_grounded(job, seed_ids)
+        return
     field = project.setting("text_field")
     done = set(
         LineageEdge.objects.filter(job=job, parent_id__in=seed_ids).values_list(
@@ -227,40 +299,38 @@ def process(job: Job, seed_ids: list[int]) -> None:
     for pk, label in labels.items():
         if pk in payloads:
             same_label.setdefault(label, []).append(payload_text(payloads[pk], field))
-    llm = get_llm(project.setting("llm_model"))
     items = []
     for pk in seeds:
         text = payload_text(payloads[pk], field)
         examples = [*[t for t in same_label.get(labels[pk], []) if t != text][:2], text]
         messages, target = _messages(job, text, labels[pk], examples)
-        # Seeded per (job, seed): a chunk that runs again writes the same item.
-        torch.manual_seed(int(hashlib.sha256(f"{job.pk}:{pk}".encode()).hexdigest()[:8], 16))
-        [reply] = llm.generate(
-            [messages],
-            max_new_tokens=int(params["max_new_tokens"]),
-            temperature=float(params["temperature"]),
-        )
-        generated = _clean(reply)
+        generated = _generate_one(job, pk, messages)
         if not generated or curation.normalise(generated) == curation.normalise(text):
-            items.append((pk, None, None, messages))
+            items.append((pk, None, None, messages, {}))
             continue
         intended = target if generator == "adversarial" else labels[pk]
-        items.append((pk, generated, intended, messages))
+        items.append((pk, generated, intended, messages, {}))
     _store(job, items)
 
 
-def _store(job: Job, items: list[tuple[int, str | None, str | None, list[dict]]]) -> None:
+def _store(
+    job: Job, items: list[tuple[int | None, str | None, str | None, list[dict], dict]]
+) -> None:
+    """Write the items: (seed record or None, text or None when nothing usable came back,
+    intended label, prompt messages, citation of a document chunk)."""
     project = job.project
     field = project.setting("text_field")
-    origin = Origin.SYNTHETIC if job.params["generator"] == "instruction" else Origin.REWRITE
+    generator = job.params["generator"]
+    origin = Origin.REWRITE if generator in ("rewrite", "adversarial") else Origin.SYNTHETIC
     created: list[tuple[Record, str]] = []
     with transaction.atomic():
-        for seed_id, text, intended, messages in items:
+        for seed_id, text, intended, messages, citation in items:
             if text is None:
-                # Nothing usable came back; the edge to itself marks the seed as done.
-                LineageEdge.objects.get_or_create(
-                    parent_id=seed_id, child_id=seed_id, operation="generate-failed", job=job
-                )
+                if seed_id is not None:
+                    # Nothing usable came back; the edge to itself marks the seed as done.
+                    LineageEdge.objects.get_or_create(
+                        parent_id=seed_id, child_id=seed_id, operation="generate-failed", job=job
+                    )
                 continue
             payload = {field: text}
             record, is_new = Record.objects.get_or_create(
@@ -272,13 +342,14 @@ def _store(job: Job, items: list[tuple[int, str | None, str | None, list[dict]]]
                     "split": Split.POOL,
                     "created_by_job": job,
                     "review": ReviewState.PENDING,
-                    "source": {"generator": job.params["generator"], "seed": seed_id,
-                               "prompt": messages[-1]["content"]},
+                    "source": {"generator": generator, "seed": seed_id,
+                               "prompt": messages[-1]["content"], **citation},
                 },
             )  # fmt: skip
-            LineageEdge.objects.get_or_create(
-                parent_id=seed_id, child=record, operation=job.params["generator"], job=job
-            )
+            if seed_id is not None:
+                LineageEdge.objects.get_or_create(
+                    parent_id=seed_id, child=record, operation=generator, job=job
+                )
             if is_new:
                 Annotation.objects.create(
                     record=record, project=project, value=intended, source=Source.LLM, job=job
