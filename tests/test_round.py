@@ -154,3 +154,27 @@ def test_hybrid_round_puts_a_diverse_batch_of_uncertain_records_first(project, a
     # margin and least-confidence are kept beside entropy for every pool record
     for kind in ("margin", "least_confidence", "vote_entropy"):
         assert Score.objects.filter(round=round_, kind=kind).count() == len(entropy)
+
+
+@pytest.mark.django_db
+def test_round_on_a_coreset_reports_it_beside_the_full_set(client, project, admin_user):
+    from curator.services.jobs import job_claim
+    from curator.services.rounds import round_start
+    from workers.jobs.round import round_run
+
+    project.settings = {**project.settings, "coreset_size": 60}
+    project.save()
+    run_import(project, as_jsonl(sst2_rows("train", limit=300)), split=Split.TRAIN)
+    run_import(project, as_jsonl(sst2_rows("dev", limit=200)), split=Split.GOLD)
+    round_ = round_start(project=project, user=admin_user)
+    metrics = round_run(job_claim(Job.objects.get(round=round_).pk))
+    coreset = metrics["coreset"]
+    assert coreset["size"] == len(set(coreset["record_ids"])) == 60
+    assert set(coreset["record_ids"]) <= set(
+        RoundSnapshotItem.objects.filter(round=round_).values_list("record_id", flat=True)
+    )
+    assert coreset["full_set"]["size"] == 300
+    assert 0.5 < metrics["accuracy"] and 0.5 < coreset["full_set"]["accuracy"]
+    client.force_login(admin_user)
+    page = client.get(f"/p/{project.slug}/rounds/{round_.number}/").content.decode()
+    assert "k-center coreset" in page and "full snapshot" in page

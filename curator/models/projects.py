@@ -48,6 +48,9 @@ PROJECT_SETTING_DEFAULTS: dict[str, Any] = {
     # How the training label is chosen from several people's labels: "majority" (one vote per
     # person) or "dawid_skene" (votes weighted by each annotator's estimated competence).
     "consensus": "majority",
+    # Train rounds on a k-center coreset of this many labeled records (0: on all of them); the
+    # round also trains on the full set and reports both on gold.
+    "coreset_size": 0,
 }
 
 

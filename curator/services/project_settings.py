@@ -82,6 +82,7 @@ EDITABLE: dict[str, Any] = {
     "prelabel_user": _text(2000),
     "gold_rate": _fraction_at_most(0.5),
     "consensus": _choice(CONSENSUS),
+    "coreset_size": _integer(0, 1_000_000),
 }
 
 

@@ -87,7 +87,22 @@ def _round_body(job: Job, round_: Round, encoder: Encoder | None) -> dict[str, A
     )
     train_ids = [record_id for record_id, _ in snapshot]
     train_x = embeddings_matrix([hash_of[i] for i in train_ids], encoder.identity)
-    classifier = learning.train_classifier(train_x, [label for _, label in snapshot])
+    train_y = [label for _, label in snapshot]
+    full = learning.train_classifier(train_x, train_y)
+    coreset_size = int(project.setting("coreset_size"))
+    coreset: list[int] = []
+    if 0 < coreset_size < len(train_ids):
+        # A compact training set that keeps the data's spread (k-center on the embeddings);
+        # the full-set model is trained too, for the comparison on the round page.
+        coreset = sampling.k_center_greedy(train_x, np.zeros((0, train_x.shape[1])), coreset_size)
+        coreset_y = [train_y[i] for i in coreset]
+        if len(set(coreset_y)) < 2:
+            coreset = []
+    classifier = (
+        learning.train_classifier(train_x[coreset], [train_y[i] for i in coreset])
+        if coreset
+        else full
+    )
     timings["train_seconds"] = round(time.monotonic() - started - sum(timings.values()), 3)
 
     job_progress(job, done=1, stage="evaluating on gold")
@@ -96,7 +111,15 @@ def _round_body(job: Job, round_: Round, encoder: Encoder | None) -> dict[str, A
     evaluation: dict[str, Any] = {"gold_size": 0}
     if gold_ids:
         gold_x = embeddings_matrix([hash_of[i] for i in gold_ids], encoder.identity)
-        evaluation = learning.evaluate(classifier.predict(gold_x), [gold[i] for i in gold_ids])
+        expected = [gold[i] for i in gold_ids]
+        evaluation = learning.evaluate(classifier.predict(gold_x), expected)
+        if coreset:
+            evaluation["coreset"] = {
+                "size": len(coreset),
+                "record_ids": [train_ids[i] for i in coreset],
+                "full_set": {"size": len(train_ids),
+                             **learning.evaluate(full.predict(gold_x), expected)},
+            }  # fmt: skip
 
     job_progress(job, done=2, stage="scoring the pool")
     trained = set(train_ids)
