@@ -200,3 +200,32 @@ def test_undo_skip_with_reason_and_flag(page, live_server, project, annotator): 
     comment = Comment.objects.get(author=annotator)
     assert (comment.text, comment.flag) == ("is this sarcasm?", True)
     assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
+
+
+def test_curator_takes_a_generated_batch_to_approval(  # noqa: F811 - page is a fixture
+    page, live_server, celery_worker, project, curator_user
+):
+    from curator.models import Job, ReviewState
+    from tests.conftest import wait_for_job
+
+    project.settings = {**project.settings, "score_toxicity_on_import": False}
+    project.save()
+    rows = [r for r in sst2_rows("dev", 80) if 8 <= len(r["text"].split()) <= 20][:8]
+    run_import(project, as_jsonl(rows), split="train")
+    login(page, live_server.url, curator_user.username)
+    page.goto(f"{live_server.url}/p/{project.slug}/data/")
+    page.select_option("select[name=generator]", "instruction")
+    page.fill("#batches input[name=count]", "2")
+    page.click("text=Generate a batch")
+    expect(page.locator(".messages")).to_contain_text("started")
+    job = wait_for_job(Job.objects.get(kind=Job.Kind.GENERATE).pk, timeout=300)
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    page.reload()
+    page.click(f"text=#{job.pk} instruction")
+    first = Record.objects.filter(created_by_job=job).order_by("id").first()
+    row = page.locator(f"#item-{first.pk}")
+    row.locator("button[value=approve]").click()
+    expect(page.locator(f"#item-{first.pk}")).to_contain_text("approved")
+    first.refresh_from_db()
+    assert first.review == ReviewState.APPROVED and first.split == "train"
+    assert Annotation.objects.filter(record=first, source=Source.REVIEW).exists()

@@ -174,7 +174,7 @@ def test_round_on_a_coreset_reports_it_beside_the_full_set(client, project, admi
         RoundSnapshotItem.objects.filter(round=round_).values_list("record_id", flat=True)
     )
     assert coreset["full_set"]["size"] == 300
-    assert 0.5 < metrics["accuracy"] and 0.5 < coreset["full_set"]["accuracy"]
+    assert metrics["accuracy"] > 0.5 and coreset["full_set"]["accuracy"] > 0.5
     client.force_login(admin_user)
     page = client.get(f"/p/{project.slug}/rounds/{round_.number}/").content.decode()
     assert "k-center coreset" in page and "full snapshot" in page
