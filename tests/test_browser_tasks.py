@@ -202,8 +202,12 @@ def test_undo_skip_with_reason_and_flag(page, live_server, project, annotator): 
     assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
 
 
-def test_curator_takes_a_generated_batch_to_approval(  # noqa: F811 - page is a fixture
-    page, live_server, celery_worker, project, curator_user
+def test_curator_takes_a_generated_batch_to_approval(
+    page,  # noqa: F811 - the fixture
+    live_server,
+    celery_worker,
+    project,
+    curator_user,
 ):
     from curator.models import Job, ReviewState
     from tests.conftest import wait_for_job
