@@ -238,16 +238,20 @@ def _messages(job: Job, seed_text: str, label: str, examples: list[str]) -> tupl
     return [{"role": "user", "content": prompt}], target
 
 
-def _generate_one(job: Job, unit: int, messages: list[dict]) -> str:
-    # Seeded per (job, unit): a chunk that runs again writes the same item.
-    torch.manual_seed(int(hashlib.sha256(f"{job.pk}:{unit}".encode()).hexdigest()[:8], 16))
+def _generate(job: Job, units: list[int], prompts: list[list[dict]]) -> list[str]:
+    """One batched call for the chunk, seeded by (job, its units): a chunk that runs again
+    writes the same items."""
+    if not prompts:
+        return []
+    key = f"{job.pk}:{','.join(map(str, units))}"
+    torch.manual_seed(int(hashlib.sha256(key.encode()).hexdigest()[:8], 16))
     llm = get_llm(job.project.setting("llm_model"))
-    [reply] = llm.generate(
-        [messages],
+    replies = llm.generate(
+        prompts,
         max_new_tokens=int(job.params["max_new_tokens"]),
         temperature=float(job.params["temperature"]),
     )
-    return _clean(reply)
+    return [_clean(reply) for reply in replies]
 
 
 def _process_grounded(job: Job, units: list[int]) -> None:
@@ -257,7 +261,7 @@ def _process_grounded(job: Job, units: list[int]) -> None:
         for d in Document.objects.filter(pk__in={job.params["passages"][u - 1]["document"]
                                                  for u in units})
     }  # fmt: skip
-    items = []
+    planned = []
     for unit in units:
         passage = job.params["passages"][unit - 1]
         document = documents.get(passage["document"])
@@ -269,12 +273,17 @@ def _process_grounded(job: Job, units: list[int]) -> None:
             .replace("{label}", names.get(passage["label"], passage["label"]))
             .replace("{passage}", text[: MAX_CHARS * 2])
         )
-        messages = [{"role": "user", "content": prompt}]
-        generated = _generate_one(job, unit, messages)
         citation = {"document": document.pk, "name": document.name, "chunk": passage["chunk"],
                     "unit": unit}  # fmt: skip
-        items.append((None, generated or None, passage["label"], messages, citation))
-    _store(job, items)
+        planned.append((unit, [{"role": "user", "content": prompt}], passage["label"], citation))
+    replies = _generate(job, [p[0] for p in planned], [p[1] for p in planned])
+    _store(
+        job,
+        [
+            (None, reply or None, label, messages, citation)
+            for (_, messages, label, citation), reply in zip(planned, replies, strict=True)
+        ],
+    )
 
 
 def process(job: Job, seed_ids: list[int]) -> None:
@@ -299,12 +308,15 @@ def process(job: Job, seed_ids: list[int]) -> None:
     for pk, label in labels.items():
         if pk in payloads:
             same_label.setdefault(label, []).append(payload_text(payloads[pk], field))
-    items = []
+    planned = []
     for pk in seeds:
         text = payload_text(payloads[pk], field)
         examples = [*[t for t in same_label.get(labels[pk], []) if t != text][:2], text]
         messages, target = _messages(job, text, labels[pk], examples)
-        generated = _generate_one(job, pk, messages)
+        planned.append((pk, text, messages, target))
+    replies = _generate(job, [p[0] for p in planned], [p[2] for p in planned])
+    items = []
+    for (pk, text, messages, target), generated in zip(planned, replies, strict=True):
         if not generated or curation.normalise(generated) == curation.normalise(text):
             items.append((pk, None, None, messages, {}))
             continue
