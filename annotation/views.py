@@ -76,14 +76,21 @@ def _card_context(project: Project, record: Record, current: Any = None) -> dict
         "current": current,
         # Pre-selected values: the label being revised, else the model's suggestion.
         "selected": shown if task == task_types.MULTILABEL and shown else [],
-        "correction_text": (
-            current["text"]
-            if task == task_types.CORRECTION and current
-            else task_types.draft_of(record.payload)
-        ),
+        "correction_text": _correction_text(record, current, suggestion),
         "spans_json": task_types.spans_json(current if task == task_types.SPAN else None),
         "keys": task_types.label_keys(labels),
     }
+
+
+def _correction_text(record: Record, current: Any, suggestion: Annotation | None) -> str:
+    """What the correction box starts with: the label being revised, the record's draft, or
+    a draft the LLM wrote for it."""
+    if isinstance(current, dict):
+        return current.get("text", "")
+    draft = task_types.draft_of(record.payload)
+    if not draft and suggestion is not None and isinstance(suggestion.value, dict):
+        return suggestion.value.get("text", "")
+    return draft
 
 
 def _card(

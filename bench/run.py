@@ -22,12 +22,12 @@ def main() -> None:
         "--only",
         default="",
         help="comma-separated sections: import,labeling,embedding,round,"
-        "sampling,llm (default: all)",
+        "sampling,llm,curation (default: all)",
     )
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     setup_django()
-    from bench import embedding, imports, labeling, llm, rounds, sampling
+    from bench import curation, embedding, imports, labeling, llm, rounds, sampling
 
     only = {name for name in args.only.split(",") if name}
 
@@ -40,6 +40,7 @@ def main() -> None:
         ("round", rounds, {}),
         ("sampling", sampling, {}),
         ("llm", llm, {}),
+        ("curation", curation, {}),
     ]:
         if only and name not in only:
             continue

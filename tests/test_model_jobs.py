@@ -245,3 +245,54 @@ def test_judge_suggests_choices_in_a_preference_project(
     assert all(a.value["choice"] in ("a", "b", "tie") for a in suggestions)
     card = client.get(f"/p/{project.slug}/annotate/next/", HTTP_HX_REQUEST="true").content
     assert b"Model suggests" in card
+
+
+@pytest.mark.django_db(transaction=True)
+def test_llm_prelabels_multilabel_tweets_and_drafts_corrections(celery_worker, client, admin_user):
+    """Multi-label: a calibrated yes/no per label. Correction: the LLM writes drafts that the
+    labeling card puts in the box, and submitting one unchanged counts as accepting it."""
+    from annotation.models import Annotation
+    from curator import public_data
+    from curator.models import RoutingDecision
+    from curator.services.projects import project_create
+
+    quiet = {"gold_rate": 0, "score_toxicity_on_import": False}
+    tweets = project_create(
+        name="tweets", task_type="multilabel", labels=["offensive", "hateful", "about sports"],
+        created_by=admin_user, settings=quiet,
+    )  # fmt: skip
+    run_import(tweets, as_jsonl([{"text": t["text"]} for t in public_data.tweets(6)]))
+    client.force_login(admin_user)
+    job = start(client, tweets, "prelabel", chunk_size=3)
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    assert len(job.params["prior"]) == 3 and all(len(p) == 2 for p in job.params["prior"])
+    labels = list(Annotation.objects.filter(job=job))
+    assert len(labels) == 6
+    for annotation in labels:
+        assert set(annotation.value) <= {"offensive", "hateful", "about sports"}
+        assert 0.5 <= annotation.confidence <= 1
+    assert RoutingDecision.objects.filter(job=job).count() == 6
+
+    answers = project_create(
+        name="answers", task_type="correction", labels=[], created_by=admin_user, settings=quiet
+    )
+    prompts = [{"prompt": r["prompt"]} for r in public_data.alpaca(40) if len(r["prompt"]) < 80]
+    run_import(answers, as_jsonl(prompts[:2]))
+    drafted = start(client, answers, "prelabel", max_new_tokens=24)
+    assert drafted.status == Job.Status.SUCCEEDED, drafted.error
+    drafts = {a.record_id: a for a in Annotation.objects.filter(job=drafted)}
+    assert len(drafts) == 2 and all(a.value["text"] for a in drafts.values())
+    assert not RoutingDecision.objects.filter(job=drafted).exists()  # drafts are for people
+    card = client.get(f"/p/{answers.slug}/annotate/next/", HTTP_HX_REQUEST="true").content
+    from annotation.models import Assignment
+
+    assignment = Assignment.objects.get(annotator=admin_user, state="leased")
+    draft = drafts[assignment.record_id]
+    assert b"a draft the LLM wrote" in card
+    client.post(
+        f"/p/{answers.slug}/annotate/{assignment.pk}/submit/",
+        {"text": draft.value["text"], "suggestion": draft.pk},
+        HTTP_HX_REQUEST="true",
+    )
+    mine = Annotation.objects.get(author=admin_user, project=answers)
+    assert mine.suggestion_accepted is True and mine.value["text"] == draft.value["text"]

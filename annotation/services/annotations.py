@@ -43,9 +43,9 @@ def suggestion_for(record: Record) -> Annotation | None:
 def _suggestion_accepted(
     project: Project, record: Record, value: Any, suggestion_id: int | None
 ) -> bool | None:
-    if project.task_type == task_types.CORRECTION:
+    if project.task_type == task_types.CORRECTION and task_types.draft_of(record.payload):
         # The draft is the model's suggestion: submitting it unedited accepts it.
-        return None if not task_types.draft_of(record.payload) else not value["edited"]
+        return not value["edited"]
     if not suggestion_id:
         return None
     suggestion = (

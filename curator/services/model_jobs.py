@@ -26,6 +26,7 @@ ALLOWED_PARAMS: dict[str, set[str]] = {
     Job.Kind.PRELABEL: {
         "limit", "few_shot_per_label", "auto_accept_threshold", "spot_check_rate",
         "self_consistency", "seed", "system_template", "user_template", "chunk_size",
+        "max_new_tokens",
     },
     Job.Kind.TOXICITY: {"threshold", "rescore", "chunk_size"},
     Job.Kind.JUDGE: {
@@ -47,8 +48,16 @@ class JobNotStartable(NotStartable):
     pass
 
 
-# Task types whose labels the LLM can score one by one (a rating scale is a label set too).
-PRELABEL_TASK_TYPES = (task_types.CLASSIFICATION, task_types.RATING)
+# Task types the LLM pre-labels: label sets are scored (a rating scale is one too; multi-label
+# is a yes/no question per label), correction gets drafts written. Pairwise preferences come
+# from the judge job; spans are left to people.
+PRELABEL_TASK_TYPES = (
+    task_types.CLASSIFICATION,
+    task_types.RATING,
+    task_types.MULTILABEL,
+    task_types.CORRECTION,
+)
+GENERATE_TASK_TYPES = (task_types.CLASSIFICATION, task_types.RATING)
 
 
 def model_job_start(
@@ -59,8 +68,8 @@ def model_job_start(
         raise JobNotStartable(f"unknown job kind {kind!r}; use one of {', '.join(MODEL_JOB_KINDS)}")
     if kind == Job.Kind.PRELABEL and project.task_type not in PRELABEL_TASK_TYPES:
         raise JobNotStartable(
-            "LLM pre-labeling scores a label set; a "
-            f"{project.get_task_type_display().lower()} project has none to score"
+            f"LLM pre-labeling does not cover {project.get_task_type_display().lower()} "
+            "projects (preferences: run the judge; spans: people label them)"
         )
     params = params or {}
     unknown = set(params) - ALLOWED_PARAMS[kind]
@@ -94,7 +103,7 @@ def record_hold_clear(*, record: Record, user: User) -> None:
 def _check_params(project: Project, kind: str, params: dict[str, Any]) -> None:
     """Refuse, before queueing, what the job would only fail on later."""
     if kind == Job.Kind.GENERATE:
-        if project.task_type not in PRELABEL_TASK_TYPES:
+        if project.task_type not in GENERATE_TASK_TYPES:
             raise JobNotStartable("generation writes labeled examples for label-set projects")
         if params.get("generator") not in GENERATORS:
             raise JobNotStartable(f"generator must be one of {', '.join(GENERATORS)}")

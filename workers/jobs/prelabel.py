@@ -114,7 +114,11 @@ def plan(job: Job) -> list[int]:
     project = job.project
     llm = get_llm(project.settings.get("llm_model"))
     seed = int(setting(job, project, "seed"))
-    examples = few_shot_examples(project, int(setting(job, project, "few_shot_per_label")), seed)
+    examples = (
+        few_shot_examples(project, int(setting(job, project, "few_shot_per_label")), seed)
+        if project.task_type in (task_types.CLASSIFICATION, task_types.RATING)
+        else []
+    )
     params = {
         **job.params,
         **{key: setting(job, project, key) for key in DEFAULTS},
@@ -128,12 +132,26 @@ def plan(job: Job) -> list[int]:
         or project.settings.get("prelabel_user")
         or DEFAULT_USER,
     }
-    params["prior"] = calibration.content_free_prior(
-        llm.option_logprobs(
-            [messages_for(project, params, text) for text in calibration.CONTENT_FREE_INPUTS],
-            label_names(project),
-        )
-    ).tolist()
+    if project.task_type == task_types.MULTILABEL:
+        params["prior"] = [
+            calibration.content_free_prior(
+                llm.option_logprobs(
+                    [
+                        multilabel_messages(project, t, name)
+                        for t in calibration.CONTENT_FREE_INPUTS
+                    ],
+                    YES_NO,
+                )
+            ).tolist()
+            for name in label_names(project)
+        ]
+    elif project.task_type != task_types.CORRECTION:
+        params["prior"] = calibration.content_free_prior(
+            llm.option_logprobs(
+                [messages_for(project, params, text) for text in calibration.CONTENT_FREE_INPUTS],
+                label_names(project),
+            )
+        ).tolist()
     Job.objects.filter(pk=job.pk).update(params=params, model_identity={"llm": llm.identity})
     job.params = params
     human = Annotation.objects.filter(record=OuterRef("pk"), source=Source.HUMAN)
@@ -159,6 +177,64 @@ def route(confidence: float, threshold: float, record_id: int, seed: int, rate: 
     return RoutingDecision.Decision.AUTO
 
 
+def _labels_for(
+    llm: LLM, project: Project, params: dict[str, Any], records: list[Record], field: str
+) -> list[tuple[Any, float | None]]:
+    """(value in the task type's shape, calibrated confidence) for each record."""
+    task = project.task_type
+    if task == task_types.CORRECTION:
+        prompts = [
+            [{"role": "user", "content": task_types.text_of(r.payload, "prompt")[:4000]}]
+            for r in records
+        ]
+        replies = llm.generate(prompts, max_new_tokens=int(params.get("max_new_tokens", 160)))
+        return [
+            (task_types.clean_value(task, [], r.payload, {"text": reply or "(no answer)"}), None)
+            for r, reply in zip(records, replies, strict=True)
+        ]
+    texts = [r.text(field) for r in records]
+    if task == task_types.MULTILABEL:
+        yes = multilabel_probabilities(llm, project, params, texts)
+        values = project.label_values
+        return [
+            (
+                [v for v, p in zip(values, row, strict=True) if p >= 0.5],
+                # As sure as its least sure yes/no decision.
+                float(np.min(np.maximum(row, 1 - row))),
+            )
+            for row in yes
+        ]
+    probabilities = label_probabilities(llm, project, params, texts)
+    # Stored in the task type's shape: a rating is the scale point as a number.
+    values = [task_types.clean_value(task, project.labels, {}, v) for v in project.label_values]
+    return [(values[int(row.argmax())], float(row.max())) for row in probabilities]
+
+
+YES_NO = ["yes", "no"]
+
+
+def multilabel_messages(project: Project, text: str, label_name: str) -> list[dict[str, str]]:
+    system = "You are a careful data annotator.\n" + project.guidelines.strip()
+    user = f"Text: {text[:1500]}\nDoes the label '{label_name}' apply to this text? yes or no:"
+    return [{"role": "system", "content": system.strip()}, {"role": "user", "content": user}]
+
+
+def multilabel_probabilities(
+    llm: LLM, project: Project, params: dict[str, Any], texts: list[str]
+) -> np.ndarray:
+    """(len(texts), labels) calibrated probability that each label applies: one yes/no
+    question per label, each corrected by that question's content-free prior."""
+    names = label_names(project)
+    out = np.zeros((len(texts), len(names)))
+    for column, name in enumerate(names):
+        logprobs = llm.option_logprobs(
+            [multilabel_messages(project, t, name) for t in texts], YES_NO
+        )
+        prior = np.array(params["prior"][column])
+        out[:, column] = calibration.calibrate(logprobs, prior)[:, 0]
+    return out
+
+
 def process(job: Job, record_ids: list[int]) -> None:
     project = job.project
     params = job.params
@@ -171,12 +247,7 @@ def process(job: Job, record_ids: list[int]) -> None:
     records = [r for r in records if r.pk not in done]
     if not records:
         return
-    probabilities = label_probabilities(llm, project, params, [r.text(field) for r in records])
-    # Stored in the task type's shape: a rating is the scale point as a number.
-    values = [
-        task_types.clean_value(project.task_type, project.labels, {}, value)
-        for value in project.label_values
-    ]
+    labels = _labels_for(llm, project, params, records, field)
     threshold = float(params["auto_accept_threshold"])
     with transaction.atomic():
         # ignore_conflicts + the (record, job) unique key: a chunk running twice stores one label.
@@ -185,16 +256,19 @@ def process(job: Job, record_ids: list[int]) -> None:
                 Annotation(
                     record=record,
                     project=project,
-                    value=values[int(row.argmax())],
+                    value=value,
                     source=Source.LLM,
                     job=job,
-                    confidence=float(row.max()),
+                    confidence=confidence,
                 )
-                for record, row in zip(records, probabilities, strict=True)
+                for record, (value, confidence) in zip(records, labels, strict=True)
             ],
             ignore_conflicts=True,
         )
-        annotations = Annotation.objects.filter(job=job, record__in=records)
+        # Drafts written for correction have no confidence: they are suggestions for people.
+        annotations = Annotation.objects.filter(
+            job=job, record__in=records, confidence__isnull=False
+        )
         decisions = []
         for annotation in annotations:
             decision = route(
@@ -204,7 +278,8 @@ def process(job: Job, record_ids: list[int]) -> None:
             decisions.append(
                 RoutingDecision(
                     record_id=annotation.record_id, job=job, annotation=annotation,
-                    decision=decision, label=annotation.value,
+                    decision=decision,
+                    label=task_types.vote_key(project.task_type, annotation.value),
                     confidence=annotation.confidence, threshold=threshold,
                 )
             )  # fmt: skip
