@@ -77,7 +77,8 @@ def _card_context(project: Project, record: Record, current: Any = None) -> dict
         # Pre-selected values: the label being revised, else the model's suggestion.
         "selected": shown if task == task_types.MULTILABEL and shown else [],
         "correction_text": _correction_text(record, current, suggestion),
-        "spans_json": task_types.spans_json(current if task == task_types.SPAN else None),
+        # Spans start from the label being revised, else from the model's suggestion.
+        "spans_json": task_types.spans_json(shown if task == task_types.SPAN else None),
         "keys": task_types.label_keys(labels),
     }
 

@@ -296,3 +296,30 @@ def test_llm_prelabels_multilabel_tweets_and_drafts_corrections(celery_worker, c
     )
     mine = Annotation.objects.get(author=admin_user, project=answers)
     assert mine.suggestion_accepted is True and mine.value["text"] == draft.value["text"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_llm_suggests_spans_found_verbatim_in_the_text(celery_worker, client, admin_user):
+    from annotation import task_types
+    from annotation.models import Annotation
+    from curator.services.projects import project_create
+
+    project = project_create(
+        name="spans", task_type="span", labels=["person", "opinion word"], created_by=admin_user,
+        settings={"gold_rate": 0, "score_toxicity_on_import": False},
+    )  # fmt: skip
+    rows = [r for r in sst2_rows("dev", 60) if len(r["text"].split()) < 14][:3]
+    run_import(project, as_jsonl(rows, drop=("label",)))
+    client.force_login(admin_user)
+    job = start(client, project, "prelabel", max_new_tokens=16)
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    suggestions = list(Annotation.objects.filter(job=job).select_related("record"))
+    assert len(suggestions) == 3
+    for suggestion in suggestions:
+        text = suggestion.record.payload["text"]
+        # Valid by the span rules (inside the text, known tags, no overlaps) and verbatim.
+        cleaned = task_types.clean_value("span", project.labels, {"text": text}, suggestion.value)
+        assert cleaned == suggestion.value
+        assert all(text[s["start"] : s["end"]] == s["text"] for s in suggestion.value)
+    card = client.get(f"/p/{project.slug}/annotate/next/", HTTP_HX_REQUEST="true").content
+    assert b'id="spans-input"' in card

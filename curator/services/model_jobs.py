@@ -49,13 +49,14 @@ class JobNotStartable(NotStartable):
 
 
 # Task types the LLM pre-labels: label sets are scored (a rating scale is one too; multi-label
-# is a yes/no question per label), correction gets drafts written. Pairwise preferences come
-# from the judge job; spans are left to people.
+# is a yes/no question per label); correction gets drafts written and spans suggested phrases.
+# Pairwise preferences come from the judge job.
 PRELABEL_TASK_TYPES = (
     task_types.CLASSIFICATION,
     task_types.RATING,
     task_types.MULTILABEL,
     task_types.CORRECTION,
+    task_types.SPAN,
 )
 GENERATE_TASK_TYPES = (task_types.CLASSIFICATION, task_types.RATING)
 
@@ -69,7 +70,7 @@ def model_job_start(
     if kind == Job.Kind.PRELABEL and project.task_type not in PRELABEL_TASK_TYPES:
         raise JobNotStartable(
             f"LLM pre-labeling does not cover {project.get_task_type_display().lower()} "
-            "projects (preferences: run the judge; spans: people label them)"
+            "projects: run the judge, whose verdicts become the suggestions"
         )
     params = params or {}
     unknown = set(params) - ALLOWED_PARAMS[kind]

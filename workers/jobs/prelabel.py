@@ -145,7 +145,7 @@ def plan(job: Job) -> list[int]:
             ).tolist()
             for name in label_names(project)
         ]
-    elif project.task_type != task_types.CORRECTION:
+    elif project.task_type not in (task_types.CORRECTION, task_types.SPAN):
         params["prior"] = calibration.content_free_prior(
             llm.option_logprobs(
                 [messages_for(project, params, text) for text in calibration.CONTENT_FREE_INPUTS],
@@ -193,6 +193,8 @@ def _labels_for(
             for r, reply in zip(records, replies, strict=True)
         ]
     texts = [r.text(field) for r in records]
+    if task == task_types.SPAN:
+        return [(spans, None) for spans in span_suggestions(llm, project, params, texts)]
     if task == task_types.MULTILABEL:
         yes = multilabel_probabilities(llm, project, params, texts)
         values = project.label_values
@@ -211,6 +213,45 @@ def _labels_for(
 
 
 YES_NO = ["yes", "no"]
+SPAN_PROMPT = (
+    "Text: {text}\n\nCopy from the text every word or phrase that is {tag}. "
+    "Separate them with ';'. If there is none, answer none."
+)
+
+
+def span_suggestions(
+    llm: LLM, project: Project, params: dict[str, Any], texts: list[str]
+) -> list[list[dict[str, Any]]]:
+    """The LLM lists phrases per tag; each phrase found verbatim in the text becomes a span
+    (first free occurrence, never overlapping another). Suggestions for people, not routed."""
+    tags = project.labels
+    prompts = [
+        [{"role": "user", "content": SPAN_PROMPT.replace("{text}", text[:1500])
+          .replace("{tag}", str(tag["name"]))}]
+        for text in texts
+        for tag in tags
+    ]  # fmt: skip
+    replies = llm.generate(prompts, max_new_tokens=int(params.get("max_new_tokens", 32)))
+    result = []
+    for row, text in enumerate(texts):
+        lowered = text.lower()
+        taken: list[tuple[int, int]] = []
+        spans = []
+        for column, tag in enumerate(tags):
+            reply = replies[row * len(tags) + column]
+            for phrase in (p.strip(" .\"'") for p in reply.split(";")):
+                if not phrase or phrase.lower() == "none" or len(phrase) > 200:
+                    continue
+                start = lowered.find(phrase.lower())
+                while start >= 0:
+                    end = start + len(phrase)
+                    if all(end <= a or start >= b for a, b in taken):
+                        taken.append((start, end))
+                        spans.append({"start": start, "end": end, "label": tag["value"]})
+                        break
+                    start = lowered.find(phrase.lower(), start + 1)
+        result.append(task_types.clean_value(task_types.SPAN, tags, {"text": text}, spans))
+    return result
 
 
 def multilabel_messages(project: Project, text: str, label_name: str) -> list[dict[str, str]]:
