@@ -263,7 +263,13 @@ def export_row(task_type: str, payload: Any, value: Any, text_field: str = "text
     if task_type == PAIRWISE:
         choice = value.get("choice")
         a, b = text_of(payload, "response_a"), text_of(payload, "response_b")
-        row = {"prompt": text_of(payload, "prompt"), "choice": choice, "reason": value["reason"]}
+        row = {
+            "prompt": text_of(payload, "prompt"),
+            "response_a": a,
+            "response_b": b,
+            "choice": choice,
+            "reason": value["reason"],
+        }
         if choice in ("a", "b"):
             row["chosen"], row["rejected"] = (a, b) if choice == "a" else (b, a)
         else:  # a tie says neither is better: no DPO pair, but kept for agreement and audits
@@ -328,3 +334,38 @@ def spans_json(value: Any) -> str:
     return json.dumps(
         [{"start": s["start"], "end": s["end"], "label": s["label"]} for s in (value or [])]
     )
+
+
+# Keys an export adds around the trainer's fields; an import of an export drops them.
+EXPORT_KEYS = ("record_id", "split", "annotation_id", "label_source", "content_hash")
+
+
+def import_row(task_type: str, row: dict[str, Any]) -> dict[str, Any]:
+    """The inverse of export_row: an exported row back to a payload with its `label`, so that
+    exported files import again."""
+    row = {k: v for k, v in row.items() if k not in EXPORT_KEYS}
+
+    def parsed(value: Any) -> Any:
+        if isinstance(value, str) and value.strip()[:1] in ("[", "{"):
+            return json.loads(value)
+        return value
+
+    if task_type == PAIRWISE:
+        payload = {k: row[k] for k in ("prompt", "response_a", "response_b") if k in row}
+        return {
+            **payload,
+            "label": {"choice": row.get("choice"), "reason": row.get("reason") or ""},
+        }
+    if task_type == CORRECTION:
+        payload = {"prompt": row.get("prompt", "")}
+        if row.get("draft"):
+            payload["draft"] = row["draft"]
+        return {**payload, "label": {"text": row.get("response", "")}}
+    if task_type == MULTILABEL:
+        return {"text": row.get("text", ""), "label": parsed(row.get("labels", []))}
+    if task_type == RATING:
+        return {"text": row.get("text", ""), "label": row.get("rating")}
+    if task_type == SPAN:
+        spans = parsed(row.get("spans", []))
+        return {"text": row.get("text", ""), "label": spans}
+    return row

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from django.core.cache import cache
@@ -16,6 +17,7 @@ from curator.models import (
     Project,
     Record,
     Round,
+    RoundSnapshotItem,
     RoutingDecision,
     Score,
     Split,
@@ -167,3 +169,79 @@ def batch_items_for(records: list[Record]) -> list[dict[str, Any]]:
             }
         )
     return items
+
+
+PLATEAU_GAIN = 0.005  # gold accuracy gained per round below which the flywheel has stalled
+
+
+def rounds_dashboard(project: Project) -> dict[str, Any]:
+    """Per finished round: gold quality, human labels used, labels by source, label mix and
+    duration; with a plateau warning when the last rounds stopped improving."""
+    from django.utils.safestring import mark_safe
+
+    from curator import charts
+
+    rounds = list(
+        Round.objects.filter(project=project, status=Round.Status.SUCCEEDED).order_by("number")
+    )
+    by_source: dict[int, dict[str, int]] = {}
+    for round_id, source, count in (
+        RoundSnapshotItem.objects.filter(round__in=rounds)
+        .values_list("round_id", "annotation__source")
+        .annotate(n=Count("id"))
+        .values_list("round_id", "annotation__source", "n")
+    ):
+        by_source.setdefault(round_id, {})[source] = count
+    rows = []
+    for round_ in rounds:
+        sources = by_source.get(round_.pk, {})
+        rows.append(
+            {
+                "number": round_.number,
+                "accuracy": round_.metrics.get("accuracy"),
+                "macro_f1": round_.metrics.get("macro_f1"),
+                "human_labels": sources.get(Source.HUMAN, 0) + sources.get(Source.REVIEW, 0),
+                "sources": sources,
+                "labels": round_.metrics.get("train_label_counts", {}),
+                "seconds": (round_.metrics.get("timings") or {}).get("total_seconds"),
+            }
+        )
+    scored = [r for r in rows if r["accuracy"] is not None]
+    plateau = len(scored) >= 3 and all(
+        later["accuracy"] - earlier["accuracy"] < PLATEAU_GAIN
+        for earlier, later in itertools.pairwise(scored[-3:])
+    )
+    names = [f"R{r['number']}" for r in rows]
+    all_sources = sorted({s for r in rows for s in r["sources"]})
+    all_labels = sorted({label for r in rows for label in r["labels"]})
+    charts_svg = [
+        charts.line_chart(
+            "Gold accuracy against human labels used",
+            [(r["human_labels"], r["accuracy"]) for r in scored],
+            "human labels",
+            "accuracy",
+        ),
+        charts.stacked_bars(
+            "Training labels by source",
+            names,
+            {s: [r["sources"].get(s, 0) for r in rows] for s in all_sources},
+        ),
+        charts.stacked_bars(
+            "Training labels by label",
+            names,
+            {label: [r["labels"].get(label, 0) for r in rows] for label in all_labels},
+        ),
+        charts.stacked_bars(
+            "Time per round",
+            names,
+            {"seconds": [r["seconds"] or 0 for r in rows]},
+            unit=" s",
+        ),
+    ]
+    numbers = [r["number"] for r in rows]
+    return {
+        "rows": rows,
+        "plateau": plateau,
+        "diffs": list(itertools.pairwise(numbers)),
+        "charts": [mark_safe(svg) for svg in charts_svg],  # noqa: S308 - escaped in charts
+    }

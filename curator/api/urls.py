@@ -103,5 +103,15 @@ urlpatterns = [
         name="api-filter-revert",
     ),
     path("projects/<slug:slug>/noise/", views.NoiseReport.as_view(), name="api-noise"),
+    path(
+        "projects/<slug:slug>/records/<int:record_id>/lineage/",
+        views.RecordLineage.as_view(),
+        name="api-record-lineage",
+    ),
+    path(
+        "projects/<slug:slug>/rounds/<int:number>/diff/<int:other>/",
+        views.RoundDiff.as_view(),
+        name="api-round-diff",
+    ),
     path("projects/<slug:slug>/documents/", views.DocumentCreate.as_view(), name="api-documents"),
 ]

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
+from pathlib import Path
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import StreamingHttpResponse
+from django.http import FileResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -22,14 +25,14 @@ from annotation.models import Annotation, Assignment, Source
 from annotation.services.annotations import annotation_revise, annotation_submit, comment_add
 from annotation.services.assignment import assignment_skip, next_assignment
 from annotation.services.review import adjudicate, record_send_back
-from curator import selectors
+from curator import lineage, selectors
 from curator.api import serializers as s
 from curator.models import FilterDecision, Job, Project, Record, ReviewState, Round, Split
 from curator.permissions import Action, can
 from curator.services import curation
 from curator.services.audit import audit
 from curator.services.documents import document_add
-from curator.services.exports import labeled_rows
+from curator.services.exports import FORMATS, export_write, labeled_rows
 from curator.services.imports import import_start
 from curator.services.jobs import job_cancel
 from curator.services.model_jobs import model_job_start, record_hold_clear
@@ -371,20 +374,53 @@ class RecordSendBack(APIView):
 
 
 class Export(APIView):
-    """Labeled records as JSON Lines, in the shape of the task type (see the README)."""
+    """Labeled records in the shape of the task type (see the README). Without `output`: JSON
+    Lines, streamed. With `output` (jsonl, csv, parquet, hf) and optionally `round`: a zip of
+    the data and its manifest.json. (Not `format`: DRF reserves it for content negotiation.)"""
 
     @extend_schema(
-        parameters=[OpenApiParameter("split", str, enum=Split.values, required=False)],
-        responses={(200, "application/jsonl"): OpenApiTypes.STR},
+        parameters=[
+            OpenApiParameter("split", str, enum=Split.values, required=False),
+            OpenApiParameter("output", str, enum=list(FORMATS), required=False),
+            OpenApiParameter("round", int, required=False),
+        ],
+        responses={
+            (200, "application/jsonl"): OpenApiTypes.STR,
+            (200, "application/zip"): OpenApiTypes.BINARY,
+        },
     )
     def get(self, request: Request, slug: str) -> StreamingHttpResponse:
         project = _project(request, slug, Action.REVIEW)
         split = request.query_params.get("split") or None
         if split is not None and split not in Split.values:
             raise ValidationError({"split": f"use one of {', '.join(Split.values)}"})
+        fmt = request.query_params.get("output")
+        if fmt is not None:
+            return self._archive(project, fmt, split, request.query_params.get("round"))
         lines = (json.dumps(row, ensure_ascii=False) + "\n" for row in labeled_rows(project, split))
         response = StreamingHttpResponse(lines, content_type="application/jsonl")
         response["Content-Disposition"] = f'attachment; filename="{project.slug}.jsonl"'
+        return response
+
+    def _archive(self, project, fmt: str, split: str | None, number: str | None) -> FileResponse:
+        if fmt not in FORMATS:
+            raise ValidationError({"output": f"use one of {', '.join(FORMATS)}"})
+        round_ = None
+        if number:
+            if not number.isdigit():
+                raise ValidationError({"round": "a round number"})
+            round_ = get_object_or_404(Round, project=project, number=int(number))
+        workdir = Path(tempfile.mkdtemp(prefix="curator-export-"))
+        try:
+            export_write(project, workdir / "export", fmt, round_=round_, split=split)
+            archive = shutil.make_archive(str(workdir / project.slug), "zip", workdir / "export")
+            handle = open(archive, "rb")  # noqa: SIM115 - FileResponse closes it
+        finally:
+            # The open handle keeps the zip readable; the disk space returns when it closes.
+            shutil.rmtree(workdir, ignore_errors=True)
+        name = f"{project.slug}-{fmt}{f'-round-{round_.number}' if round_ else ''}.zip"
+        response = FileResponse(handle, as_attachment=True, filename=name)
+        response["Content-Type"] = "application/zip"
         return response
 
 
@@ -492,3 +528,40 @@ class DocumentCreate(APIView):
             {"id": document.pk, "name": document.name, "chunks": len(document.chunks)},
             status=status.HTTP_201_CREATED,
         )
+
+
+class RecordLineage(APIView):
+    """A record's ancestors and descendants (recursive), labels, scores, filter decisions,
+    noise flags and the rounds that trained on it."""
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request, slug: str, record_id: int) -> Response:
+        project = _project(request, slug, Action.REVIEW)
+        record = get_object_or_404(Record, pk=record_id, project=project)
+        history = lineage.record_history(record)
+        return Response(
+            {
+                "record": s.RecordSerializer(record).data,
+                "ancestors": [vars(link) for link in history["ancestors"]],
+                "descendants": [vars(link) for link in history["descendants"]],
+                "annotations": s.AnnotationSerializer(history["annotations"], many=True).data,
+                "scores": history["scores"],
+                "filter_decisions": s.FilterDecisionSerializer(history["filters"], many=True).data,
+                "noise_flags": [
+                    {"job": f.job_id, "given": f.given_label, "suggested": f.suggested_label}
+                    for f in history["noise_flags"]
+                ],
+                "trained_in_rounds": lineage.rounds_using(record.pk),
+            }
+        )
+
+
+class RoundDiff(APIView):
+    """Records added, removed and relabeled between two rounds' training sets."""
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request, slug: str, number: int, other: int) -> Response:
+        project = _project(request, slug)
+        before = get_object_or_404(Round, project=project, number=number)
+        after = get_object_or_404(Round, project=project, number=other)
+        return Response(lineage.round_diff(before, after))

@@ -72,7 +72,13 @@ def _row(
     text_field: str,
     label_check: LabelCheck,
     required: tuple[str, ...] = (),
+    adapt: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> ParsedRow:
+    if adapt is not None:
+        try:
+            obj = adapt(obj)
+        except (ValueError, KeyError) as error:
+            raise ImportFormatError(line, f"cannot read this row: {error}") from None
     label = obj.pop(LABEL_KEY, None)
     for field in (text_field, *required):
         value = obj.get(field)
@@ -98,6 +104,7 @@ def parse_jsonl(
     text_field: str = "text",
     label_check: LabelCheck = None,
     required: tuple[str, ...] = (),
+    adapt: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> Iterator[ParsedRow]:
     for number, text in _text_lines(binary):
         if not text.strip():
@@ -108,7 +115,7 @@ def parse_jsonl(
             raise ImportFormatError(number, f"invalid JSON: {error.msg}") from None
         if not isinstance(obj, dict):
             raise ImportFormatError(number, f"expected a JSON object, got {type(obj).__name__}")
-        yield _row(number, obj, text_field, label_check, required)
+        yield _row(number, obj, text_field, label_check, required, adapt)
 
 
 def parse_csv(
@@ -116,6 +123,7 @@ def parse_csv(
     text_field: str = "text",
     label_check: LabelCheck = None,
     required: tuple[str, ...] = (),
+    adapt: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> Iterator[ParsedRow]:
     lines = _text_lines(binary)
     # csv needs an iterator of strings; keep the physical line number of each row's start.
@@ -144,8 +152,9 @@ def parse_csv(
             if len(row) != len(header):
                 raise ImportFormatError(number, f"expected {len(header)} fields, found {len(row)}")
             yield _row(
-                number, dict(zip(header, row, strict=True)), text_field, label_check, required
-            )
+                number, dict(zip(header, row, strict=True)), text_field, label_check, required,
+                adapt,
+            )  # fmt: skip
     except csv.Error as error:
         raise ImportFormatError(current["line"], f"malformed CSV: {error}") from None
 
@@ -156,11 +165,14 @@ def parse(
     text_field: str = "text",
     label_check: LabelCheck = None,
     required: tuple[str, ...] = (),
+    adapt: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> Iterator[ParsedRow]:
+    """Rows of a JSONL or CSV upload. `adapt` rewrites each row first (e.g. a curator export
+    back into payload + label)."""
     if file_format == "jsonl":
-        return parse_jsonl(binary, text_field, label_check, required)
+        return parse_jsonl(binary, text_field, label_check, required, adapt)
     if file_format == "csv":
-        return parse_csv(binary, text_field, label_check, required)
+        return parse_csv(binary, text_field, label_check, required, adapt)
     raise ImportFormatError(0, f"unsupported format {file_format!r}: use jsonl or csv")
 
 

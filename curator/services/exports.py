@@ -1,24 +1,51 @@
-"""Training-ready rows of a project's labeled records, in its task type's shape."""
+"""Training-ready exports of a project's labeled records, in its task type's shape.
+
+Formats: JSON Lines, CSV, Parquet and a Hugging Face `datasets` folder (save_to_disk). Every
+export writes a manifest.json beside the data: project, round and its snapshot digest, the
+filter runs and generated batches behind the data, counts, and the sha256 of each data file.
+Each row carries the record and annotation ids it came from. The JSONL and CSV files import
+back into a project of the same task type.
+"""
 
 from __future__ import annotations
 
+import csv
+import hashlib
+import json
+from collections import Counter
 from collections.abc import Iterator
 from itertools import islice
+from pathlib import Path
 from typing import Any
+
+from django.utils import timezone
 
 from annotation import task_types
 from annotation.models import Annotation
-from curator.models import Project, Record
+from curator.models import Job, Project, Record, Round
 from curator.services.rounds import gold_annotations, training_labels
 
 CHUNK = 2000
+FORMATS = ("jsonl", "csv", "parquet", "hf")
+FILENAMES = {"jsonl": "data.jsonl", "csv": "data.csv", "parquet": "data.parquet", "hf": "dataset"}
 
 
-def labeled_rows(project: Project, split: str | None = None) -> Iterator[dict[str, Any]]:
+def labeled_rows(
+    project: Project, split: str | None = None, round_: Round | None = None
+) -> Iterator[dict[str, Any]]:
     """One dict per labeled record, in record order: the consensus label as the trainer of the
     task type wants it (text/label, prompt/chosen/rejected, prompt/response with messages...),
-    with the record and annotation ids that let any row be traced back."""
-    chosen = {**training_labels(project), **gold_annotations(project)}
+    with the record and annotation ids that let any row be traced back. With `round_`, exactly
+    that round's training snapshot."""
+    if round_ is not None:
+        chosen = {
+            record_id: (annotation_id, label)
+            for record_id, annotation_id, label in round_.snapshot_items.values_list(
+                "record_id", "annotation_id", "label"
+            )
+        }
+    else:
+        chosen = {**training_labels(project), **gold_annotations(project)}
     field = project.setting("text_field")
     records = Record.objects.filter(project=project, pk__in=list(chosen)).order_by("id")
     if split:
@@ -43,3 +70,96 @@ def labeled_rows(project: Project, split: str | None = None) -> Iterator[dict[st
                 "label_source": sources[annotation_id],
                 "content_hash": digest,
             }
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for file in files:
+        with file.open("rb") as handle:
+            while block := handle.read(1 << 20):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def _flat(value: Any) -> Any:
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, list | dict) else value
+
+
+def export_write(
+    project: Project,
+    directory: Path,
+    fmt: str = "jsonl",
+    round_: Round | None = None,
+    split: str | None = None,
+) -> dict[str, Any]:
+    """Write the export and its manifest into `directory`; returns the manifest."""
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}")
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / FILENAMES[fmt]
+    rows = labeled_rows(project, split=split, round_=round_)
+    counts: Counter = Counter()
+    record_ids: list[int] = []
+
+    def counted(source: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        for row in source:
+            counts[str(row.get("label", row.get("choice", row.get("rating", ""))))] += 1
+            record_ids.append(row["record_id"])
+            yield row
+
+    if fmt == "jsonl":
+        with target.open("w", encoding="utf-8") as handle:
+            for row in counted(rows):
+                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    elif fmt == "csv":
+        with target.open("w", encoding="utf-8", newline="") as handle:
+            writer = None
+            for row in counted(rows):
+                if writer is None:
+                    writer = csv.DictWriter(handle, fieldnames=list(row))
+                    writer.writeheader()
+                writer.writerow({key: _flat(value) for key, value in row.items()})
+    else:
+        materialised = list(counted(rows))
+        if fmt == "parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            pq.write_table(pa.Table.from_pylist(materialised), target)
+        else:
+            from datasets import Dataset
+
+            Dataset.from_list(materialised).save_to_disk(str(target))
+    manifest = {
+        "project": {"slug": project.slug, "name": project.name, "task_type": project.task_type},
+        "round": (
+            {"number": round_.number, "snapshot_sha256": round_.snapshot_sha256}
+            if round_ is not None
+            else None
+        ),
+        "split": split,
+        "format": fmt,
+        "file": target.name,
+        "rows": len(record_ids),
+        "label_counts": dict(counts),
+        "filter_runs": list(
+            Job.objects.filter(project=project, kind=Job.Kind.FILTER, status=Job.Status.SUCCEEDED)
+            .exclude(metrics__has_key="reverted_at")
+            .values_list("id", flat=True)
+        ),
+        "generated_batches": sorted(
+            set(
+                Record.objects.filter(
+                    pk__in=record_ids, created_by_job__kind=Job.Kind.GENERATE
+                ).values_list("created_by_job_id", flat=True)
+            )
+        ),
+        "record_ids_sha256": hashlib.sha256(
+            ",".join(map(str, sorted(record_ids))).encode()
+        ).hexdigest(),
+        "sha256": _sha256(target),
+        "created_at": timezone.now().isoformat(),
+    }
+    (directory / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    return manifest

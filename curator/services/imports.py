@@ -290,7 +290,11 @@ def project_rows(project: Project, binary: IO[bytes], file_format: str) -> Itera
             except ValidationError as error:
                 raise ValueError(f"label {label!r}: {' '.join(error.messages)}") from None
 
-    return parse(binary, file_format, text_field, check, required)
+    def adapt(row: dict[str, Any]) -> dict[str, Any]:
+        # A file exported by curator (its rows carry label_source) imports back as it was.
+        return task_types.import_row(project.task_type, row) if "label_source" in row else row
+
+    return parse(binary, file_format, text_field, check, required, adapt)
 
 
 def import_file(job: Job) -> dict[str, Any]:

@@ -11,3 +11,8 @@ register = template.Library()
 def get_text(payload: Any, field: str = "text") -> str:
     """The display text of a record payload; autoescaped like any other variable."""
     return payload_text(payload, field)
+
+
+@register.filter
+def get_item(mapping: dict, key: Any) -> Any:
+    return mapping.get(key, "") if isinstance(mapping, dict) else ""

@@ -85,6 +85,7 @@ def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "overview": selectors.project_overview(project),
         "jobs": selectors.recent_jobs(project),
         "rounds": selectors.rounds_of(project)[:20],
+        "dashboard": selectors.rounds_dashboard(project),
         "active_round": selectors.active_round(project),
         "can_import": can(request.user, project, Action.IMPORT),
         "can_start_round": can(request.user, project, Action.START_ROUND),

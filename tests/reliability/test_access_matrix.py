@@ -72,6 +72,11 @@ ENDPOINTS = [
     ("get", "/api/projects/{slug}/noise/", "curator"),
     ("post", "/api/projects/{slug}/documents/", "curator"),
     ("post", "/p/{slug}/data/documents/", "curator"),
+    ("get", "/p/{slug}/records/{record}/", "curator"),
+    ("get", "/p/{slug}/rounds/{round}/diff/{round}/", "member"),
+    ("get", "/api/projects/{slug}/records/{record}/lineage/", "curator"),
+    ("get", "/api/projects/{slug}/rounds/{round}/diff/{round}/", "member"),
+    ("get", "/api/projects/{slug}/export/?output=csv", "curator"),
     ("post", "/p/{slug}/members/", "admin"),
 ]
 PERSONAS = ["anonymous", "outsider", "annotator", "curator", "admin"]

@@ -6,6 +6,7 @@ import hashlib
 import io
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ logger = logging.getLogger(__name__)
 UNCERTAINTY_KIND = "entropy"
 # Queue priority tiers: spot checks (10000) > the round's selected batch (1000 - rank) > entropy.
 SELECTED_PRIORITY = 1000.0
+TRAINING_SEED = 0
 
 
 def round_classifier_identity(round_: Round, encoder_identity: str) -> str:
@@ -42,6 +44,102 @@ def _artifact_write(round_: Round, payload: dict[str, Any]) -> tuple[str, str]:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     return str(relative), hashlib.sha256(data).hexdigest()
+
+
+@dataclass
+class Fit:
+    classifier: learning.TrainedClassifier  # the round's model (on the coreset if one is set)
+    snapshot: list[tuple[int, str]]
+    train_ids: list[int]
+    train_x: np.ndarray
+    evaluation: dict[str, Any]
+
+
+def gold_digest(gold: dict[int, str]) -> str:
+    return hashlib.sha256(
+        "".join(f"{pk}\t{label}\n" for pk, label in sorted(gold.items())).encode()
+    ).hexdigest()
+
+
+def fit_and_evaluate(
+    round_: Round, encoder: Encoder, hash_of: dict[int, str], coreset_size: int = 0
+) -> Fit:
+    """Train on the round's frozen snapshot (seed 0, a k-center coreset of `coreset_size` when
+    set) and evaluate on gold. Deterministic: the same snapshot, embeddings and gold give the
+    same metrics."""
+    project = round_.project
+    snapshot = list(
+        RoundSnapshotItem.objects.filter(round=round_)
+        .order_by("record_id")
+        .values_list("record_id", "label")
+    )
+    train_ids = [record_id for record_id, _ in snapshot]
+    train_x = embeddings_matrix([hash_of[i] for i in train_ids], encoder.identity)
+    train_y = [label for _, label in snapshot]
+    full = learning.train_classifier(train_x, train_y, seed=TRAINING_SEED)
+    coreset: list[int] = []
+    if 0 < coreset_size < len(train_ids):
+        # A compact training set that keeps the data's spread (k-center on the embeddings);
+        # the full-set model is trained too, for the comparison on the round page.
+        coreset = sampling.k_center_greedy(train_x, np.zeros((0, train_x.shape[1])), coreset_size)
+        if len({train_y[i] for i in coreset}) < 2:
+            coreset = []
+    classifier = (
+        learning.train_classifier(
+            train_x[coreset], [train_y[i] for i in coreset], seed=TRAINING_SEED
+        )
+        if coreset
+        else full
+    )
+    gold = gold_labels(project)
+    gold_ids = sorted(gold)
+    evaluation: dict[str, Any] = {"gold_size": 0, "seed": TRAINING_SEED}
+    if gold_ids:
+        gold_x = embeddings_matrix([hash_of[i] for i in gold_ids], encoder.identity)
+        expected = [gold[i] for i in gold_ids]
+        evaluation = {
+            **learning.evaluate(classifier.predict(gold_x), expected),
+            "seed": TRAINING_SEED,
+            "gold_sha256": gold_digest(gold),
+        }
+        if coreset:
+            evaluation["coreset"] = {
+                "size": len(coreset),
+                "record_ids": [train_ids[i] for i in coreset],
+                "full_set": {"size": len(train_ids),
+                             **learning.evaluate(full.predict(gold_x), expected)},
+            }  # fmt: skip
+    return Fit(classifier, snapshot, train_ids, train_x, evaluation)
+
+
+def round_reproduce(round_: Round) -> dict[str, Any]:
+    """Retrain from the round's snapshot with its seed and compare the gold metrics."""
+    project = round_.project
+    encoder = get_encoder(project.setting("encoder_model"))
+    if encoder.identity != round_.metrics.get("encoder"):
+        raise ValueError(
+            f"round {round_.number} used encoder {round_.metrics.get('encoder')!r}; the project "
+            f"now uses {encoder.identity!r}"
+        )
+    ids = list(round_.snapshot_items.values_list("record_id", flat=True)) + list(
+        gold_labels(project)
+    )
+    rows = dict(Record.objects.filter(pk__in=ids).values_list("id", "content_hash"))
+    payloads = dict(Record.objects.filter(pk__in=ids).values_list("id", "payload"))
+    field = project.setting("text_field")
+    embeddings_ensure([(rows[i], payload_text(payloads[i], field)) for i in rows], encoder)
+    coreset = (round_.metrics.get("coreset") or {}).get("size", 0)
+    fit = fit_and_evaluate(round_, encoder, rows, coreset)
+    keys = ("accuracy", "macro_f1", "gold_size")
+    original = {key: round_.metrics.get(key) for key in keys}
+    again = {key: fit.evaluation.get(key) for key in keys}
+    return {
+        "round": round_.number,
+        "original": original,
+        "reproduced": again,
+        "identical": original == again,
+        "gold_unchanged": fit.evaluation.get("gold_sha256") == round_.metrics.get("gold_sha256"),
+    }
 
 
 def round_run(job: Job, encoder: Encoder | None = None) -> dict[str, Any]:
@@ -80,46 +178,16 @@ def _round_body(job: Job, round_: Round, encoder: Encoder | None) -> dict[str, A
     hash_of = {record_id: digest for record_id, digest, _, _ in records}
 
     job_progress(job, done=0, total=3, stage="training")
-    snapshot = list(
-        RoundSnapshotItem.objects.filter(round=round_)
-        .order_by("record_id")
-        .values_list("record_id", "label")
+    fit = fit_and_evaluate(round_, encoder, hash_of, int(project.setting("coreset_size")))
+    classifier, train_ids, train_x, snapshot = (
+        fit.classifier,
+        fit.train_ids,
+        fit.train_x,
+        fit.snapshot,
     )
-    train_ids = [record_id for record_id, _ in snapshot]
-    train_x = embeddings_matrix([hash_of[i] for i in train_ids], encoder.identity)
-    train_y = [label for _, label in snapshot]
-    full = learning.train_classifier(train_x, train_y)
-    coreset_size = int(project.setting("coreset_size"))
-    coreset: list[int] = []
-    if 0 < coreset_size < len(train_ids):
-        # A compact training set that keeps the data's spread (k-center on the embeddings);
-        # the full-set model is trained too, for the comparison on the round page.
-        coreset = sampling.k_center_greedy(train_x, np.zeros((0, train_x.shape[1])), coreset_size)
-        coreset_y = [train_y[i] for i in coreset]
-        if len(set(coreset_y)) < 2:
-            coreset = []
-    classifier = (
-        learning.train_classifier(train_x[coreset], [train_y[i] for i in coreset])
-        if coreset
-        else full
-    )
+    evaluation = fit.evaluation
     timings["train_seconds"] = round(time.monotonic() - started - sum(timings.values()), 3)
-
-    job_progress(job, done=1, stage="evaluating on gold")
-    gold = gold_labels(project)
-    gold_ids = sorted(gold)
-    evaluation: dict[str, Any] = {"gold_size": 0}
-    if gold_ids:
-        gold_x = embeddings_matrix([hash_of[i] for i in gold_ids], encoder.identity)
-        expected = [gold[i] for i in gold_ids]
-        evaluation = learning.evaluate(classifier.predict(gold_x), expected)
-        if coreset:
-            evaluation["coreset"] = {
-                "size": len(coreset),
-                "record_ids": [train_ids[i] for i in coreset],
-                "full_set": {"size": len(train_ids),
-                             **learning.evaluate(full.predict(gold_x), expected)},
-            }  # fmt: skip
+    job_progress(job, done=1, stage="evaluated on gold")
 
     job_progress(job, done=2, stage="scoring the pool")
     trained = set(train_ids)

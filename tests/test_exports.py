@@ -1,0 +1,147 @@
+"""Exports load in the `datasets` library, carry a manifest, and import back; the command line
+does what the pages do."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from annotation.models import Annotation
+from curator import public_data
+from curator.models import Job, Record, Split
+from curator.services.exports import export_write, labeled_rows
+from curator.services.jobs import job_claim
+from curator.services.projects import project_create
+from curator.services.rounds import round_start
+from tests.conftest import as_jsonl, sst2_rows
+from tests.test_imports import run_import
+
+IDS = ("record_id", "annotation_id", "content_hash", "split", "label_source")
+
+
+def without_ids(rows: list[dict]) -> list[dict]:
+    return sorted(
+        json.dumps({k: v for k, v in r.items() if k not in IDS}, sort_keys=True) for r in rows
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet", "hf"])
+def test_every_format_loads_in_datasets_with_a_manifest(fmt, project, tmp_path):
+    from datasets import load_dataset, load_from_disk
+
+    run_import(project, as_jsonl(sst2_rows("dev", 40)), split=Split.TRAIN)
+    manifest = export_write(project, tmp_path, fmt)
+    path = tmp_path / manifest["file"]
+    if fmt == "hf":
+        dataset = load_from_disk(str(path))
+    else:
+        builder = {"jsonl": "json", "csv": "csv", "parquet": "parquet"}[fmt]
+        dataset = load_dataset(builder, data_files=str(path), split="train")
+    assert dataset.num_rows == manifest["rows"] == 40
+    assert {"text", "label", "record_id", "annotation_id"} <= set(dataset.column_names)
+    assert set(dataset["label"]) == {"negative", "positive"}
+    saved = json.loads((tmp_path / "manifest.json").read_text())
+    assert saved["project"]["slug"] == project.slug and saved["format"] == fmt
+    assert sum(saved["label_counts"].values()) == 40
+    if fmt != "hf":
+        assert saved["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+PAIRWISE_ROWS = [
+    {**{k: v for k, v in p.items() if k != "preferred"}, "label": {"choice": p["preferred"]}}
+    for p in public_data.hh_pairs(6)
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("task_type", "labels", "rows"),
+    [
+        ("classification", ["negative", "positive"], sst2_rows("dev", 12)),
+        ("pairwise", [], PAIRWISE_ROWS),
+        ("correction", [], [
+            {**r, "label": {"text": r["draft"] + " (checked)"}} for r in public_data.alpaca(5)
+        ]),
+        ("span", ["ASPECT"], [
+            {"text": t, "label": [{"start": 0, "end": len(t.split()[0]), "label": "ASPECT"}]}
+            for t, _ in public_data.sst2("dev", 5)
+        ]),
+    ],
+)  # fmt: skip
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_exports_import_back_unchanged(task_type, labels, rows, fmt, admin_user, tmp_path):
+    first = project_create(name=f"{task_type} a", task_type=task_type, labels=labels,
+                           created_by=admin_user)  # fmt: skip
+    run_import(first, as_jsonl(rows), split=Split.TRAIN)
+    exported = list(labeled_rows(first))
+    assert len(exported) == len(rows)
+    manifest = export_write(first, tmp_path, fmt)
+    second = project_create(name=f"{task_type} b", task_type=task_type, labels=labels,
+                            created_by=admin_user)  # fmt: skip
+    data = (tmp_path / manifest["file"]).read_bytes()
+    _, result = run_import(second, data, fmt=fmt, split=Split.TRAIN)
+    assert result.created == len(rows) and result.labels == len(rows)
+    assert without_ids(list(labeled_rows(second))) == without_ids(exported)
+
+
+@pytest.mark.django_db
+def test_a_rounds_export_is_exactly_its_training_set(project, admin_user, member, tmp_path):
+    from workers.jobs.round import round_run
+
+    run_import(project, as_jsonl(sst2_rows("dev", 60)), split=Split.TRAIN)
+    round_ = round_start(project=project, user=admin_user)
+    round_run(job_claim(Job.objects.get(round=round_).pk))
+    # Labeled after the round started: in the project's export, not in the round's.
+    late = Record.objects.create(project=project, payload={"text": "late"}, content_hash="l" * 64)
+    Annotation.objects.create(record=late, project=project, value="positive", source="human",
+                              author=admin_user)  # fmt: skip
+    round_.refresh_from_db()
+    manifest = export_write(project, tmp_path, "jsonl", round_=round_)
+    rows = [json.loads(line) for line in (tmp_path / "data.jsonl").read_text().splitlines()]
+    snapshot = set(round_.snapshot_items.values_list("record_id", "annotation_id"))
+    assert {(r["record_id"], r["annotation_id"]) for r in rows} == snapshot
+    assert manifest["round"] == {"number": 1, "snapshot_sha256": round_.snapshot_sha256}
+    assert late.pk in {r["record_id"] for r in labeled_rows(project)}
+
+
+@pytest.mark.django_db
+def test_api_export_archive_holds_data_and_manifest(client, project, curator_user):
+    run_import(project, as_jsonl(sst2_rows("dev", 10)), split=Split.TRAIN)
+    client.force_login(curator_user)
+    response = client.get(f"/api/projects/{project.slug}/export/?output=parquet")
+    assert response.status_code == 200 and response["Content-Type"] == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+    assert set(archive.namelist()) == {"data.parquet", "manifest.json"}
+    assert json.loads(archive.read("manifest.json"))["rows"] == 10
+    assert client.get(f"/api/projects/{project.slug}/export/?output=xml").status_code == 400
+    assert client.get(f"/api/projects/{project.slug}/export/?output=csv&round=9").status_code == 404
+
+
+@pytest.mark.django_db
+def test_command_line_import_export_and_status(project, tmp_path, capsys):
+    good = tmp_path / "good.jsonl"
+    good.write_bytes(as_jsonl(sst2_rows("dev", 8)))
+    call_command("curator_import", project.slug, str(good), "--split", "train")
+    assert Record.objects.filter(project=project).count() == 8
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(as_jsonl(sst2_rows("dev", 12)[8:]) + b'{"text": "x", "label": "meh"}\n')
+    with pytest.raises(CommandError, match="line 5: label 'meh'"):
+        call_command("curator_import", project.slug, str(bad))
+    assert Record.objects.filter(project=project).count() == 8  # nothing of the bad file
+    out = tmp_path / "out"
+    call_command("curator_export", project.slug, str(out), "--format", "csv")
+    assert (out / "data.csv").exists() and (out / "manifest.json").exists()
+    capsys.readouterr()
+    call_command("curator_status", project.slug)
+    status = json.loads(capsys.readouterr().out)
+    assert status["overview"]["records"] == 8 and status["task_type"] == "classification"
+    with pytest.raises(CommandError, match="no project"):
+        call_command("curator_status", "nope")
+    assert Path(out / "manifest.json").read_text()
