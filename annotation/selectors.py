@@ -23,10 +23,13 @@ MIN_GOLD_FOR_ACCURACY = 1
 
 
 def latest_human_labels(
-    project: Project, record_ids: list[int] | None = None
+    project: Project, record_ids: list[int] | None = None, since: Any = None
 ) -> dict[int, dict[int, tuple[int, Any]]]:
-    """record -> author -> (annotation id, value) of each author's latest label."""
+    """record -> author -> (annotation id, value) of each author's latest label (given after
+    `since`, when set)."""
     annotations = Annotation.objects.filter(project=project, source=Source.HUMAN)
+    if since is not None:
+        annotations = annotations.filter(created_at__gt=since)
     if record_ids is not None:
         annotations = annotations.filter(record_id__in=record_ids)
     result: dict[int, dict[int, tuple[int, Any]]] = defaultdict(dict)
@@ -39,10 +42,11 @@ def latest_human_labels(
     return result
 
 
-def ratings_of(project: Project) -> list[Rating]:
-    """Every author's latest label, cut into the units agreement statistics count."""
+def ratings_of(project: Project, since: Any = None) -> list[Rating]:
+    """Every author's latest label (since a moment, if given), cut into the units agreement
+    statistics count."""
     task = project.task_type
-    labels = latest_human_labels(project)
+    labels = latest_human_labels(project, since=since)
     field = project.setting("text_field")
     texts: dict[int, str] = {}
     if task == task_types.SPAN:

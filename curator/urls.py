@@ -30,6 +30,11 @@ urlpatterns = [
     path("p/<slug:slug>/rounds/", projects.round_create, name="round-create"),
     path("p/<slug:slug>/model-jobs/", projects.model_job_create, name="model-job-create"),
     path("p/<slug:slug>/rounds/<int:number>/", rounds.round_detail, name="round-detail"),
+    path(
+        "p/<slug:slug>/rounds/<int:number>/cancel/",
+        projects.round_cancel_view,
+        name="round-cancel",
+    ),
     path("p/<slug:slug>/jobs/<int:job_id>/", jobs.job_card, name="job-card"),
     path("p/<slug:slug>/held/", held.held_records, name="held-records"),
     path("p/<slug:slug>/settings/", settings.project_settings, name="project-settings"),

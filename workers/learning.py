@@ -71,10 +71,25 @@ def evaluate(predicted: list[str], expected: list[str]) -> dict[str, Any]:
     """Accuracy and macro-F1 over the labels present in either list."""
     if not expected:
         return {"gold_size": 0}
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+    labels = sorted(set(expected) | set(predicted))
+    precision, recall, f1, support = precision_recall_fscore_support(
+        expected, predicted, labels=labels, zero_division=0
+    )
     return {
         "gold_size": len(expected),
         "accuracy": float(accuracy_score(expected, predicted)),
         "macro_f1": float(f1_score(expected, predicted, average="macro", zero_division=0)),
+        "per_class": {
+            label: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(n)}
+            for label, p, r, f, n in zip(labels, precision, recall, f1, support, strict=True)
+        },
+        # rows: the gold label, columns: the prediction
+        "confusion": {
+            "labels": labels,
+            "matrix": confusion_matrix(expected, predicted, labels=labels).tolist(),
+        },
     }
 
 

@@ -28,6 +28,11 @@ urlpatterns = [
         "projects/<slug:slug>/rounds/<int:number>/", views.RoundDetail.as_view(), name="api-round"
     ),
     path(
+        "projects/<slug:slug>/rounds/<int:number>/cancel/",
+        views.RoundCancel.as_view(),
+        name="api-round-cancel",
+    ),
+    path(
         "projects/<slug:slug>/rounds/<int:number>/snapshot/",
         views.RoundSnapshot.as_view(),
         name="api-round-snapshot",

@@ -37,7 +37,7 @@ from curator.services.imports import import_start
 from curator.services.jobs import job_cancel
 from curator.services.model_jobs import model_job_start, record_hold_clear
 from curator.services.projects import project_create
-from curator.services.rounds import round_start
+from curator.services.rounds import round_cancel, round_start
 from curator.views.access import project_for
 
 
@@ -565,3 +565,14 @@ class RoundDiff(APIView):
         before = get_object_or_404(Round, project=project, number=number)
         after = get_object_or_404(Round, project=project, number=other)
         return Response(lineage.round_diff(before, after))
+
+
+class RoundCancel(APIView):
+    @extend_schema(request=None, responses={200: s.RoundSerializer})
+    def post(self, request: Request, slug: str, number: int) -> Response:
+        project = _project(request, slug, Action.START_ROUND)
+        round_ = get_object_or_404(Round, project=project, number=number)
+        if not round_cancel(round_=round_, user=request.user):
+            raise Conflict(f"round {number} is {round_.status}")
+        round_.refresh_from_db()
+        return Response(s.RoundSerializer(round_).data)

@@ -51,6 +51,14 @@ PROJECT_SETTING_DEFAULTS: dict[str, Any] = {
     # Train rounds on a k-center coreset of this many labeled records (0: on all of them); the
     # round also trains on the full set and reports both on gold.
     "coreset_size": 0,
+    # What a round does after training, in order: any of noise, prelabel, generate, filter,
+    # judge (each a job with the parameters in round_step_params[step]).
+    "round_pipeline": [],
+    "round_step_params": {},
+    # Gates before a round trains (None / False: off).
+    "gate_min_agreement": None,  # Krippendorff's alpha on labels since the last round
+    "gate_min_spot_check_accuracy": None,  # auto-accepted LLM labels on spot checks
+    "gate_contamination": True,  # no training record may duplicate a gold record
 }
 
 

@@ -15,6 +15,8 @@ class Round(models.Model):
         RUNNING = "running", "Running"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
+        BLOCKED = "blocked", "Stopped by a gate"
+        CANCELLED = "cancelled", "Cancelled"
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="rounds")
     number = models.PositiveIntegerField()

@@ -206,20 +206,32 @@ def job_succeed(job: Job, *, metrics: dict[str, Any] | None = None) -> None:
     """Mark the job done; its wall time runs from the last claim (fanned-out jobs included)."""
     now = timezone.now()
     seconds = (now - job.started_at).total_seconds() if job.started_at else None
-    Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(
-        status=Job.Status.SUCCEEDED,
-        metrics=json_safe(metrics or {}),
-        timings={"seconds": round(seconds, 3)} if seconds is not None else {},
-        finished_at=now,
-        progress_done=F("progress_total"),
-        stage="done",
-    )
+    with transaction.atomic():
+        done = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(
+            status=Job.Status.SUCCEEDED,
+            metrics=json_safe(metrics or {}),
+            timings={"seconds": round(seconds, 3)} if seconds is not None else {},
+            finished_at=now,
+            progress_done=F("progress_total"),
+            stage="done",
+        )
+        if done and job.round_id:
+            from curator.services.rounds import pipeline_advance  # rounds imports this module
+
+            pipeline_advance(job)
 
 
 def job_fail(job_id: int, error: str) -> None:
-    Job.objects.filter(pk=job_id).exclude(status__in=Job.FINISHED).update(
-        status=Job.Status.FAILED, error=error[:10_000], finished_at=timezone.now()
+    failed = (
+        Job.objects.filter(pk=job_id)
+        .exclude(status__in=Job.FINISHED)
+        .update(status=Job.Status.FAILED, error=error[:10_000], finished_at=timezone.now())
     )
+    job = Job.objects.filter(pk=job_id).only("round_id", "kind").first()
+    if failed and job is not None and job.round_id:
+        from curator.services.rounds import pipeline_failed
+
+        pipeline_failed(job)
 
 
 def job_cancel(job: Job) -> bool:

@@ -67,16 +67,8 @@ def model_job_start(
     require(user, project, Action.RUN_MODEL_JOB)
     if kind not in MODEL_JOB_KINDS:
         raise JobNotStartable(f"unknown job kind {kind!r}; use one of {', '.join(MODEL_JOB_KINDS)}")
-    if kind == Job.Kind.PRELABEL and project.task_type not in PRELABEL_TASK_TYPES:
-        raise JobNotStartable(
-            f"LLM pre-labeling does not cover {project.get_task_type_display().lower()} "
-            "projects: run the judge, whose verdicts become the suggestions"
-        )
     params = params or {}
-    unknown = set(params) - ALLOWED_PARAMS[kind]
-    if unknown:
-        raise JobNotStartable(f"unknown parameter(s) for {kind}: {', '.join(sorted(unknown))}")
-    _check_params(project, kind, params)
+    check_params(project, kind, params)
     with transaction.atomic():
         if Job.objects.filter(
             project=project, kind=kind, status__in=[Job.Status.QUEUED, Job.Status.RUNNING]
@@ -101,8 +93,16 @@ def record_hold_clear(*, record: Record, user: User) -> None:
         )  # fmt: skip
 
 
-def _check_params(project: Project, kind: str, params: dict[str, Any]) -> None:
+def check_params(project: Project, kind: str, params: dict[str, Any]) -> None:
     """Refuse, before queueing, what the job would only fail on later."""
+    unknown = set(params) - ALLOWED_PARAMS[kind]
+    if unknown:
+        raise JobNotStartable(f"unknown parameter(s) for {kind}: {', '.join(sorted(unknown))}")
+    if kind == Job.Kind.PRELABEL and project.task_type not in PRELABEL_TASK_TYPES:
+        raise JobNotStartable(
+            f"LLM pre-labeling does not cover {project.get_task_type_display().lower()} "
+            "projects: run the judge, whose verdicts become the suggestions"
+        )
     if kind == Job.Kind.GENERATE:
         if project.task_type not in GENERATE_TASK_TYPES:
             raise JobNotStartable("generation writes labeled examples for label-set projects")

@@ -4,18 +4,18 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from curator import selectors
 from curator.importing.parsers import ImportFormatError
-from curator.models import Split, TaskType
+from curator.models import Round, Split, TaskType
 from curator.permissions import Action, can, role_of
 from curator.services.imports import import_start
 from curator.services.jobs import BrokerUnavailable
 from curator.services.model_jobs import JobNotStartable, model_job_start
 from curator.services.projects import project_create
-from curator.services.rounds import RoundNotStartable, round_start
+from curator.services.rounds import RoundNotStartable, round_cancel, round_start
 from curator.views.access import project_for
 
 
@@ -145,5 +145,22 @@ def round_create(request: HttpRequest, slug: str) -> HttpResponse:
     except (RoundNotStartable, BrokerUnavailable) as error:
         messages.error(request, f"Round not started: {error}")
         return redirect("project-detail", slug=slug)
-    messages.success(request, f"Round {round_.number} started.")
+    if round_.status == Round.Status.BLOCKED:
+        messages.error(
+            request, f"Round {round_.number} stopped by the {round_.metrics['blocked_by']} gate."
+        )
+    else:
+        messages.success(request, f"Round {round_.number} started.")
     return redirect("round-detail", slug=slug, number=round_.number)
+
+
+@login_required
+@require_POST
+def round_cancel_view(request: HttpRequest, slug: str, number: int) -> HttpResponse:
+    project = project_for(request.user, slug, Action.START_ROUND)
+    round_ = get_object_or_404(Round, project=project, number=number)
+    if round_cancel(round_=round_, user=request.user):
+        messages.success(request, f"Round {number} cancelled.")
+    else:
+        messages.error(request, f"Round {number} is {round_.status}; nothing to cancel.")
+    return redirect("round-detail", slug=slug, number=number)

@@ -5,7 +5,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
 from curator import selectors
-from curator.models import Round
+from curator.models import Job, Round
+from curator.permissions import Action, can
 from curator.views.access import project_for
 
 
@@ -21,7 +22,10 @@ def round_detail(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     context = {
         "project": project,
         "round": round_,
-        "job": round_.jobs.order_by("-id").first(),
+        "job": round_.jobs.filter(kind=Job.Kind.ROUND).first(),
+        "step_jobs": round_.jobs.exclude(kind=Job.Kind.ROUND).order_by("id"),
+        "can_start_round": can(request.user, project, Action.START_ROUND),
+        "confusion_rows": _confusion_rows(round_.metrics.get("confusion")),
         "items": items,
         "next_after": items[-1]["record_id"] if len(items) == 100 else None,
         "text_field": project.setting("text_field"),
@@ -29,3 +33,12 @@ def round_detail(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     if request.htmx and request.GET.get("fragment") == "status":
         return render(request, "curator/_round_status.html", context)
     return render(request, "curator/round_detail.html", context)
+
+
+def _confusion_rows(confusion: dict | None) -> list[dict]:
+    if not confusion:
+        return []
+    return [
+        {"label": label, "counts": counts}
+        for label, counts in zip(confusion["labels"], confusion["matrix"], strict=True)
+    ]

@@ -77,6 +77,8 @@ ENDPOINTS = [
     ("get", "/api/projects/{slug}/records/{record}/lineage/", "curator"),
     ("get", "/api/projects/{slug}/rounds/{round}/diff/{round}/", "member"),
     ("get", "/api/projects/{slug}/export/?output=csv", "curator"),
+    ("post", "/p/{slug}/rounds/{round}/cancel/", "admin"),
+    ("post", "/api/projects/{slug}/rounds/{round}/cancel/", "admin"),
     ("post", "/p/{slug}/members/", "admin"),
 ]
 PERSONAS = ["anonymous", "outsider", "annotator", "curator", "admin"]

@@ -145,13 +145,16 @@ def round_reproduce(round_: Round) -> dict[str, Any]:
 def round_run(job: Job, encoder: Encoder | None = None) -> dict[str, Any]:
     """Job body of a round. Re-running it recomputes the same scores and overwrites them."""
     round_ = Round.objects.select_related("project").get(pk=job.round_id)
-    Round.objects.filter(pk=round_.pk).update(status=Round.Status.RUNNING)
+    # Conditional updates: a round cancelled meanwhile stays cancelled.
+    Round.objects.filter(pk=round_.pk, status=Round.Status.QUEUED).update(
+        status=Round.Status.RUNNING
+    )
     try:
         metrics = _round_body(job, round_, encoder)
     except Exception:
-        Round.objects.filter(pk=round_.pk).update(
-            status=Round.Status.FAILED, finished_at=timezone.now()
-        )
+        Round.objects.filter(
+            pk=round_.pk, status__in=[Round.Status.QUEUED, Round.Status.RUNNING]
+        ).update(status=Round.Status.FAILED, finished_at=timezone.now())
         raise
     return metrics
 
@@ -268,12 +271,14 @@ def _round_body(job: Job, round_: Round, encoder: Encoder | None) -> dict[str, A
         "encoder": encoder.identity,
         "timings": timings,
     }
-    Round.objects.filter(pk=round_.pk).update(
-        status=Round.Status.SUCCEEDED,
+    # With pipeline steps to come the round stays running; the last step finishes it.
+    steps = (round_.config or {}).get("pipeline")
+    Round.objects.filter(pk=round_.pk, status=Round.Status.RUNNING).update(
+        status=Round.Status.RUNNING if steps else Round.Status.SUCCEEDED,
         metrics=json_safe(metrics),
         model_artifact=artifact,
         model_sha256=sha256,
-        finished_at=timezone.now(),
+        finished_at=None if steps else timezone.now(),
     )
     job_progress(job, done=3, stage="done")
     return metrics
