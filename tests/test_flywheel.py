@@ -65,6 +65,8 @@ def test_three_rounds_raise_quality_and_stay_explainable(
         batches.append(annotate(annotator, project, truth, 80))
         rounds.append(run_round(admin, project))
     accuracy = [r.metrics["accuracy"] for r in rounds]
+    assert rounds[-1].metrics["labels_by_source"] == {"import": 16, "human": 160}
+    assert rounds[-1].metrics["human_labels"] == 160
     assert accuracy[-1] > accuracy[0] + 0.03, accuracy
 
     # Lineage: each round added exactly what the annotator labeled in between.

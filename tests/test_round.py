@@ -178,3 +178,32 @@ def test_round_on_a_coreset_reports_it_beside_the_full_set(client, project, admi
     client.force_login(admin_user)
     page = client.get(f"/p/{project.slug}/rounds/{round_.number}/").content.decode()
     assert "k-center coreset" in page and "full snapshot" in page
+
+
+@pytest.mark.django_db
+def test_finetune_trainer_updates_the_encoder_and_the_next_round_starts_from_it(
+    project, admin_user
+):
+    from pathlib import Path
+
+    from django.conf import settings
+
+    from curator.services.jobs import job_claim
+    from curator.services.rounds import round_start
+    from workers.jobs.round import round_run
+
+    project.settings = {**project.settings, "trainer": "finetune", "finetune_epochs": 1}
+    project.save()
+    run_import(project, as_jsonl(sst2_rows("train", limit=96)), split=Split.TRAIN)
+    run_import(project, as_jsonl(sst2_rows("dev", limit=64)), split=Split.GOLD)
+    run_import(project, as_jsonl(sst2_rows("dev", limit=96)[64:], drop=("label",)))
+    first = round_start(project=project, user=admin_user)
+    metrics = round_run(job_claim(Job.objects.get(round=first).pk))
+    assert metrics["trainer"] == "finetune"
+    assert (Path(settings.MEDIA_ROOT) / metrics["finetuned_model"] / "config.json").exists()
+    assert "accuracy" in metrics["frozen_embedding_baseline"]
+    assert 0 <= metrics["accuracy"] <= 1 and metrics["gold_size"] == 64
+    assert Score.objects.filter(round=first, kind="entropy").count() == 32
+    second = round_start(project=project, user=admin_user)
+    again = round_run(job_claim(Job.objects.get(round=second).pk))
+    assert again["started_from"] == metrics["finetuned_model"]

@@ -51,6 +51,10 @@ PROJECT_SETTING_DEFAULTS: dict[str, Any] = {
     # Train rounds on a k-center coreset of this many labeled records (0: on all of them); the
     # round also trains on the full set and reports both on gold.
     "coreset_size": 0,
+    # "logreg": a classifier head on frozen embeddings; "finetune": fine-tune the encoder itself
+    # (each round starting from the previous round's fine-tuned model).
+    "trainer": "logreg",
+    "finetune_epochs": 3,
     # What a round does after training, in order: any of noise, prelabel, generate, filter,
     # judge (each a job with the parameters in round_step_params[step]).
     "round_pipeline": [],

@@ -13,6 +13,7 @@ from curator.services.audit import audit
 
 SAMPLING = ("hybrid", "entropy", "committee")
 CONSENSUS = ("majority", "dawid_skene")
+TRAINERS = ("logreg", "finetune")
 
 
 def _integer(low: int, high: int):
@@ -83,6 +84,8 @@ EDITABLE: dict[str, Any] = {
     "gold_rate": _fraction_at_most(0.5),
     "consensus": _choice(CONSENSUS),
     "coreset_size": _integer(0, 1_000_000),
+    "trainer": _choice(TRAINERS),
+    "finetune_epochs": _integer(1, 50),
 }
 
 

@@ -12,6 +12,7 @@ from curator.services.project_settings import (
     CONSENSUS,
     EDITABLE,
     SAMPLING,
+    TRAINERS,
     project_settings_update,
 )
 from curator.views.access import project_for
@@ -44,6 +45,7 @@ def project_settings(request: HttpRequest, slug: str) -> HttpResponse:
             "errors": errors,
             "sampling": SAMPLING,
             "consensus": CONSENSUS,
+            "trainers": TRAINERS,
         },
         status=400 if errors else 200,
     )

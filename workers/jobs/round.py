@@ -142,6 +142,88 @@ def round_reproduce(round_: Round) -> dict[str, Any]:
     }
 
 
+def _finetune(
+    round_: Round, fit: Fit, text_of: dict[int, str], baseline: dict[str, Any]
+) -> tuple[Any, dict[str, Any]]:
+    """Fine-tune the encoder on the snapshot, starting from the previous round's fine-tuned
+    model when there is one; evaluate on gold; save it beside the round's other artifact."""
+    from workers.inference.finetune import finetune
+
+    project = round_.project
+    previous = (
+        Round.objects.filter(project=project, number__lt=round_.number,
+                             status=Round.Status.SUCCEEDED, metrics__has_key="finetuned_model")
+        .order_by("-number")
+        .values_list("metrics", flat=True)
+        .first()
+    )  # fmt: skip
+    start = (
+        Path(settings.MEDIA_ROOT) / previous["finetuned_model"]
+        if previous
+        else project.setting("encoder_model") or settings.CURATOR_ENCODER_MODEL
+    )
+    tuned = finetune(
+        start,
+        [text_of[i] for i in fit.train_ids],
+        [label for _, label in fit.snapshot],
+        epochs=int(project.setting("finetune_epochs")),
+        seed=TRAINING_SEED,
+        device=settings.CURATOR_DEVICE,
+    )
+    gold = gold_labels(project)
+    gold_ids = sorted(gold)
+    evaluation = dict(baseline)
+    if gold_ids:
+        evaluation.update(
+            learning.evaluate(
+                tuned.predict_texts([text_of[i] for i in gold_ids]), [gold[i] for i in gold_ids]
+            )
+        )
+    relative = Path("models") / project.slug / f"round-{round_.number}-finetuned"
+    sha256 = tuned.save(Path(settings.MEDIA_ROOT) / relative)
+    evaluation["trainer"] = "finetune"
+    evaluation["started_from"] = str(previous["finetuned_model"]) if previous else str(start)
+    evaluation["finetuned_model"] = str(relative)
+    evaluation["finetuned_sha256"] = sha256
+    evaluation["frozen_embedding_baseline"] = {
+        key: baseline.get(key) for key in ("accuracy", "macro_f1", "gold_size")
+    }
+    return tuned, evaluation
+
+
+def round_feedback(round_: Round) -> dict[str, Any]:
+    """What the people and models behind this round's data did: human labels used and the time
+    they took, LLM-label accuracy on spot checks, the latest judge's agreement with people."""
+    from django.db.models import Count, Sum
+
+    from curator.selectors import routing_stats
+
+    items = RoundSnapshotItem.objects.filter(round=round_)
+    sources = dict(
+        items.values_list("annotation__source")
+        .annotate(n=Count("id"))
+        .values_list("annotation__source", "n")
+    )
+    spent = items.filter(annotation__source="human").aggregate(
+        seconds=Sum("annotation__seconds_spent")
+    )["seconds"]
+    judge = (
+        Job.objects.filter(project=round_.project, kind=Job.Kind.JUDGE, status=Job.Status.SUCCEEDED)
+        .order_by("-id")
+        .values_list("metrics", flat=True)
+        .first()
+    ) or {}
+    routing = routing_stats(round_.project)
+    return {
+        "labels_by_source": sources,
+        "human_labels": sources.get("human", 0) + sources.get("review", 0),
+        "human_seconds": round(spent, 1) if spent else 0.0,
+        "spot_check_accuracy": routing["spot_check_accuracy"],
+        "spot_checked": routing["spot_checked"],
+        "judge_human_agreement": judge.get("agreement"),
+    }
+
+
 def round_run(job: Job, encoder: Encoder | None = None) -> dict[str, Any]:
     """Job body of a round. Re-running it recomputes the same scores and overwrites them."""
     round_ = Round.objects.select_related("project").get(pk=job.round_id)
@@ -189,6 +271,11 @@ def _round_body(job: Job, round_: Round, encoder: Encoder | None) -> dict[str, A
         fit.snapshot,
     )
     evaluation = fit.evaluation
+    text_of = {record_id: payload_text(payload, text_field) for record_id, _, payload, _ in records}
+    tuned = None
+    if project.setting("trainer") == "finetune":
+        job_progress(job, done=0, stage="fine-tuning the encoder")
+        tuned, evaluation = _finetune(round_, fit, text_of, evaluation)
     timings["train_seconds"] = round(time.monotonic() - started - sum(timings.values()), 3)
     job_progress(job, done=1, stage="evaluated on gold")
 
@@ -203,7 +290,11 @@ def _round_body(job: Job, round_: Round, encoder: Encoder | None) -> dict[str, A
     selected: list[int] = []
     if pool_ids:
         pool_x = embeddings_matrix([hash_of[i] for i in pool_ids], encoder.identity)
-        probabilities = classifier.predict_proba(pool_x)
+        probabilities = (
+            tuned.predict_proba_texts([text_of[i] for i in pool_ids])
+            if tuned is not None
+            else classifier.predict_proba(pool_x)
+        )
         pool_entropy = sampling.entropy(probabilities)
         identity = round_classifier_identity(round_, encoder.identity)
         for kind, values in (
@@ -270,6 +361,7 @@ def _round_body(job: Job, round_: Round, encoder: Encoder | None) -> dict[str, A
         "embeddings_computed": computed,
         "encoder": encoder.identity,
         "timings": timings,
+        **round_feedback(round_),
     }
     # With pipeline steps to come the round stays running; the last step finishes it.
     steps = (round_.config or {}).get("pipeline")
