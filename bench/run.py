@@ -22,12 +22,12 @@ def main() -> None:
         "--only",
         default="",
         help="comma-separated sections: import,labeling,embedding,round,"
-        "sampling,llm,curation (default: all)",
+        "sampling,llm,curation,flywheel (default: all)",
     )
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     setup_django()
-    from bench import curation, embedding, imports, labeling, llm, rounds, sampling
+    from bench import curation, embedding, flywheel, imports, labeling, llm, rounds, sampling
 
     only = {name for name in args.only.split(",") if name}
 
@@ -41,6 +41,7 @@ def main() -> None:
         ("sampling", sampling, {}),
         ("llm", llm, {}),
         ("curation", curation, {}),
+        ("flywheel", flywheel, {}),
     ]:
         if only and name not in only:
             continue
