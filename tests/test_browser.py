@@ -30,6 +30,11 @@ def page(monkeypatch):
         browser.close()
 
 
+def settled(page) -> None:
+    """Until no label is in flight: keys pressed meanwhile are ignored by design."""
+    page.wait_for_function("document.body.dataset.busy !== 'true'")
+
+
 def login(page, base: str, username: str) -> None:
     page.goto(f"{base}/login/")
     page.fill("input[name=username]", username)
@@ -56,6 +61,7 @@ def test_annotator_labels_three_records_by_keyboard(page, live_server, project, 
         seen.append(current)
         page.keyboard.press(key)
         expect(text).not_to_have_text(current)
+        settled(page)
     # Record text is shown as text, never run as markup.
     assert "<script>window.pwned = 1</script> <b>bold</b> claim" in seen
     assert page.evaluate("window.pwned") is None

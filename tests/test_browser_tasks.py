@@ -8,7 +8,7 @@ from curator import public_data
 from curator.models import Membership, Record, Role
 from curator.services.projects import project_create
 from tests.conftest import as_jsonl, sst2_rows
-from tests.test_browser import login, page  # noqa: F401 - the page fixture
+from tests.test_browser import login, page, settled  # noqa: F401 - the page fixture
 from tests.test_imports import run_import
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -42,11 +42,15 @@ def labels_of(annotator):
 
 
 def wait_for_labels(page, annotator, count: int) -> None:  # noqa: F811
+    """Until `count` labels are stored and the next card has settled (keys pressed while a
+    label is in flight are ignored by design)."""
     for _ in range(100):
         if Annotation.objects.filter(author=annotator).count() >= count:
-            return
+            break
         page.wait_for_timeout(50)
-    raise AssertionError(f"expected {count} labels, found {len(labels_of(annotator))}")
+    else:
+        raise AssertionError(f"expected {count} labels, found {len(labels_of(annotator))}")
+    settled(page)
 
 
 def test_multilabel_toggles_then_enter(page, live_server, admin_user, annotator):  # noqa: F811
@@ -77,6 +81,7 @@ def test_rating_keys_and_accepting_a_suggestion(page, live_server, admin_user, a
     start(page, live_server, project, annotator)
     page.keyboard.press("2")
     expect(page.locator("#suggestion")).to_contain_text("4 - rubric 4")
+    settled(page)
     page.keyboard.press("Enter")  # accepts the model's 4
     wait_for_labels(page, annotator, 2)
     stored = list(Annotation.objects.filter(author=annotator).order_by("id"))
@@ -176,11 +181,14 @@ def test_undo_skip_with_reason_and_flag(page, live_server, project, annotator): 
     first = text.inner_text()
     page.keyboard.press("1")
     expect(text).not_to_have_text(first)
+    settled(page)
     page.keyboard.press("u")
     expect(page.locator(".progress")).to_contain_text("Changing your label")
     expect(text).to_have_text(first)
+    settled(page)
     page.keyboard.press("2")
     expect(page.locator(".notice")).to_contain_text("Label changed")
+    settled(page)
     labels = list(Annotation.objects.filter(author=annotator).order_by("id"))
     assert [a.value for a in labels] == ["negative", "positive"]
     assert labels[1].supersedes_id == labels[0].pk
@@ -190,6 +198,7 @@ def test_undo_skip_with_reason_and_flag(page, live_server, project, annotator): 
     expect(page.locator("#skip-panel")).to_be_visible()
     page.keyboard.press("2")  # "Off-topic or broken"
     expect(text).not_to_have_text(current)
+    settled(page)
     assert Assignment.objects.get(annotator=annotator, state="skipped").skip_reason == "off-topic"
 
     page.keyboard.press("f")

@@ -45,11 +45,19 @@ def test_classifier_learns_separable_points_and_reports_metrics():
     model = train_classifier(np.vstack([a, b]), ["a"] * 20 + ["b"] * 20)
     assert model.labels == ["a", "b"]
     assert model.predict(np.array([[2.0, 0.1], [-2.0, 0.0]])) == ["a", "b"]
+    # predicted a, b, b, b against gold a, b, a, b: "a" precision 1/1, recall 1/2; "b"
+    # precision 2/3, recall 2/2.
     assert evaluate(["a", "b", "b", "b"], ["a", "b", "a", "b"]) == {
         "gold_size": 4,
         "accuracy": 0.75,
         "macro_f1": pytest.approx((2 / 3 + 0.8) / 2),
-    }
+        "per_class": {
+            "a": {"precision": 1.0, "recall": 0.5, "f1": pytest.approx(2 / 3), "support": 2},
+            "b": {"precision": pytest.approx(2 / 3), "recall": 1.0, "f1": pytest.approx(0.8),
+                  "support": 2},
+        },
+        "confusion": {"labels": ["a", "b"], "matrix": [[1, 1], [0, 2]]},
+    }  # fmt: skip
 
 
 def test_training_needs_two_labels():

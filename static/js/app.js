@@ -12,9 +12,14 @@
     return ((performance.now() - shownAt) / 1000).toFixed(2);
   }
 
-  document.addEventListener("htmx:beforeRequest", function () { busy = true; });
+  // Mirrored on <body data-busy> so styles (and browser tests) can see a label in flight.
+  function setBusy(value) {
+    busy = value;
+    document.body.dataset.busy = value ? "true" : "false";
+  }
+  document.addEventListener("htmx:beforeRequest", function () { setBusy(true); });
   ["htmx:afterSettle", "htmx:responseError", "htmx:sendError", "htmx:timeout"].forEach(function (name) {
-    document.addEventListener(name, function () { busy = false; });
+    document.addEventListener(name, function () { setBusy(false); });
   });
   document.addEventListener("htmx:afterSwap", function (event) {
     if (event.target && event.target.id === "workspace") {
