@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from django.core.cache import cache
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -86,12 +87,6 @@ def usernames(ids: set[int] | list[int]) -> dict[int, str]:
     return dict(User.objects.filter(pk__in=list(ids)).values_list("pk", "username"))
 
 
-def gold_truth(project: Project) -> dict[int, str]:
-    from curator.services.rounds import gold_labels  # rounds imports annotation modules
-
-    return gold_labels(project)
-
-
 @dataclass
 class AnnotatorFigures:
     user_id: int
@@ -132,7 +127,9 @@ def annotator_figures(project: Project) -> list[AnnotatorFigures]:
         if accepted is not None:
             row.suggestions_shown += 1
             row.suggestions_accepted += bool(accepted)
-    truth = gold_truth(project)
+    from curator.services.rounds import gold_labels  # rounds imports annotation modules
+
+    truth = gold_labels(project)
     if truth:
         for record_id, per_author in latest_human_labels(project, list(truth)).items():
             for author_id, (_, value) in per_author.items():
@@ -272,8 +269,6 @@ def annotator_progress(project: Project, user: User) -> dict[str, Any]:
 def waiting_count(project: Project) -> int:
     """Records still wanting a label, cached briefly: counting a 1M pool on every label is the
     single most expensive thing the labeling page would otherwise do."""
-    from django.core.cache import cache
-
     key = f"waiting:{project.pk}"
     value = cache.get(key)
     if value is None:

@@ -26,6 +26,7 @@ from annotation.services.assignment import assignment_skip, next_assignment
 from curator.models import Project, Record
 from curator.permissions import Action
 from curator.views.access import project_for
+from curator.views.common import keyset_param
 
 SKIP_REASONS = [
     ("unclear", "Unclear / ambiguous"),
@@ -126,9 +127,10 @@ def _revise_card(
     return render(request, "annotation/_record_card.html", context)
 
 
-@login_required
-def annotate(request: HttpRequest, slug: str) -> HttpResponse:
-    project = project_for(request.user, slug, Action.ANNOTATE)
+def _labeling_page(
+    request: HttpRequest, project: Project, first_card: int | str = ""
+) -> HttpResponse:
+    """The labeling page; its first card is the next record, or `first_card`'s label to edit."""
     return render(
         request,
         "annotation/annotate.html",
@@ -136,9 +138,14 @@ def annotate(request: HttpRequest, slug: str) -> HttpResponse:
             "project": project,
             "keys": task_types.label_keys(project.labels),
             "task": project.task_type,
-            "first_card": "",
+            "first_card": first_card,
         },
     )
+
+
+@login_required
+def annotate(request: HttpRequest, slug: str) -> HttpResponse:
+    return _labeling_page(request, project_for(request.user, slug, Action.ANNOTATE))
 
 
 @login_required
@@ -234,17 +241,7 @@ def edit_card(request: HttpRequest, slug: str, annotation_id: int) -> HttpRespon
 def edit(request: HttpRequest, slug: str, annotation_id: int) -> HttpResponse:
     """The labeling page, opened on one of one's own labels (from the history)."""
     project = project_for(request.user, slug, Action.ANNOTATE)
-    annotation = _own_annotation(request, project, annotation_id)
-    return render(
-        request,
-        "annotation/annotate.html",
-        {
-            "project": project,
-            "keys": task_types.label_keys(project.labels),
-            "task": project.task_type,
-            "first_card": annotation.pk,
-        },
-    )
+    return _labeling_page(request, project, _own_annotation(request, project, annotation_id).pk)
 
 
 @login_required
@@ -273,10 +270,7 @@ def history(request: HttpRequest, slug: str) -> HttpResponse:
     project = project_for(request.user, slug, Action.ANNOTATE)
     mine = Annotation.objects.filter(project=project, author=request.user, source=Source.HUMAN)
     newer = Annotation.objects.filter(supersedes=OuterRef("pk"))
-    try:
-        before = int(request.GET.get("before") or 0)
-    except ValueError:
-        before = 0
+    before = keyset_param(request, "before")
     if before:
         mine = mine.filter(pk__lt=before)
     rows = list(

@@ -1,9 +1,11 @@
-"""Content hashes: the identity of a record's payload, independent of key order or whitespace."""
+"""Hashes: a record payload's identity (independent of key order or whitespace), and the
+digest of files written as artifacts or exports."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 from typing import Any
 
 
@@ -13,3 +15,15 @@ def canonical_json(payload: Any) -> str:
 
 def content_hash(payload: Any) -> str:
     return hashlib.sha256(canonical_json(payload).encode("utf-8")).hexdigest()
+
+
+def files_sha256(path: Path) -> str:
+    """sha256 over a file, or over every file of a folder in path order (a saved model, a
+    datasets folder)."""
+    digest = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for file in files:
+        with file.open("rb") as handle:
+            while block := handle.read(1 << 20):
+                digest.update(block)
+    return digest.hexdigest()

@@ -24,6 +24,7 @@ from curator.models import (
     User,
 )
 from curator.models.records import payload_text
+from curator.services.curation import BATCH_SCORE_KINDS
 
 
 def projects_for(user: User) -> QuerySet[Project]:
@@ -119,9 +120,6 @@ def routing_stats(project: Project) -> dict[str, Any]:
         "spot_check_accuracy": correct / len(checked) if checked else None,
         "held": Record.objects.filter(project=project, held=True).count(),
     }
-
-
-BATCH_SCORE_KINDS = ("generation_quality", "toxicity", "intent_agreement", "near_duplicate")
 
 
 def batch_item(record: Record) -> dict[str, Any]:

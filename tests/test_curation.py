@@ -26,19 +26,10 @@ from curator.models import (
 from curator.services.rounds import round_start, training_labels
 from tests.conftest import as_jsonl, sst2_rows, wait_for_job
 from tests.test_imports import run_import
+from tests.test_model_jobs import start
 from workers import curation
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def start(client, project, kind: str, **params) -> Job:
-    response = client.post(
-        f"/api/projects/{project.slug}/jobs/",
-        {"kind": kind, "params": params},
-        content_type="application/json",
-    )
-    assert response.status_code == 202, response.content
-    return wait_for_job(response.json()["id"], timeout=400)
 
 
 # --- filters ------------------------------------------------------------------------------------

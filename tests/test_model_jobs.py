@@ -15,14 +15,15 @@ from tests.test_imports import run_import
 from workers.jobs import prelabel
 
 
-def start(client, project, kind: str, **params) -> Job:
+def start(client, project, kind: str, timeout: float = 300, **params) -> Job:
+    """Start a model job through the API and wait for the worker to finish it."""
     response = client.post(
         f"/api/projects/{project.slug}/jobs/",
         {"kind": kind, "params": params},
         content_type="application/json",
     )
     assert response.status_code == 202, response.content
-    return wait_for_job(response.json()["id"], timeout=300)
+    return wait_for_job(response.json()["id"], timeout=timeout)
 
 
 @pytest.mark.django_db(transaction=True)

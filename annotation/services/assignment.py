@@ -100,6 +100,15 @@ def queue_for(project: Project, user: User):  # -> QuerySet[Record]
     return waiting_records(project).exclude(_seen_by(user)).order_by("-priority", "id")
 
 
+def _lease(record: Record, project: Project, user: User, lease: timedelta) -> Assignment:
+    """Reserve `record` for `user`; IntegrityError when they already hold a lease (the
+    one-lease-per-annotator constraint), inside its own savepoint so the caller can go on."""
+    with transaction.atomic():
+        return Assignment.objects.create(
+            record=record, project=project, annotator=user, lease_expires_at=timezone.now() + lease
+        )
+
+
 def _gold_check(project: Project, user: User, lease: timedelta) -> Assignment | None:
     """A gold record this annotator has not seen, leased like any other (at the gold rate).
 
@@ -118,13 +127,7 @@ def _gold_check(project: Project, user: User, lease: timedelta) -> Assignment | 
     if record is None:
         return None
     try:
-        with transaction.atomic():
-            return Assignment.objects.create(
-                record=record,
-                project=project,
-                annotator=user,
-                lease_expires_at=timezone.now() + lease,
-            )
+        return _lease(record, project, user, lease)
     except IntegrityError:
         return current_assignment(project, user)  # a parallel request of theirs won
 
@@ -163,13 +166,7 @@ def next_assignment(project: Project, user: User) -> Assignment | None:
             if not claimed:
                 continue
             try:
-                with transaction.atomic():
-                    return Assignment.objects.create(
-                        record=record,
-                        project=project,
-                        annotator=user,
-                        lease_expires_at=timezone.now() + lease,
-                    )
+                return _lease(record, project, user, lease)
             except IntegrityError:
                 # A parallel request of the same annotator won: undo our slot, use theirs.
                 Record.objects.filter(pk=record_id).update(claimed_count=F("claimed_count") - 1)

@@ -15,6 +15,7 @@ from curator.models import (
     Split,
     TaskType,
 )
+from curator.services.curation import QUALITY_KIND
 from curator.services.model_jobs import MODEL_JOB_KINDS
 
 
@@ -282,7 +283,7 @@ class ItemReviewSerializer(serializers.Serializer):
 class BulkReviewSerializer(serializers.Serializer):
     decision = serializers.ChoiceField(choices=["approve", "reject"])
     threshold = serializers.FloatField()
-    kind = serializers.CharField(max_length=32, required=False, default="generation_quality")
+    kind = serializers.CharField(max_length=32, required=False, default=QUALITY_KIND)
 
 
 class BatchItemSerializer(serializers.Serializer):

@@ -31,7 +31,12 @@ from curator.models.records import payload_text
 from curator.permissions import Action, require
 from curator.services.audit import audit
 
-QUALITY_KIND = "generation_quality"
+# Scores every generated item gets before a curator sees it (Score.kind).
+QUALITY_KIND = "generation_quality"  # 1-5, the LLM judge
+TOXICITY_KIND = "toxicity"
+AGREEMENT_KIND = "intent_agreement"  # probability the latest round's model gives the intent
+NEAR_DUP_KIND = "near_duplicate"  # estimated Jaccard with the most similar other record
+BATCH_SCORE_KINDS = (QUALITY_KIND, TOXICITY_KIND, AGREEMENT_KIND, NEAR_DUP_KIND)
 DECISIONS = ("approve", "reject", "edit")
 NEAR_DUP_FLAG = 0.8  # estimated Jaccard from which a generated item counts as a duplicate
 
@@ -167,9 +172,9 @@ def batch_stats(job: Job) -> dict[str, Any]:
     for kind, value in Score.objects.filter(record__in=records).values_list("kind", "value"):
         scores.setdefault(kind, []).append(value)
     quality = np.array(scores.get(QUALITY_KIND, []))
-    toxicity = np.array(scores.get("toxicity", []))
-    near = np.array(scores.get("near_duplicate", []))
-    agreement = scores.get("intent_agreement", [])
+    toxicity = np.array(scores.get(TOXICITY_KIND, []))
+    near = np.array(scores.get(NEAR_DUP_KIND, []))
+    agreement = scores.get(AGREEMENT_KIND, [])
     limit = float(job.project.setting("toxicity_threshold"))
     labels = Counter(
         str(v)

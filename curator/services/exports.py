@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from annotation import task_types
 from annotation.models import Annotation
+from curator.hashing import files_sha256
 from curator.models import Job, Project, Record, Round
 from curator.services.rounds import gold_annotations, training_labels
 
@@ -70,16 +71,6 @@ def labeled_rows(
                 "label_source": sources[annotation_id],
                 "content_hash": digest,
             }
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    for file in files:
-        with file.open("rb") as handle:
-            while block := handle.read(1 << 20):
-                digest.update(block)
-    return digest.hexdigest()
 
 
 def _flat(value: Any) -> Any:
@@ -158,7 +149,7 @@ def export_write(
         "record_ids_sha256": hashlib.sha256(
             ",".join(map(str, sorted(record_ids))).encode()
         ).hexdigest(),
-        "sha256": _sha256(target),
+        "sha256": files_sha256(target),
         "created_at": timezone.now().isoformat(),
     }
     (directory / "manifest.json").write_text(json.dumps(manifest, indent=2))

@@ -17,9 +17,9 @@ from curator.models import Document, FilterDecision, Job, Record, ReviewState
 from curator.permissions import Action, can
 from curator.services import curation
 from curator.services.documents import document_add
-from curator.services.jobs import BrokerUnavailable
-from curator.services.model_jobs import GENERATORS, JobNotStartable, model_job_start
+from curator.services.model_jobs import GENERATORS
 from curator.views.access import project_for
+from curator.views.common import keyset_param, start_model_job
 from workers.curation import DEFAULT_FILTERS, ORDER
 
 PAGE = 50
@@ -46,15 +46,6 @@ def data_page(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "curator/data.html", context)
 
 
-def _start(request: HttpRequest, project, kind: str, params: dict[str, Any]) -> None:
-    try:
-        job = model_job_start(project=project, kind=kind, user=request.user, params=params)
-    except (JobNotStartable, BrokerUnavailable) as error:
-        messages.error(request, f"Not started: {error}")
-    else:
-        messages.success(request, f"{job.get_kind_display()} started (job {job.pk}).")
-
-
 @login_required
 @require_POST
 def generate_start(request: HttpRequest, slug: str) -> HttpResponse:
@@ -68,7 +59,7 @@ def generate_start(request: HttpRequest, slug: str) -> HttpResponse:
     labels = request.POST.getlist("labels")
     if labels:
         params["labels"] = labels
-    _start(request, project, Job.Kind.GENERATE, params)
+    start_model_job(request, project, Job.Kind.GENERATE, params)
     return redirect("data", slug=slug)
 
 
@@ -81,7 +72,7 @@ def filter_start(request: HttpRequest, slug: str) -> HttpResponse:
     except ValueError as error:
         messages.error(request, f"Not started: the filter settings are not valid JSON ({error}).")
         return redirect("data", slug=slug)
-    _start(request, project, Job.Kind.FILTER, {"filters": filters})
+    start_model_job(request, project, Job.Kind.FILTER, {"filters": filters})
     return redirect("data", slug=slug)
 
 
@@ -89,7 +80,7 @@ def filter_start(request: HttpRequest, slug: str) -> HttpResponse:
 @require_POST
 def noise_start(request: HttpRequest, slug: str) -> HttpResponse:
     project = project_for(request.user, slug, Action.RUN_MODEL_JOB)
-    _start(request, project, Job.Kind.NOISE, {})
+    start_model_job(request, project, Job.Kind.NOISE, {})
     return redirect("data", slug=slug)
 
 
@@ -172,10 +163,7 @@ def batch_bulk(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
 def filter_report(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
     project = project_for(request.user, slug, Action.REVIEW)
     job = get_object_or_404(Job, pk=job_id, project=project, kind=Job.Kind.FILTER)
-    try:
-        after = int(request.GET.get("after") or 0)
-    except ValueError:
-        after = 0
+    after = keyset_param(request)
     decisions = list(
         FilterDecision.objects.filter(job=job, pk__gt=after)
         .select_related("record")

@@ -9,6 +9,7 @@ from curator.models import Record
 from curator.permissions import Action
 from curator.services.model_jobs import record_hold_clear
 from curator.views.access import project_for
+from curator.views.common import keyset_param
 
 PAGE = 50
 
@@ -17,10 +18,7 @@ PAGE = 50
 def held_records(request: HttpRequest, slug: str) -> HttpResponse:
     """Records held from training (e.g. scored toxic), for curators to clear or leave held."""
     project = project_for(request.user, slug, Action.REVIEW)
-    try:
-        after = max(0, int(request.GET.get("after", "0")))
-    except ValueError:
-        after = 0
+    after = keyset_param(request)
     records = list(
         Record.objects.filter(project=project, held=True, pk__gt=after).order_by("id")[:PAGE]
     )

@@ -13,10 +13,10 @@ from curator.models import Round, Split, TaskType
 from curator.permissions import Action, can, role_of
 from curator.services.imports import import_start
 from curator.services.jobs import BrokerUnavailable
-from curator.services.model_jobs import JobNotStartable, model_job_start
 from curator.services.projects import project_create
 from curator.services.rounds import RoundNotStartable, round_cancel, round_start
 from curator.views.access import project_for
+from curator.views.common import start_model_job
 
 
 @login_required
@@ -127,12 +127,7 @@ def import_upload(request: HttpRequest, slug: str) -> HttpResponse:
 @require_POST
 def model_job_create(request: HttpRequest, slug: str) -> HttpResponse:
     project = project_for(request.user, slug, Action.RUN_MODEL_JOB)
-    try:
-        job = model_job_start(project=project, kind=request.POST.get("kind", ""), user=request.user)
-    except (JobNotStartable, BrokerUnavailable) as error:
-        messages.error(request, f"Job not started: {error}")
-    else:
-        messages.success(request, f"{job.get_kind_display()} job {job.pk} started.")
+    start_model_job(request, project, request.POST.get("kind", ""))
     return redirect("project-detail", slug=slug)
 
 

@@ -15,15 +15,13 @@ from annotation.services.review import adjudicate, record_send_back
 from curator.models import Record
 from curator.permissions import Action
 from curator.views.access import project_for
+from curator.views.common import keyset_param
 
 
 @login_required
 def review_page(request: HttpRequest, slug: str) -> HttpResponse:
     project = project_for(request.user, slug, Action.REVIEW)
-    try:
-        after = int(request.GET.get("after") or 0)
-    except ValueError:
-        after = 0
+    after = keyset_param(request)
     items = selectors.disagreements(project, after_id=after)
     field = project.setting("text_field")
     for item in items:

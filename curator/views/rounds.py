@@ -8,16 +8,14 @@ from curator import selectors
 from curator.models import Job, Round
 from curator.permissions import Action, can
 from curator.views.access import project_for
+from curator.views.common import keyset_param
 
 
 @login_required
 def round_detail(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     project = project_for(request.user, slug)
     round_ = get_object_or_404(Round, project=project, number=number)
-    try:
-        after = max(0, int(request.GET.get("after", "0")))
-    except ValueError:
-        after = 0
+    after = keyset_param(request)
     items = selectors.round_snapshot_page(round_, after_id=after)
     context = {
         "project": project,

@@ -7,7 +7,6 @@ saved with save_pretrained, so a later round can start from it.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import random
 from collections.abc import Sequence
@@ -17,6 +16,7 @@ import numpy as np
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+from curator.hashing import files_sha256
 from workers.inference.device import placement
 from workers.inference.sources import resolve
 
@@ -52,10 +52,7 @@ class FineTunedClassifier:
         """save_pretrained into `folder`; returns a sha256 over the files written."""
         self.model.save_pretrained(folder)
         self.tokenizer.save_pretrained(folder)
-        digest = hashlib.sha256()
-        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-            digest.update(path.read_bytes())
-        return digest.hexdigest()
+        return files_sha256(folder)
 
 
 def finetune(

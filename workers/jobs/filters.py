@@ -16,6 +16,7 @@ from django.db import transaction
 
 from curator.models import FilterDecision, Job, Record, ReviewState, Score, Split
 from curator.models.records import payload_text
+from curator.services.curation import QUALITY_KIND
 from curator.services.jobs import job_progress
 from workers import curation
 from workers.curation import DEFAULT_FILTERS, ORDER
@@ -113,7 +114,7 @@ def _apply(
     if name == "ifd":
         return _ifd(job, options, rows, alive)
     if name == "judge":
-        kind = options.get("kind", "generation_quality")
+        kind = options.get("kind", QUALITY_KIND)
         scores = dict(
             Score.objects.filter(record_id__in=ids, kind=kind).values_list("record_id", "value")
         )

@@ -41,6 +41,13 @@ from curator.models import (
     Split,
 )
 from curator.models.records import payload_text
+from curator.services.curation import (
+    AGREEMENT_KIND,
+    NEAR_DUP_KIND,
+    QUALITY_KIND,
+    TOXICITY_KIND,
+    batch_stats,
+)
 from curator.services.rounds import training_labels
 from workers import curation, judging
 from workers.inference.encoder import get_encoder
@@ -73,12 +80,6 @@ QUALITY_RUBRIC = (
     "Rate how good this text is as a training example for the label given in the request: "
     "fluent, on-topic, clearly of that label."
 )
-KINDS = {
-    "quality": "generation_quality",  # 1-5, the LLM judge
-    "toxicity": "toxicity",
-    "agreement": "intent_agreement",  # probability the latest round's model gives the intent
-    "near_dup": "near_duplicate",  # estimated Jaccard with the most similar other record
-}
 MAX_CHARS = 600
 
 
@@ -377,7 +378,7 @@ def _score(job: Job, created: list[tuple[Record, str]]) -> None:
     ids = [record.pk for record, _ in created]
     texts = [record.text(field) for record, _ in created]
     scorer = get_toxicity_scorer(project.setting("toxicity_model"))
-    scores_store(round_=None, kind=KINDS["toxicity"], model_identity=scorer.identity, job=job,
+    scores_store(round_=None, kind=TOXICITY_KIND, model_identity=scorer.identity, job=job,
                  record_ids=ids, values=scorer.score(texts).tolist())  # fmt: skip
     llm = get_llm(project.setting("llm_model"))
     names = _names(project)
@@ -388,7 +389,7 @@ def _score(job: Job, created: list[tuple[Record, str]]) -> None:
         for (_, intended), text in zip(created, texts, strict=True)
     ]
     quality = judging.expected_rating(llm.option_logprobs(messages, ["1", "2", "3", "4", "5"]))
-    scores_store(round_=None, kind=KINDS["quality"], model_identity=f"{llm.identity}|quality-v1",
+    scores_store(round_=None, kind=QUALITY_KIND, model_identity=f"{llm.identity}|quality-v1",
                  job=job, record_ids=ids, values=quality.tolist())  # fmt: skip
     scored = _probabilities(project, texts)
     if scored is not None:
@@ -397,7 +398,7 @@ def _score(job: Job, created: list[tuple[Record, str]]) -> None:
             float(probabilities[row, order.index(intended)]) if intended in order else 0.0
             for row, (_, intended) in enumerate(created)
         ]
-        scores_store(round_=None, kind=KINDS["agreement"], model_identity="latest-round",
+        scores_store(round_=None, kind=AGREEMENT_KIND, model_identity="latest-round",
                      job=job, record_ids=ids, values=agreement)  # fmt: skip
 
 
@@ -418,10 +419,8 @@ def finalize(job: Job) -> dict[str, Any]:
         similarity = _max_jaccard(
             [payload_text(p, field) for _, p in batch], [payload_text(p, field) for _, p in others]
         )
-        scores_store(round_=None, kind=KINDS["near_dup"], model_identity="minhash-3gram-128",
+        scores_store(round_=None, kind=NEAR_DUP_KIND, model_identity="minhash-3gram-128",
                      job=job, record_ids=[pk for pk, _ in batch], values=similarity)  # fmt: skip
-    from curator.services.curation import batch_stats
-
     return batch_stats(job)
 
 
