@@ -15,9 +15,9 @@ from django.utils import timezone
 from annotation import task_types
 from annotation.agreement import AgreementReport, Rating, agreement_report
 from annotation.consensus import LabelVote, dawid_skene
+from annotation.labels import gold_labels
 from annotation.models import Annotation, Comment, Source
-from annotation.services.assignment import waiting_records
-from curator.models import Project, Record, RoutingDecision, User
+from curator.models import Project, Record, RoutingDecision, Split, User
 
 # Per-annotator figures need some evidence before they mean anything.
 MIN_GOLD_FOR_ACCURACY = 1
@@ -127,7 +127,6 @@ def annotator_figures(project: Project) -> list[AnnotatorFigures]:
         if accepted is not None:
             row.suggestions_shown += 1
             row.suggestions_accepted += bool(accepted)
-    from curator.services.rounds import gold_labels  # rounds imports annotation modules
 
     truth = gold_labels(project)
     if truth:
@@ -275,3 +274,20 @@ def waiting_count(project: Project) -> int:
         value = waiting_records(project).count()
         cache.set(key, value, 30)
     return value
+
+
+def waiting_records(project: Project):  # -> QuerySet[Record]
+    """Pool records that still want a label from someone."""
+    overlap = int(project.setting("overlap"))
+    return (
+        Record.objects.filter(
+            project=project,
+            split=Split.POOL,
+            claimed_count__lt=overlap,
+            # Generated items wait for curators; filtered-out records are out of the data.
+            review="",
+            filtered_by__isnull=True,
+        )
+        # Auto-accepted LLM labels need no person (spot checks are routed separately).
+        .exclude(route=RoutingDecision.Decision.AUTO)
+    )

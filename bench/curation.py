@@ -38,7 +38,7 @@ def _variants(texts: list[str], count: int, seed: int = 0) -> list[str]:
 
 
 def dedup(records: int, semantic_records: int) -> tuple[dict, list[list]]:
-    from workers import curation
+    from curator.algorithms import curation
     from workers.inference.encoder import get_encoder
 
     train = [t for t, _ in sst2_sentences("train")]
@@ -135,7 +135,7 @@ def dedup(records: int, semantic_records: int) -> tuple[dict, list[list]]:
 
 
 def noise(seeds: int, size: int) -> tuple[dict, list[list]]:
-    from workers import curation, learning
+    from curator.algorithms import curation, learning
     from workers.inference.encoder import get_encoder
 
     rows = sst2_sentences("train")[:size]

@@ -19,7 +19,7 @@ THRESHOLDS = (0.6, 0.7, 0.8, 0.9, 0.95)
 
 
 def _throughput(llm, texts: list[str]) -> list[list[object]]:
-    from workers.prompts import classification_messages
+    from curator.algorithms.prompts import classification_messages
 
     messages = [classification_messages(t, label_names=["Negative", "Positive"]) for t in texts]
     rows = []
@@ -34,7 +34,7 @@ def _throughput(llm, texts: list[str]) -> list[list[object]]:
 
 
 def _judge_rate(llm) -> float:
-    from workers import judging
+    from curator.algorithms import judging
 
     pairs = []
     with (DATA / "hh_rlhf_harmless" / "harmless_base_test.jsonl").open(encoding="utf-8") as f:
@@ -54,9 +54,9 @@ def _judge_rate(llm) -> float:
 
 
 def _routing(llm) -> tuple[dict, list[list[object]]]:
-    from workers import calibration, learning
+    from curator.algorithms import calibration, learning
+    from curator.algorithms.prompts import Example, classification_messages
     from workers.inference.encoder import get_encoder
-    from workers.prompts import Example, classification_messages
 
     names = {"negative": "Negative", "positive": "Positive"}
     rng = np.random.default_rng(0)

@@ -14,7 +14,7 @@ START, STEP, BUDGET, SEEDS, POOL = 20, 40, 1000, 5, 8000
 
 
 def _curve(strategy: str, x: np.ndarray, y: np.ndarray, test_x, test_y, seed: int) -> list[float]:
-    from workers import learning, sampling
+    from curator.algorithms import learning, sampling
 
     rng = np.random.default_rng(seed)
     labeled = list(rng.choice(len(x), START, replace=False))

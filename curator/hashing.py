@@ -27,3 +27,11 @@ def files_sha256(path: Path) -> str:
             while block := handle.read(1 << 20):
                 digest.update(block)
     return digest.hexdigest()
+
+
+def snapshot_digest(pairs: list[tuple[str, str]]) -> str:
+    """sha256 over sorted (content hash, label) pairs: equal digests mean equal training data."""
+    digest = hashlib.sha256()
+    for content_hash, label in sorted(pairs):
+        digest.update(f"{content_hash}\t{label}\n".encode())
+    return digest.hexdigest()

@@ -7,10 +7,12 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db.models import Count, QuerySet
+from django.utils.safestring import mark_safe
 
 from annotation import task_types
 from annotation.models import Annotation, Source
 from annotation.selectors import waiting_count
+from curator import charts
 from curator.models import (
     Job,
     LineageEdge,
@@ -23,8 +25,7 @@ from curator.models import (
     Split,
     User,
 )
-from curator.models.records import payload_text
-from curator.services.curation import BATCH_SCORE_KINDS
+from curator.models.records import BATCH_SCORE_KINDS, payload_text
 
 
 def projects_for(user: User) -> QuerySet[Project]:
@@ -175,10 +176,6 @@ PLATEAU_GAIN = 0.005  # gold accuracy gained per round below which the flywheel 
 def rounds_dashboard(project: Project) -> dict[str, Any]:
     """Per finished round: gold quality, human labels used, labels by source, label mix and
     duration; with a plateau warning when the last rounds stopped improving."""
-    from django.utils.safestring import mark_safe
-
-    from curator import charts
-
     rounds = list(
         Round.objects.filter(project=project, status=Round.Status.SUCCEEDED).order_by("number")
     )

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from workers.calibration import blend_votes, calibrate, content_free_prior, softmax
+from curator.algorithms.calibration import blend_votes, calibrate, content_free_prior, softmax
+from curator.algorithms.prompts import Example, classification_messages, fill, parse_label
 from workers.jobs.prelabel import route, spot_checked
-from workers.prompts import Example, classification_messages, fill, parse_label
 
 
 def test_calibration_divides_out_the_content_free_prior():

@@ -1,5 +1,5 @@
 from annotation.consensus import ConsensusLabel, LabelVote, consensus_labels
-from curator.services.rounds import snapshot_digest
+from curator.hashing import snapshot_digest
 
 
 def vote(record: int, annotation: int, author: str, label: str, source: str = "human") -> LabelVote:

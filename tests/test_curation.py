@@ -8,10 +8,12 @@ import random
 import numpy as np
 import pytest
 
+from annotation.labels import training_labels
 from annotation.models import Annotation, Source
 from annotation.services.annotations import annotation_submit
 from annotation.services.assignment import next_assignment
 from curator import public_data
+from curator.algorithms import curation
 from curator.models import (
     FilterDecision,
     Job,
@@ -23,11 +25,10 @@ from curator.models import (
     Score,
     Split,
 )
-from curator.services.rounds import round_start, training_labels
+from curator.services.rounds import round_start
 from tests.conftest import as_jsonl, sst2_rows, wait_for_job
 from tests.test_imports import run_import
 from tests.test_model_jobs import start
-from workers import curation
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

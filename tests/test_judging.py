@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from workers.judging import agreement, pairwise_messages, position_bias_rate, verdicts
+from curator.algorithms.judging import agreement, pairwise_messages, position_bias_rate, verdicts
 
 
 def test_consistent_orders_give_a_verdict_and_swapped_preference_a_tie():
@@ -34,7 +34,7 @@ def test_judge_prompt_shows_both_responses_in_the_given_order():
 
 
 def test_expected_rating_is_the_mean_of_the_scale():
-    from workers.judging import expected_rating, rating_messages
+    from curator.algorithms.judging import expected_rating, rating_messages
 
     logprobs = np.log(np.array([[0.0001, 0.0001, 0.0001, 0.0001, 0.9996], [0.2] * 5]))
     assert expected_rating(logprobs) == pytest.approx([5.0, 3.0], abs=1e-3)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
+from curator.algorithms.prompts import classification_messages
 from workers.inference.llm import OpenAICompatibleLLM, get_llm
-from workers.prompts import classification_messages
 
 LABELS = ["Negative", "Positive"]
 

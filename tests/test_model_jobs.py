@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from annotation.labels import training_labels
 from annotation.models import Annotation, Source
 from annotation.services.assignment import next_assignment
 from curator.models import Job, JobChunk, Record, Role, RoutingDecision, Score, Split
-from curator.services.rounds import training_labels
 from tests.conftest import DATA, as_jsonl, sst2_rows, wait_for_job
 from tests.test_imports import run_import
 from workers.jobs import prelabel

@@ -9,8 +9,8 @@ from django.conf import settings
 from annotation.models import Annotation, Source
 from annotation.services.annotations import annotation_submit
 from annotation.services.assignment import next_assignment
+from curator.hashing import snapshot_digest
 from curator.models import Job, Record, Role, Round, RoundSnapshotItem, Score, Split
-from curator.services.rounds import snapshot_digest
 from tests.conftest import as_jsonl, sst2_rows, wait_for_job
 from tests.test_imports import run_import
 from workers.inference.encoder import get_encoder

@@ -3,8 +3,8 @@ import math
 import numpy as np
 import pytest
 
-from workers.learning import evaluate, train_classifier
-from workers.sampling import (
+from curator.algorithms.learning import evaluate, train_classifier
+from curator.algorithms.sampling import (
     entropy,
     hybrid_batch,
     k_center_greedy,
@@ -90,7 +90,7 @@ def test_vote_entropy_is_zero_when_members_agree_and_high_when_split():
 
 
 def test_committee_members_differ_but_each_learns_the_task():
-    from workers.learning import train_committee
+    from curator.algorithms.learning import train_committee
 
     rng = np.random.default_rng(1)
     features = np.vstack([rng.normal([2, 0], 0.8, (30, 2)), rng.normal([-2, 0], 0.8, (30, 2))])

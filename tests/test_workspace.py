@@ -11,6 +11,7 @@ import pytest
 from django.test import Client
 from statsmodels.stats.inter_rater import fleiss_kappa
 
+from annotation.labels import gold_labels, training_labels
 from annotation.models import Annotation, Assignment, Comment, Source
 from annotation.selectors import annotator_figures
 from annotation.services.annotations import annotation_submit
@@ -18,7 +19,6 @@ from annotation.services.assignment import next_assignment
 from curator import public_data
 from curator.models import Membership, Record, Role, RoutingDecision, Split
 from curator.services.projects import project_create
-from curator.services.rounds import gold_labels, training_labels
 from tests.conftest import as_jsonl, sst2_rows
 from tests.test_imports import run_import
 

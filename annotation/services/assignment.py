@@ -19,7 +19,8 @@ from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from annotation.models import Assignment
-from curator.models import Project, Record, RoutingDecision, Split, User
+from annotation.selectors import waiting_records
+from curator.models import Project, Record, Split, User
 
 RECLAIM_EVERY_SECONDS = 5
 # Above any sampling score (those are probabilities, entropies or distances): asked first.
@@ -75,23 +76,6 @@ def _seen_by(user: User) -> Exists:
                 Assignment.State.SKIPPED,
             ],
         )
-    )
-
-
-def waiting_records(project: Project):  # -> QuerySet[Record]
-    """Pool records that still want a label from someone."""
-    overlap = int(project.setting("overlap"))
-    return (
-        Record.objects.filter(
-            project=project,
-            split=Split.POOL,
-            claimed_count__lt=overlap,
-            # Generated items wait for curators; filtered-out records are out of the data.
-            review="",
-            filtered_by__isnull=True,
-        )
-        # Auto-accepted LLM labels need no person (spot checks are routed separately).
-        .exclude(route=RoutingDecision.Decision.AUTO)
     )
 
 

@@ -15,7 +15,7 @@ from curator.models import (
     Split,
     TaskType,
 )
-from curator.services.curation import QUALITY_KIND
+from curator.models.records import QUALITY_KIND
 from curator.services.model_jobs import MODEL_JOB_KINDS
 
 

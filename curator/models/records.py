@@ -121,6 +121,14 @@ class LineageEdge(models.Model):
         return f"{self.parent_id} -[{self.operation}]-> {self.child_id}"
 
 
+# Scores every generated item gets before a curator sees it (Score.kind).
+QUALITY_KIND = "generation_quality"  # 1-5, the LLM judge
+TOXICITY_KIND = "toxicity"
+AGREEMENT_KIND = "intent_agreement"  # probability the latest round's model gives the intent
+NEAR_DUP_KIND = "near_duplicate"  # estimated Jaccard with the most similar other record
+BATCH_SCORE_KINDS = (QUALITY_KIND, TOXICITY_KIND, AGREEMENT_KIND, NEAR_DUP_KIND)
+
+
 class Score(models.Model):
     """One number a model gave a record (entropy, toxicity, judge...), unique per natural key.
 

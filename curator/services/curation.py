@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from annotation import task_types
+from annotation.labels import training_labels
 from annotation.models import Annotation, Source
 from curator.hashing import content_hash
 from curator.models import (
@@ -27,16 +28,16 @@ from curator.models import (
     Split,
     User,
 )
-from curator.models.records import payload_text
+from curator.models.records import (
+    AGREEMENT_KIND,
+    NEAR_DUP_KIND,
+    QUALITY_KIND,
+    TOXICITY_KIND,
+    payload_text,
+)
 from curator.permissions import Action, require
 from curator.services.audit import audit
 
-# Scores every generated item gets before a curator sees it (Score.kind).
-QUALITY_KIND = "generation_quality"  # 1-5, the LLM judge
-TOXICITY_KIND = "toxicity"
-AGREEMENT_KIND = "intent_agreement"  # probability the latest round's model gives the intent
-NEAR_DUP_KIND = "near_duplicate"  # estimated Jaccard with the most similar other record
-BATCH_SCORE_KINDS = (QUALITY_KIND, TOXICITY_KIND, AGREEMENT_KIND, NEAR_DUP_KIND)
 DECISIONS = ("approve", "reject", "edit")
 NEAR_DUP_FLAG = 0.8  # estimated Jaccard from which a generated item counts as a duplicate
 
@@ -249,8 +250,6 @@ def noise_report(project: Project) -> dict[str, Any]:
 
 def distribution(project: Project) -> dict[str, Any]:
     """Labels, lengths and sources of what would train now, with an imbalance warning."""
-    from curator.services.rounds import training_labels
-
     labels = training_labels(project)
     counts = Counter(label for _, label in labels.values())
     field = project.setting("text_field")

@@ -21,10 +21,10 @@ from typing import Any
 from django.utils import timezone
 
 from annotation import task_types
+from annotation.labels import gold_annotations, training_labels
 from annotation.models import Annotation
 from curator.hashing import files_sha256
 from curator.models import Job, Project, Record, Round
-from curator.services.rounds import gold_annotations, training_labels
 
 CHUNK = 2000
 FORMATS = ("jsonl", "csv", "parquet", "hf")

@@ -72,7 +72,7 @@ def contamination_gate(
     gold metrics: the round does not train on them."""
     if not enabled:
         return None
-    from workers import curation
+    from curator.algorithms import curation
 
     field = project.setting("text_field")
     gold = list(

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from annotation import task_types
+from curator.algorithms.curation import check_config
 from curator.models import Job, Project, Record, User
 from curator.permissions import Action, require
 from curator.services.audit import audit
@@ -122,8 +123,6 @@ def check_params(project: Project, kind: str, params: dict[str, Any]) -> None:
         ):
             raise JobNotStartable("labels must be a list of this project's labels")
     if kind == Job.Kind.FILTER and "filters" in params:
-        from workers.curation import check_config
-
         try:
             check_config(params["filters"])
         except ValueError as error:

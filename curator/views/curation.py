@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from curator import selectors
+from curator.algorithms.curation import DEFAULT_FILTERS, ORDER
 from curator.models import Document, FilterDecision, Job, Record, ReviewState
 from curator.permissions import Action, can
 from curator.services import curation
@@ -20,7 +21,6 @@ from curator.services.documents import document_add
 from curator.services.model_jobs import GENERATORS
 from curator.views.access import project_for
 from curator.views.common import keyset_param, start_model_job
-from workers.curation import DEFAULT_FILTERS, ORDER
 
 PAGE = 50
 

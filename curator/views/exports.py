@@ -5,11 +5,11 @@ from collections.abc import Iterator
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, StreamingHttpResponse
 
+from annotation.labels import training_labels
 from curator.exporting import csv_lines
 from curator.models import Record
 from curator.models.records import payload_text
 from curator.permissions import Action
-from curator.services.rounds import training_labels
 from curator.views.access import project_for
 
 HEADER = ["record_id", "split", "text", "label", "annotation_id", "content_hash"]

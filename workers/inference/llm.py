@@ -24,11 +24,11 @@ import torch
 from django.conf import settings
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from curator.algorithms.prompts import Messages
 from workers.inference.device import placement
 from workers.inference.sources import model_identity, resolve
 
 logger = logging.getLogger(__name__)
-Messages = list[dict[str, str]]
 
 
 class LLM(Protocol):

@@ -12,7 +12,7 @@ import torch
 from django.conf import settings
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from workers import calibration
+from curator.algorithms import calibration
 from workers.inference.device import placement
 from workers.inference.llm import LLM, get_llm
 from workers.inference.sources import model_identity, resolve

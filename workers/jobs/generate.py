@@ -27,7 +27,9 @@ import numpy as np
 import torch
 from django.db import transaction
 
+from annotation.labels import training_labels
 from annotation.models import Annotation, Source
+from curator.algorithms import curation, judging
 from curator.hashing import content_hash
 from curator.models import (
     Document,
@@ -40,16 +42,14 @@ from curator.models import (
     Round,
     Split,
 )
-from curator.models.records import payload_text
-from curator.services.curation import (
+from curator.models.records import (
     AGREEMENT_KIND,
     NEAR_DUP_KIND,
     QUALITY_KIND,
     TOXICITY_KIND,
-    batch_stats,
+    payload_text,
 )
-from curator.services.rounds import training_labels
-from workers import curation, judging
+from curator.services.curation import batch_stats
 from workers.inference.encoder import get_encoder
 from workers.inference.llm import get_llm
 from workers.inference.toxicity import get_toxicity_scorer

@@ -7,10 +7,10 @@ from typing import Any
 import numpy as np
 
 from annotation import task_types
+from annotation.labels import training_labels
 from annotation.models import Annotation, Source
+from curator.algorithms import calibration, judging
 from curator.models import Job, Record, Score
-from curator.services.rounds import training_labels
-from workers import calibration, judging
 from workers.inference.llm import get_llm
 from workers.jobs.fanout import FannedOutKind, register
 from workers.jobs.scores import scores_store

@@ -18,21 +18,21 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 
 from annotation import task_types
+from annotation.labels import training_labels
 from annotation.models import Annotation, Source
-from curator.models import Job, Project, Record, RoutingDecision, Split
-from curator.models.projects import PROJECT_SETTING_DEFAULTS
-from curator.models.records import payload_text
-from curator.services.rounds import training_labels
-from workers import calibration
-from workers.inference.llm import LLM, get_llm
-from workers.jobs.fanout import FannedOutKind, register
-from workers.prompts import (
+from curator.algorithms import calibration
+from curator.algorithms.prompts import (
     DEFAULT_SYSTEM,
     DEFAULT_USER,
     Example,
     classification_messages,
     parse_label,
 )
+from curator.models import Job, Project, Record, RoutingDecision, Split
+from curator.models.projects import PROJECT_SETTING_DEFAULTS
+from curator.models.records import payload_text
+from workers.inference.llm import LLM, get_llm
+from workers.jobs.fanout import FannedOutKind, register
 
 # Per-job knobs; the routing thresholds are project settings (PROJECT_SETTING_DEFAULTS).
 DEFAULTS = {

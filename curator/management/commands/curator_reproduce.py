@@ -17,6 +17,7 @@ class Command(BaseCommand):
         parser.add_argument("round", type=int)
 
     def handle(self, *args, project: str, round: int, **options) -> None:
+        # Imported here so the other commands never load torch; no import circle is involved.
         from workers.jobs.round import round_reproduce
 
         found = Round.objects.filter(project__slug=project, number=round).first()

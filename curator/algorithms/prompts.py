@@ -10,7 +10,9 @@ import string
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from workers.inference.llm import Messages
+# A chat conversation as OpenAI-compatible servers and chat templates take it.
+Messages = list[dict[str, str]]
+
 
 DEFAULT_SYSTEM = (
     "You are a careful data annotator.\n{guidelines}\n"
