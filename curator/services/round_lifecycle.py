@@ -52,7 +52,7 @@ def round_move(
     try:
         sources = TRANSITIONS[target]
     except KeyError:
-        raise ValueError(f"no round moves to {target!r}") from None
+        raise ValueError(f"no round moves to {str(target)!r}") from None
     updates: dict[str, Any] = {"status": target, **fields}
     if target in FINISHED:
         updates["finished_at"] = timezone.now()
