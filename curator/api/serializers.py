@@ -125,11 +125,12 @@ class JobSerializer(serializers.ModelSerializer):
 class RoundStartSerializer(serializers.Serializer):
     """Body of a round start: which kind (default: the first that fits the project)."""
 
-    kind = serializers.ChoiceField(choices=[], required=False)
+    kind = serializers.ChoiceField(choices=sorted(round_kinds.KINDS), required=False)
 
-    def __init__(self, *args, kinds: list[str], **kwargs) -> None:
+    def __init__(self, *args, kinds: list[str] | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["kind"].choices = kinds
+        if kinds is not None:  # those that fit the project; the schema lists every kind
+            self.fields["kind"].choices = kinds
 
 
 class RoundSerializer(serializers.ModelSerializer):
