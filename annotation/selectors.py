@@ -18,6 +18,7 @@ from annotation.consensus import LabelVote, dawid_skene
 from annotation.models import Annotation, Comment, Source
 from annotation.services.assignment import waiting_records
 from curator.models import Project, Record, RoutingDecision, User
+from curator.training_data import gold_labels
 
 # Per-annotator figures need some evidence before they mean anything.
 MIN_GOLD_FOR_ACCURACY = 1
@@ -127,8 +128,6 @@ def annotator_figures(project: Project) -> list[AnnotatorFigures]:
         if accepted is not None:
             row.suggestions_shown += 1
             row.suggestions_accepted += bool(accepted)
-    from curator.services.rounds import gold_labels  # rounds imports annotation modules
-
     truth = gold_labels(project)
     if truth:
         for record_id, per_author in latest_human_labels(project, list(truth)).items():

@@ -30,6 +30,7 @@ from curator.models import (
 from curator.models.records import payload_text
 from curator.permissions import Action, require
 from curator.services.audit import audit
+from curator.training_data import training_labels
 
 # Scores every generated item gets before a curator sees it (Score.kind).
 QUALITY_KIND = "generation_quality"  # 1-5, the LLM judge
@@ -249,8 +250,6 @@ def noise_report(project: Project) -> dict[str, Any]:
 
 def distribution(project: Project) -> dict[str, Any]:
     """Labels, lengths and sources of what would train now, with an imbalance warning."""
-    from curator.services.rounds import training_labels
-
     labels = training_labels(project)
     counts = Counter(label for _, label in labels.values())
     field = project.setting("text_field")
