@@ -103,6 +103,7 @@ def lineage_at_scale(records: int = 1_000_000, edges: int = 50_000) -> dict:
     from curator import lineage
     from curator.importing.parsers import parse
     from curator.models import Job, LineageEdge, Record, Round, RoundSnapshotItem, User
+    from curator.services import round_lifecycle
     from curator.services.imports import import_rows
     from curator.services.projects import project_create
 
@@ -122,7 +123,10 @@ def lineage_at_scale(records: int = 1_000_000, edges: int = 50_000) -> dict:
     )  # fmt: skip
     rounds = []
     for number in (1, 2):
-        round_ = Round.objects.create(project=project, number=number, status="succeeded")
+        # Finished rounds for the lineage queries: moved as a worker would move them.
+        round_ = Round.objects.create(project=project, number=number)
+        round_lifecycle.round_begin(round_.pk)
+        round_lifecycle.round_succeed(round_.pk)
         rounds.append(round_)
     annotation_model = __import__("annotation.models", fromlist=["Annotation"]).Annotation
     labeled = ids[:20_000]

@@ -37,7 +37,9 @@ class JobAdmin(admin.ModelAdmin):
 
 @admin.register(Round)
 class RoundAdmin(admin.ModelAdmin):
-    list_display = ["project", "number", "status", "created_at"]
+    list_display = ["project", "number", "kind", "status", "created_at"]
+    # Only curator.services.round_lifecycle moves a round; the admin shows its status.
+    readonly_fields = ["status", "kind"]
 
 
 @admin.register(LineageEdge)

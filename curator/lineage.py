@@ -112,9 +112,10 @@ def round_diff(before: Round, after: Round) -> dict[str, list[dict[str, Any]]]:
 
 
 def rounds_using(record_id: int) -> list[int]:
-    """Which rounds' models trained on this record."""
+    """Which rounds' models trained on this record (a round stopped by a gate trained nothing)."""
     return list(
         RoundSnapshotItem.objects.filter(record_id=record_id)
+        .exclude(round__status=Round.Status.BLOCKED)
         .order_by("round__number")
         .values_list("round__number", flat=True)
     )

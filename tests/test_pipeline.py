@@ -7,10 +7,19 @@ import time
 import pytest
 
 from annotation.models import Annotation
-from curator.models import Job, Record, Role, Round, RoutingDecision, Split
+from curator.models import Job, Record, Role, Round, RoutingDecision, Score, Split
+from curator.services.jobs import job_run
 from curator.services.rounds import round_start
 from tests.conftest import as_jsonl, sst2_rows, wait_for_job
 from tests.test_imports import run_import
+from workers.jobs.round import round_run
+
+
+def run_round_job(round_: Round) -> Round:
+    """The round's job body, run here as the worker runs it (the gates are its first stage)."""
+    job_run(Job.objects.get(round=round_).pk, round_run)
+    round_.refresh_from_db()
+    return round_
 
 
 @pytest.mark.django_db
@@ -19,11 +28,13 @@ def test_contamination_gate_stops_a_round_that_would_train_on_gold(client, proje
     run_import(project, as_jsonl(rows[:30]), split=Split.TRAIN)
     leaked = {"text": rows[0]["text"].upper() + " !", "label": rows[0]["label"]}
     run_import(project, as_jsonl([leaked, *rows[30:]]), split=Split.GOLD)
-    round_ = round_start(project=project, user=admin_user)
+    round_ = run_round_job(round_start(project=project, user=admin_user))
     assert round_.status == Round.Status.BLOCKED
     assert round_.metrics["blocked_by"] == "contamination"
     assert "1 training record(s) duplicate gold records" in round_.metrics["reason"]
-    assert not Job.objects.filter(round=round_).exists()
+    # Stopped before training: no model, no scores.
+    assert round_.model_artifact == "" and "accuracy" not in round_.metrics
+    assert not Score.objects.filter(round=round_).exists()
     client.force_login(admin_user)
     page = client.get(f"/p/{project.slug}/rounds/{round_.number}/").content.decode()
     assert "Stopped by the <strong>contamination</strong> gate" in page
@@ -45,7 +56,7 @@ def test_agreement_and_spot_check_gates(project, admin_user, member):
                                   value="negative" if i % 3 else "positive")  # fmt: skip
     project.settings = {**project.settings, "gate_min_agreement": 0.6}
     project.save()
-    blocked = round_start(project=project, user=admin_user)
+    blocked = run_round_job(round_start(project=project, user=admin_user))
     assert blocked.metrics["blocked_by"] == "agreement"
     assert "below 0.6" in blocked.metrics["reason"]
 
@@ -60,7 +71,7 @@ def test_agreement_and_spot_check_gates(project, admin_user, member):
             record=record, job=job, annotation=llm, label="positive", decision="spot_check",
             confidence=0.95, threshold=0.9,
         )  # fmt: skip
-    spot = round_start(project=project, user=admin_user)
+    spot = run_round_job(round_start(project=project, user=admin_user))
     assert spot.metrics["blocked_by"] == "spot_checks", spot.metrics
 
 

@@ -8,8 +8,9 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from curator.errors import NotStartable
 from curator.importing.parsers import ImportFormatError
-from curator.services.jobs import BrokerUnavailable, NotStartable
+from curator.services.jobs import BrokerUnavailable
 
 
 def api_exception_handler(error: Exception, context: dict[str, Any]) -> Response | None:

@@ -5,6 +5,7 @@ from rest_framework import serializers
 
 from annotation.models import Annotation, Assignment
 from annotation.services.annotations import suggestion_for
+from curator import round_kinds
 from curator.models import (
     FilterDecision,
     Job,
@@ -26,6 +27,9 @@ class LabelSerializer(serializers.Serializer):
 
 class ProjectSerializer(serializers.ModelSerializer):
     labels = LabelSerializer(many=True)
+    round_kinds = serializers.SerializerMethodField(
+        help_text="The round kinds this project can start, default first (none: no rounds)."
+    )
 
     class Meta:
         model = Project
@@ -37,9 +41,13 @@ class ProjectSerializer(serializers.ModelSerializer):
             "labels",
             "guidelines",
             "settings",
+            "round_kinds",
             "created_at",
         ]
         read_only_fields = ["id", "slug", "created_at"]
+
+    def get_round_kinds(self, project: Project) -> list[str]:
+        return [kind.name for kind in round_kinds.kinds_for(project.task_type)]
 
 
 class ProjectCreateSerializer(serializers.Serializer):
@@ -114,12 +122,24 @@ class JobSerializer(serializers.ModelSerializer):
         ]
 
 
+class RoundStartSerializer(serializers.Serializer):
+    """Body of a round start: which kind (default: the first that fits the project)."""
+
+    kind = serializers.ChoiceField(choices=sorted(round_kinds.KINDS), required=False)
+
+    def __init__(self, *args, kinds: list[str] | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if kinds is not None:  # those that fit the project; the schema lists every kind
+            self.fields["kind"].choices = kinds
+
+
 class RoundSerializer(serializers.ModelSerializer):
     class Meta:
         model = Round
         fields = [
             "id",
             "number",
+            "kind",
             "status",
             "config",
             "metrics",

@@ -25,7 +25,7 @@ from annotation.models import Annotation, Assignment, Source
 from annotation.services.annotations import annotation_revise, annotation_submit, comment_add
 from annotation.services.assignment import assignment_skip, next_assignment
 from annotation.services.review import adjudicate, record_send_back
-from curator import lineage, selectors
+from curator import lineage, round_kinds, selectors
 from curator.api import serializers as s
 from curator.models import FilterDecision, Job, Project, Record, ReviewState, Round, Split
 from curator.permissions import Action, can
@@ -170,10 +170,15 @@ class RoundListCreate(generics.ListAPIView):
     def get_queryset(self):
         return Round.objects.filter(project=_project(self.request, self.kwargs["slug"]))
 
-    @extend_schema(request=None, responses={202: s.RoundSerializer})
+    @extend_schema(request=s.RoundStartSerializer, responses={202: s.RoundSerializer})
     def post(self, request: Request, slug: str) -> Response:
         project = _project(request, slug, Action.START_ROUND)
-        round_ = round_start(project=project, user=request.user)
+        kinds = [kind.name for kind in round_kinds.kinds_for(project.task_type)]
+        body = s.RoundStartSerializer(data=request.data, kinds=kinds)
+        body.is_valid(raise_exception=True)
+        round_ = round_start(
+            project=project, user=request.user, kind=body.validated_data.get("kind")
+        )
         return Response(s.RoundSerializer(round_).data, status=status.HTTP_202_ACCEPTED)
 
 

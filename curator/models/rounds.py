@@ -20,7 +20,10 @@ class Round(models.Model):
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="rounds")
     number = models.PositiveIntegerField()
+    # Written only by curator.services.round_lifecycle (its table says which moves are allowed).
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    # What the round trains: a name in curator.round_kinds (e.g. "classifier").
+    kind = models.CharField(max_length=32, default="classifier")
     config = models.JSONField(default=dict, blank=True)
     metrics = models.JSONField(default=dict, blank=True)
     # File under MEDIA_ROOT and its sha256, so the exact trained model can be found and verified.

@@ -20,13 +20,19 @@ class GateResult:
     evidence: dict[str, Any]
 
 
-def agreement_gate(project: Project, minimum: float | None) -> GateResult | None:
-    """Krippendorff's alpha on the labels given since the last round."""
+def agreement_gate(
+    project: Project, minimum: float | None, current: Round | None = None
+) -> GateResult | None:
+    """Krippendorff's alpha on the labels given since the round before `current` (the round
+    being checked; None: since the latest round)."""
     if minimum is None or task_types.spec(project.task_type).level is None:
         return None
     from annotation.selectors import ratings_of
 
-    last = Round.objects.filter(project=project).order_by("-number").first()
+    earlier = Round.objects.filter(project=project)
+    if current is not None:
+        earlier = earlier.filter(number__lt=current.number)
+    last = earlier.order_by("-number").first()
     report = agreement_report(
         ratings_of(project, since=last.created_at if last else None),
         task_types.spec(project.task_type).level,
@@ -103,3 +109,15 @@ def contamination_gate(
         "(a filter run) or take them out of gold",
         {"pairs": hits[:100]},
     )
+
+
+def gates_check(round_: Round) -> list[GateResult]:
+    """Every gate switched on in the project's settings, on this round's frozen snapshot."""
+    project = round_.project
+    train_ids = list(round_.snapshot_items.values_list("record_id", flat=True))
+    results = (
+        agreement_gate(project, project.setting("gate_min_agreement"), current=round_),
+        spot_check_gate(project, project.setting("gate_min_spot_check_accuracy")),
+        contamination_gate(project, train_ids, bool(project.setting("gate_contamination"))),
+    )
+    return [result for result in results if result is not None]

@@ -53,10 +53,6 @@ class JobCancelled(Exception):
     pass
 
 
-class NotStartable(ValueError):
-    """A job or round cannot start now (one is running, the data is not ready)."""
-
-
 # Errors worth another try: the database or the network blinked. Everything else fails the job.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     db.OperationalError,

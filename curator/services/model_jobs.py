@@ -9,10 +9,11 @@ from django.utils import timezone
 
 from annotation import task_types
 from curator.algorithms.curation import check_config
+from curator.errors import NotStartable
 from curator.models import Job, Project, Record, User
 from curator.permissions import Action, require
 from curator.services.audit import audit
-from curator.services.jobs import NotStartable, job_create, job_dispatch
+from curator.services.jobs import job_create, job_dispatch
 
 MODEL_JOB_KINDS = (
     Job.Kind.PRELABEL,

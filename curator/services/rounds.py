@@ -1,104 +1,89 @@
-"""Starting rounds and fixing their training snapshot.
+"""Starting, cancelling and advancing rounds.
 
-The snapshot is taken when the admin starts the round, inside the same transaction that numbers
-it: the labels that exist at that moment, and only those, are what the round trains on.
+A round start only numbers the round, freezes its training snapshot (the labels that exist at
+that moment, and only those, in the same transaction) and sends its job; the gates, the training
+and everything slow run in the round job. Status changes go through `round_lifecycle`.
 """
 
 from __future__ import annotations
 
 from django.db import transaction
-from django.utils import timezone
 
-from annotation import task_types
-from annotation.labels import training_labels
+from curator import round_kinds
 from curator.hashing import snapshot_digest
-from curator.models import (
-    Job,
-    Project,
-    Record,
-    Round,
-    RoundSnapshotItem,
-    User,
-)
+from curator.models import Job, Project, Record, Round, RoundSnapshotItem, User
 from curator.permissions import Action, require
-from curator.services import gates
+from curator.round_kinds import RoundNotStartable
+from curator.services import round_lifecycle
 from curator.services.audit import audit
-from curator.services.jobs import NotStartable, job_create, job_dispatch
+from curator.services.jobs import BrokerUnavailable, job_cancel, job_create, job_dispatch
+from curator.services.model_jobs import JobNotStartable, check_params
+
+__all__ = [
+    "RoundNotStartable",
+    "pipeline_advance",
+    "pipeline_failed",
+    "round_cancel",
+    "round_start",
+]
 
 
-class RoundNotStartable(NotStartable):
-    pass
+def round_start(*, project: Project, user: User, kind: str | None = None) -> Round:
+    """Number a new round of `kind` (default: the first kind that fits the project), freeze its
+    training snapshot and send its job.
 
-
-def round_start(*, project: Project, user: User) -> Round:
-    """Number a new round, freeze its training snapshot and queue its job."""
+    Raises RoundNotStartable (a kind that does not fit, a round already running, too little
+    data) with nothing written, or BrokerUnavailable when the job could not be sent: the round
+    then ends failed with the reason, so it never blocks the next one.
+    """
     require(user, project, Action.START_ROUND)
-    if not task_types.spec(project.task_type).trainable:
-        raise RoundNotStartable(
-            f"rounds train a classifier; a {project.get_task_type_display().lower()} project "
-            "exports its labels instead"
-        )
-    with transaction.atomic():
-        # Serialises round starts of one project: one round at a time, numbers without gaps.
-        Project.objects.select_for_update().get(pk=project.pk)
-        if project.rounds.filter(status__in=[Round.Status.QUEUED, Round.Status.RUNNING]).exists():
-            raise RoundNotStartable("a round of this project is already running")
-        labels = training_labels(project)
-        distinct = {label for _, label in labels.values()}
-        if len(distinct) < 2:
-            raise RoundNotStartable(
-                "training needs labeled records of at least two different labels; "
-                f"this project has {len(labels)} labeled record(s) of {len(distinct)} label(s)"
-            )
-        last = project.rounds.order_by("-number").values_list("number", flat=True).first() or 0
-        pipeline, step_params = _pipeline_of(project)
-        results = [
-            result
-            for result in (
-                gates.agreement_gate(project, project.setting("gate_min_agreement")),
-                gates.spot_check_gate(project, project.setting("gate_min_spot_check_accuracy")),
-                gates.contamination_gate(
-                    project, list(labels), bool(project.setting("gate_contamination"))
-                ),
-            )
-            if result is not None
-        ]
-        config = {
-            "pipeline": pipeline,
-            "step_params": step_params,
-            "gates": [vars(result) for result in results],
-        }
-        failed = [result for result in results if not result.passed]
-        if failed:
+    round_kind = round_kinds.kind_choose(project.task_type, kind)
+    pipeline, step_params = _pipeline_of(project)
+    round_: Round | None = None
+    try:
+        with transaction.atomic():
+            # Serialises round starts of one project: one round at a time, numbers without gaps.
+            Project.objects.select_for_update().get(pk=project.pk)
+            if project.rounds.filter(status__in=round_lifecycle.UNFINISHED).exists():
+                raise RoundNotStartable("a round of this project is already running")
+            rows = round_kind.snapshot_rows(project)
+            last = project.rounds.order_by("-number").values_list("number", flat=True).first()
             round_ = Round.objects.create(
-                project=project, number=last + 1, created_by=user, config=config,
-                status=Round.Status.BLOCKED, finished_at=timezone.now(),
-                metrics={"blocked_by": failed[0].gate, "reason": failed[0].reason},
+                project=project, number=(last or 0) + 1, kind=round_kind.name, created_by=user,
+                config={"pipeline": pipeline, "step_params": step_params},
             )  # fmt: skip
-            audit(user, "round.blocked", project=project, target=f"round {round_.number}",
-                  gate=failed[0].gate, reason=failed[0].reason)  # fmt: skip
-            return round_
-        round_ = Round.objects.create(
-            project=project, number=last + 1, created_by=user, config=config
-        )
-        RoundSnapshotItem.objects.bulk_create(
-            [
-                RoundSnapshotItem(
-                    round=round_, record_id=record_id, annotation_id=annotation_id, label=label
-                )
-                for record_id, (annotation_id, label) in labels.items()
-            ],
-            batch_size=2000,
-        )
-        hashes = dict(Record.objects.filter(pk__in=list(labels)).values_list("id", "content_hash"))
-        round_.snapshot_sha256 = snapshot_digest(
-            [(hashes[record_id], label) for record_id, (_, label) in labels.items()]
-        )
-        round_.save(update_fields=["snapshot_sha256"])
-        job = job_create(project=project, kind=Job.Kind.ROUND, created_by=user, round_id=round_.pk)
-        audit(user, "round.start", project=project, target=f"round {round_.number}", job=job.pk)
-        job_dispatch(job)
+            _snapshot_freeze(round_, rows)
+            job = job_create(
+                project=project, kind=Job.Kind.ROUND, created_by=user, round_id=round_.pk
+            )
+            audit(user, "round.start", project=project, target=f"round {round_.number}",
+                  job=job.pk, kind=round_kind.name)  # fmt: skip
+            job_dispatch(job)
+    except BrokerUnavailable as error:
+        # Sent after the commit: the round exists, queued, with no job on its way.
+        if round_ is not None:
+            round_lifecycle.round_fail(round_.pk, str(error))
+        raise
     return round_
+
+
+def _snapshot_freeze(round_: Round, rows: list[round_kinds.SnapshotRow]) -> None:
+    RoundSnapshotItem.objects.bulk_create(
+        [
+            RoundSnapshotItem(
+                round=round_,
+                record_id=row.record_id,
+                annotation_id=row.annotation_id,
+                label=row.label,
+            )
+            for row in rows
+        ],
+        batch_size=2000,
+    )
+    ids = [row.record_id for row in rows]
+    hashes = dict(Record.objects.filter(pk__in=ids).values_list("id", "content_hash"))
+    round_.snapshot_sha256 = snapshot_digest([(hashes[row.record_id], row.label) for row in rows])
+    round_.save(update_fields=["snapshot_sha256"])
 
 
 PIPELINE_STEPS = (Job.Kind.NOISE, Job.Kind.PRELABEL, Job.Kind.GENERATE, Job.Kind.FILTER,
@@ -107,8 +92,6 @@ PIPELINE_STEPS = (Job.Kind.NOISE, Job.Kind.PRELABEL, Job.Kind.GENERATE, Job.Kind
 
 def _pipeline_of(project: Project) -> tuple[list[str], dict[str, dict]]:
     """The project's round pipeline, checked now rather than failing halfway through a round."""
-    from curator.services.model_jobs import JobNotStartable, check_params
-
     pipeline = list(project.setting("round_pipeline") or [])
     params = dict(project.setting("round_step_params") or {})
     for step in pipeline:
@@ -131,7 +114,7 @@ def pipeline_advance(job: Job) -> None:
     """
     round_ = Round.objects.select_for_update().filter(pk=job.round_id).first()
     if round_ is None or round_.status != Round.Status.RUNNING:
-        return  # cancelled, failed, or a job of a finished round
+        return  # cancelled, failed, blocked by a gate, or a job of a finished round
     steps = round_.config.get("pipeline", [])
     position = -1 if job.kind == Job.Kind.ROUND else steps.index(job.kind)
     if position + 1 < len(steps):
@@ -142,28 +125,22 @@ def pipeline_advance(job: Job) -> None:
         )  # fmt: skip
         job_dispatch(following)
         return
-    Round.objects.filter(pk=round_.pk).update(
-        status=Round.Status.SUCCEEDED, finished_at=timezone.now()
-    )
+    round_lifecycle.round_succeed(round_.pk)
 
 
 def pipeline_failed(job: Job) -> None:
-    Round.objects.filter(pk=job.round_id, status=Round.Status.RUNNING).update(
-        status=Round.Status.FAILED, finished_at=timezone.now()
-    )
+    """One of the round's jobs failed, or could not be sent: the round ends failed with why."""
+    error = Job.objects.filter(pk=job.pk).values_list("error", flat=True).first() or ""
+    round_lifecycle.round_fail(job.round_id, f"{job.get_kind_display()} job failed: {error}")
 
 
 def round_cancel(*, round_: Round, user: User) -> bool:
     """Stop a queued or running round: its unfinished jobs are cancelled, nothing else runs."""
     require(user, round_.project, Action.START_ROUND)
-    from curator.services.jobs import job_cancel
-
     with transaction.atomic():
-        stopped = Round.objects.filter(
-            pk=round_.pk, status__in=[Round.Status.QUEUED, Round.Status.RUNNING]
-        ).update(status=Round.Status.CANCELLED, finished_at=timezone.now())
+        stopped = round_lifecycle.round_stop(round_.pk)
         for job in Job.objects.filter(round=round_).exclude(status__in=Job.FINISHED):
             job_cancel(job)
         if stopped:
             audit(user, "round.cancel", project=round_.project, target=f"round {round_.number}")
-    return bool(stopped)
+    return stopped

@@ -7,7 +7,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from curator import selectors
+from curator import round_kinds, selectors
 from curator.importing.parsers import ImportFormatError
 from curator.models import Round, Split, TaskType
 from curator.permissions import Action, can, role_of
@@ -88,6 +88,8 @@ def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "dashboard": selectors.rounds_dashboard(project),
         "active_round": selectors.active_round(project),
         "can_import": can(request.user, project, Action.IMPORT),
+        # No kind fits (e.g. pairwise until LLM rounds land): no button that would always refuse.
+        "round_kinds": round_kinds.kinds_for(project.task_type),
         "can_start_round": can(request.user, project, Action.START_ROUND),
         "can_run_model_jobs": can(request.user, project, Action.RUN_MODEL_JOB),
         "can_review": can(request.user, project, Action.REVIEW),
@@ -136,16 +138,14 @@ def model_job_create(request: HttpRequest, slug: str) -> HttpResponse:
 def round_create(request: HttpRequest, slug: str) -> HttpResponse:
     project = project_for(request.user, slug, Action.START_ROUND)
     try:
-        round_ = round_start(project=project, user=request.user)
+        round_ = round_start(
+            project=project, user=request.user, kind=request.POST.get("kind") or None
+        )
     except (RoundNotStartable, BrokerUnavailable) as error:
         messages.error(request, f"Round not started: {error}")
         return redirect("project-detail", slug=slug)
-    if round_.status == Round.Status.BLOCKED:
-        messages.error(
-            request, f"Round {round_.number} stopped by the {round_.metrics['blocked_by']} gate."
-        )
-    else:
-        messages.success(request, f"Round {round_.number} started.")
+    # Its gates run first in the round job; the round page says if one stops it.
+    messages.success(request, f"Round {round_.number} ({round_.kind}) started.")
     return redirect("round-detail", slug=slug, number=round_.number)
 
 

@@ -4,7 +4,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
-from curator import selectors
+from curator import round_kinds, selectors
 from curator.models import Job, Round
 from curator.permissions import Action, can
 from curator.views.access import project_for
@@ -23,6 +23,9 @@ def round_detail(request: HttpRequest, slug: str, number: int) -> HttpResponse:
         "job": round_.jobs.filter(kind=Job.Kind.ROUND).first(),
         "step_jobs": round_.jobs.exclude(kind=Job.Kind.ROUND).order_by("id"),
         "can_start_round": can(request.user, project, Action.START_ROUND),
+        "stages": _stages_of(round_),
+        # The round job records its gates; rounds from before it kept them in the config.
+        "gates": round_.metrics.get("gates") or round_.config.get("gates") or [],
         "confusion_rows": _confusion_rows(round_.metrics.get("confusion")),
         "items": items,
         "next_after": items[-1]["record_id"] if len(items) == 100 else None,
@@ -31,6 +34,11 @@ def round_detail(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     if request.htmx and request.GET.get("fragment") == "status":
         return render(request, "curator/_round_status.html", context)
     return render(request, "curator/round_detail.html", context)
+
+
+def _stages_of(round_: Round) -> list[str]:
+    kind = round_kinds.KINDS.get(round_.kind)
+    return ["gates", *kind.stages] if kind else []
 
 
 def _confusion_rows(confusion: dict | None) -> list[dict]:

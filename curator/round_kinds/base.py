@@ -1,0 +1,55 @@
+"""What a round kind declares, and what its runner hands back to the round job."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from curator.errors import NotStartable
+from curator.models import Project
+
+
+class RoundNotStartable(NotStartable):
+    """A round cannot start now: wrong kind for the project, one running, too little data."""
+
+
+@dataclass(frozen=True)
+class SnapshotRow:
+    """One training example a round freezes: this record, with this label, from this annotation."""
+
+    record_id: int
+    annotation_id: int
+    label: str
+
+
+@dataclass(frozen=True)
+class RoundResult:
+    """What a kind's runner returns: the round's metrics and the trained model's file."""
+
+    metrics: dict[str, Any]
+    model_artifact: str = ""
+    model_sha256: str = ""
+
+
+@dataclass(frozen=True)
+class RoundKind:
+    """One kind of round.
+
+    - `task_types`: the task types whose labels it trains on; the start button, the API and
+      `curator_round --kind` offer a kind only to projects of these types.
+    - `snapshot_rows(project)`: the rows frozen into the round's snapshot when it starts (raises
+      RoundNotStartable when the data cannot train yet).
+    - `runner`: dotted path of `run(job, round_, **options) -> RoundResult`, the stages after the
+      gates; imported in the worker only, so the web process never loads torch.
+    """
+
+    name: str
+    title: str
+    task_types: frozenset[str]
+    snapshot_rows: Callable[[Project], list[SnapshotRow]]
+    runner: str
+    stages: tuple[str, ...] = field(default=())
+
+    def fits(self, task_type: str) -> bool:
+        return task_type in self.task_types
