@@ -253,11 +253,13 @@ def annotator_progress(project: Project, user: User) -> dict[str, Any]:
         last_hour=Count("id", filter=Q(created_at__gte=now - timedelta(hours=1))),
         today=Count("id", filter=Q(created_at__date=now.date())),
     )
-    recent = list(
-        mine.exclude(seconds_spent=None)
+    recent = [
+        seconds
+        for seconds in mine.exclude(seconds_spent=None)
         .order_by("-id")
         .values_list("seconds_spent", flat=True)[:50]
-    )
+        if seconds is not None
+    ]
     return {
         **counts,
         "median_seconds": statistics.median(recent) if recent else None,

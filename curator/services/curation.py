@@ -231,7 +231,7 @@ def noise_report(project: Project) -> dict[str, Any]:
         .values_list("record_id", "value", "created_at")
     ):
         latest[record_id] = (value, created)
-    outcomes = Counter()
+    outcomes: Counter[str] = Counter()
     for record_id, given, flagged_at in flags:
         relabel = latest.get(record_id)
         if relabel is None or relabel[1] <= flagged_at:
@@ -269,19 +269,20 @@ def distribution(project: Project) -> dict[str, Any]:
     present = list(label_counts.values())
     ratio = (max(present) / max(min(present), 1)) if present else None
     minority = [v for v, n in label_counts.items() if present and n == min(present)]
-    histogram, edges = (
-        np.histogram(lengths, bins=[0, 5, 10, 20, 40, 80, 160, 10**6]) if lengths else ([], [])
-    )
+    length_histogram: list[dict[str, int]] = []
+    if lengths:
+        histogram, edges = np.histogram(lengths, bins=[0, 5, 10, 20, 40, 80, 160, 10**6])
+        length_histogram = [
+            {"from": int(edges[i]), "to": int(edges[i + 1]), "records": int(n)}
+            for i, n in enumerate(histogram)
+        ]
     return {
         "labeled": len(labels),
         "labels": label_counts,
         "imbalance_ratio": ratio,
         "imbalanced": bool(ratio and ratio >= 3),
         "minority_labels": minority,
-        "length_histogram": [
-            {"from": int(edges[i]), "to": int(edges[i + 1]), "records": int(n)}
-            for i, n in enumerate(histogram)
-        ],
+        "length_histogram": length_histogram,
         "label_sources": dict(sources),
         "origins": dict(origins),
     }

@@ -56,6 +56,10 @@ from workers.inference.toxicity import get_toxicity_scorer
 from workers.jobs.fanout import FannedOutKind, register
 from workers.jobs.scores import scores_store
 
+# (seed record or None, text or None when nothing usable came back, intended label, prompt
+# messages, citation of a document chunk)
+GeneratedItem = tuple[int | None, str | None, str | None, list[dict], dict]
+
 DEFAULTS = {"count": 20, "temperature": 0.8, "max_new_tokens": 60, "seed": 0, "labels": None}
 TEMPLATES = {
     "instruction": (
@@ -316,7 +320,7 @@ def process(job: Job, seed_ids: list[int]) -> None:
         messages, target = _messages(job, text, labels[pk], examples)
         planned.append((pk, text, messages, target))
     replies = _generate(job, [p[0] for p in planned], [p[2] for p in planned])
-    items = []
+    items: list[GeneratedItem] = []
     for (pk, text, messages, target), generated in zip(planned, replies, strict=True):
         if not generated or curation.normalise(generated) == curation.normalise(text):
             items.append((pk, None, None, messages, {}))
@@ -326,9 +330,7 @@ def process(job: Job, seed_ids: list[int]) -> None:
     _store(job, items)
 
 
-def _store(
-    job: Job, items: list[tuple[int | None, str | None, str | None, list[dict], dict]]
-) -> None:
+def _store(job: Job, items: list[GeneratedItem]) -> None:
     """Write the items: (seed record or None, text or None when nothing usable came back,
     intended label, prompt messages, citation of a document chunk)."""
     project = job.project
@@ -338,7 +340,7 @@ def _store(
     created: list[tuple[Record, str]] = []
     with transaction.atomic():
         for seed_id, text, intended, messages, citation in items:
-            if text is None:
+            if text is None or intended is None:  # a usable text always has its intended label
                 if seed_id is not None:
                     # Nothing usable came back; the edge to itself marks the seed as done.
                     LineageEdge.objects.get_or_create(

@@ -312,6 +312,8 @@ def process(job: Job, record_ids: list[int]) -> None:
         )
         decisions = []
         for annotation in annotations:
+            if annotation.confidence is None:  # excluded by the query; narrows the type
+                continue
             decision = route(
                 annotation.confidence, threshold, annotation.record_id, int(params["seed"]),
                 float(params["spot_check_rate"]),
