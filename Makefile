@@ -69,7 +69,8 @@ TYPED := curator/algorithms curator/selectors.py annotation/selectors.py annotat
 	curator/services/imports.py curator/services/model_jobs.py curator/services/projects.py curator/services/project_settings.py \
 	curator/services/audit.py annotation/services workers/inference workers/jobs/prelabel.py \
 	workers/jobs/generate.py workers/jobs/filters.py workers/jobs/judge.py workers/jobs/noise.py \
-	workers/jobs/toxicity.py workers/jobs/embeddings.py workers/jobs/scores.py
+	workers/jobs/toxicity.py workers/jobs/embeddings.py workers/jobs/scores.py \
+	curator/models/project_settings.py curator/models/projects.py
 
 typecheck: install
 	$(BIN)/mypy $(TYPED)

@@ -48,7 +48,7 @@ def ratings_of(project: Project, since: Any = None) -> list[Rating]:
     statistics count."""
     task = project.task_type
     labels = latest_human_labels(project, since=since)
-    field = project.setting("text_field")
+    field = project.settings_obj.text_field
     texts: dict[int, str] = {}
     if task == task_types.SPAN:
         texts = {
@@ -280,7 +280,7 @@ def waiting_count(project: Project) -> int:
 
 def waiting_records(project: Project):  # -> QuerySet[Record]
     """Pool records that still want a label from someone."""
-    overlap = int(project.setting("overlap"))
+    overlap = project.settings_obj.overlap
     return (
         Record.objects.filter(
             project=project,

@@ -158,7 +158,7 @@ def batch_items_for(records: list[Record]) -> list[dict[str, Any]]:
     )
     items = []
     for record in records:
-        field = record.project.setting("text_field")
+        field = record.project.settings_obj.text_field
         parent = parents.get(record.pk)
         items.append(
             {

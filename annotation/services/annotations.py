@@ -21,7 +21,7 @@ MAX_COMMENT = 4000
 def label_clean(project: Project, record: Record, raw: Any) -> Any:
     """The submitted value in its stored shape for the project's task type, or ValidationError."""
     return task_types.clean_value(
-        project.task_type, project.labels, record.payload, raw, project.setting("text_field")
+        project.task_type, project.labels, record.payload, raw, project.settings_obj.text_field
     )
 
 

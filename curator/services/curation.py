@@ -119,7 +119,7 @@ def _edit(record: Record, user: User, text: str, label: Any, now) -> Record:
     text = text.strip()
     if not text:
         raise ValidationError("the edited text must not be empty")
-    field = project.setting("text_field")
+    field = project.settings_obj.text_field
     payload = {**record.payload, field: text}
     if Record.objects.filter(project=project, content_hash=content_hash(payload)).exists():
         raise ValidationError("a record with exactly this text exists already")
@@ -176,7 +176,7 @@ def batch_stats(job: Job) -> dict[str, Any]:
     toxicity = np.array(scores.get(TOXICITY_KIND, []))
     near = np.array(scores.get(NEAR_DUP_KIND, []))
     agreement = scores.get(AGREEMENT_KIND, [])
-    limit = float(job.project.setting("toxicity_threshold"))
+    limit = job.project.settings_obj.toxicity_threshold
     labels = Counter(
         str(v)
         for v in Annotation.objects.filter(job=job, source=Source.LLM).values_list(
@@ -252,7 +252,7 @@ def distribution(project: Project) -> dict[str, Any]:
     """Labels, lengths and sources of what would train now, with an imbalance warning."""
     labels = training_labels(project)
     counts = Counter(label for _, label in labels.values())
-    field = project.setting("text_field")
+    field = project.settings_obj.text_field
     lengths = []
     origins: Counter = Counter()
     sources = Counter(

@@ -176,7 +176,7 @@ def filter_report(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
             "project": project,
             "job": job,
             "decisions": decisions,
-            "text_field": project.setting("text_field"),
+            "text_field": project.settings_obj.text_field,
             "next_after": decisions[-1].pk if len(decisions) == PAGE else None,
             "can_run": can(request.user, project, Action.RUN_MODEL_JOB),
         },
