@@ -35,6 +35,7 @@ from curator.models.records import (
     TOXICITY_KIND,
     payload_text,
 )
+from curator.models.validation import field_errors
 from curator.permissions import Action, require
 from curator.services.audit import audit
 
@@ -65,6 +66,13 @@ def item_review(
     the item to the train split. Editing creates a new record with the edited text, linked to
     the original as its parent, approved at once; the original is rejected as "edited".
     """
+    with field_errors("decision"):
+        return _item_review(record, user, decision, reason, text, label)
+
+
+def _item_review(
+    record: Record, user: User, decision: str, reason: str, text: str | None, label: str | None
+) -> Record:
     project = record.project
     require(user, project, Action.REVIEW)
     if decision not in DECISIONS:
@@ -81,7 +89,7 @@ def item_review(
             raise ValidationError(f"record {record.pk} was reviewed meanwhile")
         if decision == "reject":
             if not reason.strip():
-                raise ValidationError("say why the item is rejected")
+                raise ValidationError({"reason": "say why the item is rejected"})
             _decide(locked, user, ReviewState.REJECTED, reason.strip(), now)
             result = locked
         elif decision == "approve":
@@ -118,11 +126,11 @@ def _edit(record: Record, user: User, text: str, label: Any, now) -> Record:
     project = record.project
     text = text.strip()
     if not text:
-        raise ValidationError("the edited text must not be empty")
+        raise ValidationError({"text": "the edited text must not be empty"})
     field = project.settings_obj.text_field
     payload = {**record.payload, field: text}
     if Record.objects.filter(project=project, content_hash=content_hash(payload)).exists():
-        raise ValidationError("a record with exactly this text exists already")
+        raise ValidationError({"text": "a record with exactly this text exists already"})
     edited = Record.objects.create(
         project=project,
         payload=payload,

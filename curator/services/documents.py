@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 
 from curator.models import Document, Project, User
+from curator.models.validation import field_errors
 from curator.permissions import Action, require
 from curator.services.audit import audit
 
@@ -63,11 +64,12 @@ def document_add(*, project: Project, upload: UploadedFile, user: User) -> Docum
     # Reading one byte past the limit tells an oversized upload without trusting its size.
     data = upload.read(MAX_DOCUMENT_BYTES + 1)
     if len(data) > MAX_DOCUMENT_BYTES:
-        raise ValidationError(f"{name} is larger than {MAX_DOCUMENT_BYTES // 2**20} MB")
-    text = extract_text(name, data).strip()
+        raise ValidationError({"file": f"{name} is larger than {MAX_DOCUMENT_BYTES // 2**20} MB"})
+    with field_errors("file"):
+        text = extract_text(name, data).strip()
     chunks = chunk_text(text)
     if not chunks:
-        raise ValidationError(f"{name} holds no text")
+        raise ValidationError({"file": f"{name} holds no text"})
     digest = hashlib.sha256(text.encode()).hexdigest()
     document, created = Document.objects.get_or_create(
         project=project,
