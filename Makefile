@@ -10,7 +10,7 @@ export TOKENIZERS_PARALLELISM := false
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/curator
 TEST_BROKER_URL   ?= redis://127.0.0.1:6379/15
 
-.PHONY: install demo test bench reliability lint format chromium clean
+.PHONY: install demo test bench reliability lint typecheck format chromium clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,7 @@ demo: install
 test: install chromium
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache
+	$(MAKE) typecheck
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) DATABASE_CONN_MAX_AGE=0 \
 		$(BIN)/pytest $(PYTEST_ARGS)
@@ -58,7 +59,21 @@ reliability: install chromium
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache
+	$(MAKE) typecheck
 	$(BIN)/ruff format --check .
+
+# Static types (django-stubs) on the algorithms, selectors, services, jobs and inference.
+TYPED := curator/algorithms curator/selectors.py annotation/selectors.py annotation/labels.py \
+	annotation/agreement.py annotation/consensus.py curator/hashing.py curator/charts.py \
+	curator/celery.py curator/services/curation.py curator/services/documents.py curator/services/exports.py \
+	curator/services/imports.py curator/services/model_jobs.py curator/services/projects.py curator/services/project_settings.py \
+	curator/services/audit.py annotation/services workers/inference workers/jobs/prelabel.py \
+	workers/jobs/generate.py workers/jobs/filters.py workers/jobs/judge.py workers/jobs/noise.py \
+	workers/jobs/toxicity.py workers/jobs/embeddings.py workers/jobs/scores.py \
+	curator/models/project_settings.py curator/models/projects.py
+
+typecheck: install
+	$(BIN)/mypy $(TYPED)
 
 format: install
 	$(BIN)/ruff format .

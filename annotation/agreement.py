@@ -12,7 +12,7 @@ import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from itertools import combinations
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -83,9 +83,10 @@ def krippendorff_alpha(ratings: list[Rating], level: str = "nominal") -> float |
     value_domain = sorted(set(code.values()))
     import krippendorff
 
+    measurement: Literal["nominal", "ordinal"] = "ordinal" if level == "ordinal" else "nominal"
     return _finite(
         krippendorff.alpha(
-            reliability_data=data, level_of_measurement=level, value_domain=value_domain
+            reliability_data=data, level_of_measurement=measurement, value_domain=value_domain
         )
     )
 

@@ -87,11 +87,13 @@ def dawid_skene(
         return {}, {}
     frame = pd.DataFrame(rows, columns=["task", "worker", "label"])
     model = DawidSkene(n_iter=iterations).fit(frame)
-    labels = {int(task): str(label) for task, label in model.labels_.items()}
-    priors = model.priors_
+    estimates, priors, confusions = model.labels_, model.priors_, model.errors_
+    if estimates is None or priors is None or confusions is None:
+        raise RuntimeError("Dawid-Skene fit left no estimates")  # fit() always sets them
+    labels = {int(task): str(label) for task, label in estimates.items()}
     competence: dict[str, float] = {}
     for worker in frame["worker"].unique():
-        errors = model.errors_.loc[worker]
+        errors = confusions.loc[worker]
         competence[str(worker)] = float(
             sum(
                 priors[label] * errors.loc[label, label]

@@ -53,7 +53,7 @@ def training_labels(project: Project) -> dict[int, tuple[int, str]]:
     task = project.task_type
     labels = consensus_labels(
         label_votes(trainable.filter(source__in=TRAINING_SOURCES), task),
-        method=project.setting("consensus"),
+        method=project.settings_obj.consensus,
     )
     auto = consensus_labels(
         label_votes(

@@ -48,7 +48,7 @@ def ratings_of(project: Project, since: Any = None) -> list[Rating]:
     statistics count."""
     task = project.task_type
     labels = latest_human_labels(project, since=since)
-    field = project.setting("text_field")
+    field = project.settings_obj.text_field
     texts: dict[int, str] = {}
     if task == task_types.SPAN:
         texts = {
@@ -253,11 +253,13 @@ def annotator_progress(project: Project, user: User) -> dict[str, Any]:
         last_hour=Count("id", filter=Q(created_at__gte=now - timedelta(hours=1))),
         today=Count("id", filter=Q(created_at__date=now.date())),
     )
-    recent = list(
-        mine.exclude(seconds_spent=None)
+    recent = [
+        seconds
+        for seconds in mine.exclude(seconds_spent=None)
         .order_by("-id")
         .values_list("seconds_spent", flat=True)[:50]
-    )
+        if seconds is not None
+    ]
     return {
         **counts,
         "median_seconds": statistics.median(recent) if recent else None,
@@ -278,7 +280,7 @@ def waiting_count(project: Project) -> int:
 
 def waiting_records(project: Project):  # -> QuerySet[Record]
     """Pool records that still want a label from someone."""
-    overlap = int(project.setting("overlap"))
+    overlap = project.settings_obj.overlap
     return (
         Record.objects.filter(
             project=project,

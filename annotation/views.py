@@ -58,7 +58,7 @@ def _next_card(
 def _card_context(project: Project, record: Record, current: Any = None) -> dict[str, Any]:
     """What every task template needs to show a record and its form."""
     task = project.task_type
-    field = project.setting("text_field")
+    field = project.settings_obj.text_field
     suggestion = suggestion_for(record) if current is None else None
     shown = current if current is not None else (suggestion.value if suggestion else None)
     labels = project.labels
@@ -278,7 +278,7 @@ def history(request: HttpRequest, slug: str) -> HttpResponse:
     )
     more = len(rows) > HISTORY_PAGE
     rows = rows[:HISTORY_PAGE]
-    field = project.setting("text_field")
+    field = project.settings_obj.text_field
     items = [
         {
             "annotation": row,

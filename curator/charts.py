@@ -69,7 +69,7 @@ def stacked_bars(
     step = (WIDTH - PAD - 20) / len(categories)
     bars = []
     for i, category in enumerate(categories):
-        base = HEIGHT - PAD
+        base: float = HEIGHT - PAD
         for colour, (name, values) in zip(COLOURS, series.items(), strict=False):
             height = values[i] / top * (HEIGHT - 2 * PAD - 10)
             base -= height

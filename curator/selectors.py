@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from typing import Any
 
 from django.core.cache import cache
@@ -81,7 +82,9 @@ def active_round(project: Project) -> Round | None:
     )
 
 
-def round_snapshot_page(round_: Round, after_id: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+def round_snapshot_page(
+    round_: Round, after_id: int = 0, limit: int = 100
+) -> list[Mapping[str, Any]]:
     """Keyset page of a round's training snapshot, in record order."""
     return list(
         round_.snapshot_items.filter(record_id__gt=after_id)
@@ -155,7 +158,7 @@ def batch_items_for(records: list[Record]) -> list[dict[str, Any]]:
     )
     items = []
     for record in records:
-        field = record.project.setting("text_field")
+        field = record.project.settings_obj.text_field
         parent = parents.get(record.pk)
         items.append(
             {
@@ -164,7 +167,9 @@ def batch_items_for(records: list[Record]) -> list[dict[str, Any]]:
                 "intended": intended.get(record.pk),
                 "scores": scores.get(record.pk, {}),
                 "parent_id": parent,
-                "parent_text": payload_text(parent_payloads.get(parent, {}), field),
+                "parent_text": payload_text(
+                    parent_payloads.get(parent, {}) if parent is not None else {}, field
+                ),
             }
         )
     return items

@@ -12,6 +12,7 @@ from django.utils import timezone
 from annotation import task_types
 from annotation.models import Annotation, Assignment, Comment, Source
 from curator.models import Project, Record, RoutingDecision, Split, User
+from curator.models.validation import field_errors
 from curator.permissions import Action, require
 
 SUGGESTION_SOURCES = (Source.LLM, Source.MODEL)
@@ -19,10 +20,12 @@ MAX_COMMENT = 4000
 
 
 def label_clean(project: Project, record: Record, raw: Any) -> Any:
-    """The submitted value in its stored shape for the project's task type, or ValidationError."""
-    return task_types.clean_value(
-        project.task_type, project.labels, record.payload, raw, project.setting("text_field")
-    )
+    """The submitted value in its stored shape for the project's task type, or ValidationError
+    about the field `value`."""
+    with field_errors("value"):
+        return task_types.clean_value(
+            project.task_type, project.labels, record.payload, raw, project.settings_obj.text_field
+        )
 
 
 def suggestion_for(record: Record) -> Annotation | None:
@@ -168,9 +171,9 @@ def comment_add(*, record: Record, user: User, text: str, flag: bool) -> Comment
     require(user, record.project, Action.ANNOTATE)
     text = (text or "").strip()
     if not text and not flag:
-        raise ValidationError("write a comment or flag the record")
+        raise ValidationError({"text": "write a comment or flag the record"})
     if len(text) > MAX_COMMENT:
-        raise ValidationError(f"a comment is at most {MAX_COMMENT} characters")
+        raise ValidationError({"text": f"a comment is at most {MAX_COMMENT} characters"})
     return Comment.objects.create(
         record=record, project=record.project, author=user, text=text, flag=flag
     )

@@ -99,7 +99,7 @@ def _gold_check(project: Project, user: User, lease: timedelta) -> Assignment | 
     Gold records take no overlap slot: every annotator can be checked on every gold record.
     Randomly ordered so that annotators cannot learn which records are the checks.
     """
-    rate = float(project.setting("gold_rate"))
+    rate = project.settings_obj.gold_rate
     if rate <= 0 or random.random() >= rate:
         return None
     record = (
@@ -128,8 +128,8 @@ def next_assignment(project: Project, user: User) -> Assignment | None:
     # empty queue always triggers it (see below), so no expired lease is ever left behind.
     if cache.add(f"leases-reclaimed:{project.pk}", True, RECLAIM_EVERY_SECONDS):
         leases_reclaim(project)
-    overlap = int(project.setting("overlap"))
-    lease = timedelta(seconds=int(project.setting("lease_seconds")))
+    overlap = project.settings_obj.overlap
+    lease = timedelta(seconds=project.settings_obj.lease_seconds)
     gold = _gold_check(project, user, lease)
     if gold is not None:
         return gold

@@ -33,10 +33,10 @@ def adjudicate(
     require(user, project, Action.REVIEW)
     if adopt is not None:
         if adopt.record_id != record.pk:
-            raise ValidationError("the adopted label belongs to another record")
+            raise ValidationError({"value": "the adopted label belongs to another record"})
         value = adopt.value
     if value is None:
-        raise ValidationError("choose a label to adjudicate with")
+        raise ValidationError({"value": "choose a label to adjudicate with"})
     cleaned = label_clean(project, record, value)
     with transaction.atomic():
         latest: dict[str, int] = {}

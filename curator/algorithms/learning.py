@@ -99,7 +99,7 @@ def train_committee(
     """Classifiers on bootstrap resamples (query by bagging), each seeing every label."""
     rng = np.random.default_rng(seed)
     target = np.array(labels)
-    committee = []
+    committee: list[TrainedClassifier] = []
     while len(committee) < members:
         sample = rng.integers(0, len(labels), len(labels))
         if len(set(target[sample])) < len(set(labels)):

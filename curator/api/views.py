@@ -7,7 +7,6 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import FileResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
@@ -68,10 +67,7 @@ class ProjectListCreate(generics.ListAPIView):
             raise NotFound()
         data = s.ProjectCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            project = project_create(created_by=request.user, **data.validated_data)
-        except DjangoValidationError as error:
-            raise ValidationError({"labels": error.messages}) from None
+        project = project_create(created_by=request.user, **data.validated_data)
         return Response(s.ProjectSerializer(project).data, status=status.HTTP_201_CREATED)
 
 
@@ -246,16 +242,13 @@ class SubmitLabel(APIView):
         assignment = _assignment(request, slug, assignment_id)
         data = s.SubmitSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            annotation = annotation_submit(
-                assignment=assignment,
-                user=request.user,
-                value=data.validated_data["value"],
-                seconds_spent=data.validated_data.get("seconds_spent"),
-                suggestion_id=data.validated_data.get("suggestion"),
-            )
-        except DjangoValidationError as error:
-            raise ValidationError({"value": error.messages}) from None
+        annotation = annotation_submit(
+            assignment=assignment,
+            user=request.user,
+            value=data.validated_data["value"],
+            seconds_spent=data.validated_data.get("seconds_spent"),
+            suggestion_id=data.validated_data.get("suggestion"),
+        )
         body = s.AnnotationSerializer(annotation).data
         if data.validated_data.get("next"):
             following = next_assignment(assignment.project, request.user)
@@ -288,15 +281,12 @@ class AnnotationRevise(APIView):
         )
         data = s.ReviseSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            revised = annotation_revise(
-                annotation=annotation,
-                user=request.user,
-                value=data.validated_data["value"],
-                seconds_spent=data.validated_data.get("seconds_spent"),
-            )
-        except DjangoValidationError as error:
-            raise ValidationError({"value": error.messages}) from None
+        revised = annotation_revise(
+            annotation=annotation,
+            user=request.user,
+            value=data.validated_data["value"],
+            seconds_spent=data.validated_data.get("seconds_spent"),
+        )
         return Response(s.AnnotationSerializer(revised).data, status=status.HTTP_201_CREATED)
 
 
@@ -307,10 +297,7 @@ class RecordComment(APIView):
         record = get_object_or_404(Record, pk=record_id, project=project)
         data = s.CommentSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            comment = comment_add(record=record, user=request.user, **data.validated_data)
-        except DjangoValidationError as error:
-            raise ValidationError({"text": error.messages}) from None
+        comment = comment_add(record=record, user=request.user, **data.validated_data)
         return Response({"id": comment.pk}, status=status.HTTP_201_CREATED)
 
 
@@ -358,13 +345,10 @@ class RecordAdjudicate(APIView):
         adopt = None
         if "adopt" in data.validated_data:
             adopt = get_object_or_404(Annotation, pk=data.validated_data["adopt"], record=record)
-        try:
-            annotation = adjudicate(
-                record=record, user=request.user, value=data.validated_data.get("value"),
-                adopt=adopt,
-            )  # fmt: skip
-        except DjangoValidationError as error:
-            raise ValidationError({"value": error.messages}) from None
+        annotation = adjudicate(
+            record=record, user=request.user, value=data.validated_data.get("value"),
+            adopt=adopt,
+        )  # fmt: skip
         return Response(s.AnnotationSerializer(annotation).data, status=status.HTTP_201_CREATED)
 
 
@@ -478,10 +462,7 @@ class ItemReview(APIView):
         record = get_object_or_404(Record, pk=record_id, project=project)
         data = s.ItemReviewSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            result = curation.item_review(record=record, user=request.user, **data.validated_data)
-        except DjangoValidationError as error:
-            raise ValidationError({"decision": error.messages}) from None
+        result = curation.item_review(record=record, user=request.user, **data.validated_data)
         return Response(s.RecordSerializer(result).data)
 
 
@@ -525,10 +506,7 @@ class DocumentCreate(APIView):
         upload = request.FILES.get("file")
         if upload is None:
             raise ValidationError({"file": "upload a text, Markdown or PDF file"})
-        try:
-            document = document_add(project=project, upload=upload, user=request.user)
-        except DjangoValidationError as error:
-            raise ValidationError({"file": error.messages}) from None
+        document = document_add(project=project, upload=upload, user=request.user)
         return Response(
             {"id": document.pk, "name": document.name, "chunks": len(document.chunks)},
             status=status.HTTP_201_CREATED,

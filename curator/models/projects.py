@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from django.conf import settings as django_settings
+from django.core.exceptions import ValidationError
 from django.db import models
+
+from curator.models.project_settings import DEFAULTS, FIELDS, ProjectSettings
 
 
 class TaskType(models.TextChoices):
@@ -22,48 +26,8 @@ class Role(models.TextChoices):
     ADMIN = "admin", "Admin"
 
 
-# Defaults for Project.settings; a project's own values win (see Project.setting).
-PROJECT_SETTING_DEFAULTS: dict[str, Any] = {
-    "overlap": 1,  # distinct annotators wanted per record
-    "lease_seconds": 600,  # how long a handed-out record stays reserved for its annotator
-    "text_field": "text",  # payload key shown to annotators and embedded
-    "encoder_model": None,  # None: settings.CURATOR_ENCODER_MODEL
-    # How a round orders the queue: "hybrid" (a diverse batch among the most uncertain, then
-    # by entropy), "entropy" alone, or "committee" (vote entropy of committee_size members).
-    "sampling": "hybrid",
-    "batch_size": 50,  # size of the hybrid batch a round puts first
-    # Bootstrap committee whose vote entropy is scored too (0 or 1: none); "committee" sampling
-    # orders the queue by it.
-    "committee_size": 0,
-    "score_toxicity_on_import": True,  # queue a toxicity job after every import
-    "auto_accept_threshold": 0.9,  # LLM labels at least this confident skip people
-    "spot_check_rate": 0.1,  # share of auto-accepted labels still shown to people
-    "toxicity_threshold": 0.8,  # records scoring this or more are held from training
-    "llm_model": None,  # None: settings.CURATOR_LLM_MODEL (or the model name on the server)
-    "toxicity_model": None,  # None: settings.CURATOR_TOXICITY_MODEL
-    "prelabel_system": None,  # None: the built-in pre-label prompt
-    "prelabel_user": None,
-    # Share of an annotator's items that are gold records, mixed in unannounced (0 to 0.5).
-    "gold_rate": 0.05,
-    # How the training label is chosen from several people's labels: "majority" (one vote per
-    # person) or "dawid_skene" (votes weighted by each annotator's estimated competence).
-    "consensus": "majority",
-    # Train rounds on a k-center coreset of this many labeled records (0: on all of them); the
-    # round also trains on the full set and reports both on gold.
-    "coreset_size": 0,
-    # "logreg": a classifier head on frozen embeddings; "finetune": fine-tune the encoder itself
-    # (each round starting from the previous round's fine-tuned model).
-    "trainer": "logreg",
-    "finetune_epochs": 3,
-    # What a round does after training, in order: any of noise, prelabel, generate, filter,
-    # judge (each a job with the parameters in round_step_params[step]).
-    "round_pipeline": [],
-    "round_step_params": {},
-    # Gates before a round trains (None / False: off).
-    "gate_min_agreement": None,  # Krippendorff's alpha on labels since the last round
-    "gate_min_spot_check_accuracy": None,  # auto-accepted LLM labels on spot checks
-    "gate_contamination": True,  # no training record may duplicate a gold record
-}
+# Defaults of Project.settings, by key (the typed object is ProjectSettings).
+PROJECT_SETTING_DEFAULTS: dict[str, Any] = DEFAULTS
 
 
 class Project(models.Model):
@@ -91,9 +55,34 @@ class Project(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def settings_obj(self) -> ProjectSettings:
+        """The stored settings, parsed and validated once per version of the document.
+
+        Cached against a copy of the document rather than with cached_property: code assigns
+        `project.settings` (or reloads it) and keeps using the same instance.
+        """
+        stored = self.settings or {}
+        cached: tuple[dict[str, Any], ProjectSettings] | None = self.__dict__.get("_settings_cache")
+        if cached is None or cached[0] != stored:
+            cached = (copy.deepcopy(stored), ProjectSettings.from_stored(stored))
+            self.__dict__["_settings_cache"] = cached
+        return cached[1]
+
     def setting(self, key: str) -> Any:
-        value = (self.settings or {}).get(key)
-        return PROJECT_SETTING_DEFAULTS[key] if value is None else value
+        """One setting by name; prefer `settings_obj.<name>`, which is typed."""
+        if key not in FIELDS:
+            raise KeyError(key)
+        return getattr(self.settings_obj, key)
+
+    def clean(self) -> None:
+        # The admin's form: refuse a settings document the code could not read.
+        try:
+            ProjectSettings.from_stored(self.settings)
+        except ValidationError as error:
+            raise ValidationError(
+                {"settings": [f"{key}: {'; '.join(m)}" for key, m in error.message_dict.items()]}
+            ) from None
 
     @property
     def label_values(self) -> list[str]:

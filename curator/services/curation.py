@@ -35,6 +35,7 @@ from curator.models.records import (
     TOXICITY_KIND,
     payload_text,
 )
+from curator.models.validation import field_errors
 from curator.permissions import Action, require
 from curator.services.audit import audit
 
@@ -65,6 +66,13 @@ def item_review(
     the item to the train split. Editing creates a new record with the edited text, linked to
     the original as its parent, approved at once; the original is rejected as "edited".
     """
+    with field_errors("decision"):
+        return _item_review(record, user, decision, reason, text, label)
+
+
+def _item_review(
+    record: Record, user: User, decision: str, reason: str, text: str | None, label: str | None
+) -> Record:
     project = record.project
     require(user, project, Action.REVIEW)
     if decision not in DECISIONS:
@@ -81,7 +89,7 @@ def item_review(
             raise ValidationError(f"record {record.pk} was reviewed meanwhile")
         if decision == "reject":
             if not reason.strip():
-                raise ValidationError("say why the item is rejected")
+                raise ValidationError({"reason": "say why the item is rejected"})
             _decide(locked, user, ReviewState.REJECTED, reason.strip(), now)
             result = locked
         elif decision == "approve":
@@ -118,11 +126,11 @@ def _edit(record: Record, user: User, text: str, label: Any, now) -> Record:
     project = record.project
     text = text.strip()
     if not text:
-        raise ValidationError("the edited text must not be empty")
-    field = project.setting("text_field")
+        raise ValidationError({"text": "the edited text must not be empty"})
+    field = project.settings_obj.text_field
     payload = {**record.payload, field: text}
     if Record.objects.filter(project=project, content_hash=content_hash(payload)).exists():
-        raise ValidationError("a record with exactly this text exists already")
+        raise ValidationError({"text": "a record with exactly this text exists already"})
     edited = Record.objects.create(
         project=project,
         payload=payload,
@@ -176,7 +184,7 @@ def batch_stats(job: Job) -> dict[str, Any]:
     toxicity = np.array(scores.get(TOXICITY_KIND, []))
     near = np.array(scores.get(NEAR_DUP_KIND, []))
     agreement = scores.get(AGREEMENT_KIND, [])
-    limit = float(job.project.setting("toxicity_threshold"))
+    limit = job.project.settings_obj.toxicity_threshold
     labels = Counter(
         str(v)
         for v in Annotation.objects.filter(job=job, source=Source.LLM).values_list(
@@ -231,7 +239,7 @@ def noise_report(project: Project) -> dict[str, Any]:
         .values_list("record_id", "value", "created_at")
     ):
         latest[record_id] = (value, created)
-    outcomes = Counter()
+    outcomes: Counter[str] = Counter()
     for record_id, given, flagged_at in flags:
         relabel = latest.get(record_id)
         if relabel is None or relabel[1] <= flagged_at:
@@ -252,7 +260,7 @@ def distribution(project: Project) -> dict[str, Any]:
     """Labels, lengths and sources of what would train now, with an imbalance warning."""
     labels = training_labels(project)
     counts = Counter(label for _, label in labels.values())
-    field = project.setting("text_field")
+    field = project.settings_obj.text_field
     lengths = []
     origins: Counter = Counter()
     sources = Counter(
@@ -269,19 +277,20 @@ def distribution(project: Project) -> dict[str, Any]:
     present = list(label_counts.values())
     ratio = (max(present) / max(min(present), 1)) if present else None
     minority = [v for v, n in label_counts.items() if present and n == min(present)]
-    histogram, edges = (
-        np.histogram(lengths, bins=[0, 5, 10, 20, 40, 80, 160, 10**6]) if lengths else ([], [])
-    )
+    length_histogram: list[dict[str, int]] = []
+    if lengths:
+        histogram, edges = np.histogram(lengths, bins=[0, 5, 10, 20, 40, 80, 160, 10**6])
+        length_histogram = [
+            {"from": int(edges[i]), "to": int(edges[i + 1]), "records": int(n)}
+            for i, n in enumerate(histogram)
+        ]
     return {
         "labeled": len(labels),
         "labels": label_counts,
         "imbalance_ratio": ratio,
         "imbalanced": bool(ratio and ratio >= 3),
         "minority_labels": minority,
-        "length_histogram": [
-            {"from": int(edges[i]), "to": int(edges[i + 1]), "records": int(n)}
-            for i, n in enumerate(histogram)
-        ],
+        "length_histogram": length_histogram,
         "label_sources": dict(sources),
         "origins": dict(origins),
     }

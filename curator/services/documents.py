@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 
 from curator.models import Document, Project, User
+from curator.models.validation import field_errors
 from curator.permissions import Action, require
 from curator.services.audit import audit
 
@@ -59,19 +60,22 @@ def extract_text(name: str, data: bytes) -> str:
 
 def document_add(*, project: Project, upload: UploadedFile, user: User) -> Document:
     require(user, project, Action.IMPORT)
-    if upload.size > MAX_DOCUMENT_BYTES:
-        raise ValidationError(f"{upload.name} is larger than {MAX_DOCUMENT_BYTES // 2**20} MB")
-    data = upload.read()
-    text = extract_text(upload.name, data).strip()
+    name = upload.name or "document"
+    # Reading one byte past the limit tells an oversized upload without trusting its size.
+    data = upload.read(MAX_DOCUMENT_BYTES + 1)
+    if len(data) > MAX_DOCUMENT_BYTES:
+        raise ValidationError({"file": f"{name} is larger than {MAX_DOCUMENT_BYTES // 2**20} MB"})
+    with field_errors("file"):
+        text = extract_text(name, data).strip()
     chunks = chunk_text(text)
     if not chunks:
-        raise ValidationError(f"{upload.name} holds no text")
+        raise ValidationError({"file": f"{name} holds no text"})
     digest = hashlib.sha256(text.encode()).hexdigest()
     document, created = Document.objects.get_or_create(
         project=project,
         content_hash=digest,
-        defaults={"name": upload.name[:255], "text": text, "chunks": chunks, "uploaded_by": user},
+        defaults={"name": name[:255], "text": text, "chunks": chunks, "uploaded_by": user},
     )
     if created:
-        audit(user, "document.add", project=project, target=upload.name, chunks=len(chunks))
+        audit(user, "document.add", project=project, target=name, chunks=len(chunks))
     return document

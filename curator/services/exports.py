@@ -47,7 +47,7 @@ def labeled_rows(
         }
     else:
         chosen = {**training_labels(project), **gold_annotations(project)}
-    field = project.setting("text_field")
+    field = project.settings_obj.text_field
     records = Record.objects.filter(project=project, pk__in=list(chosen)).order_by("id")
     if split:
         records = records.filter(split=split)

@@ -271,7 +271,7 @@ def _import_portable(
 def project_rows(project: Project, binary: IO[bytes], file_format: str) -> Iterator[ParsedRow]:
     """Parse an upload for `project`: the fields its task type needs, labels in their shape."""
     task = task_types.spec(project.task_type)
-    text_field = project.setting("text_field") if "text" in task.fields else task.fields[0]
+    text_field = project.settings_obj.text_field if "text" in task.fields else task.fields[0]
     required = tuple(field for field in task.fields if field not in ("text", text_field))
     if project.task_type == task_types.CLASSIFICATION:
         check: Any = set(project.label_values) or None
@@ -310,7 +310,7 @@ def import_file(job: Job) -> dict[str, Any]:
     if result.rows == 0:
         raise ImportFormatError(0, "the file holds no records")
     metrics = result.as_metrics()
-    if result.created and project.setting("score_toxicity_on_import"):
+    if result.created and project.settings_obj.score_toxicity_on_import:
         # Every record is scored before training can use it; this job only sees unscored ones.
         with transaction.atomic():
             follow_up = job_create(

@@ -10,6 +10,7 @@ from django.utils.text import slugify
 
 from annotation import task_types
 from curator.models import Membership, Project, Role, TaskType, User
+from curator.models.validation import field_errors
 from curator.permissions import Action, require
 from curator.services.audit import audit
 
@@ -60,13 +61,16 @@ def project_create(
     settings: dict[str, Any] | None = None,
     slug: str | None = None,
 ) -> Project:
-    """Create a project; its creator becomes its first admin."""
+    """Create a project; its creator becomes its first admin. Refused labels raise a
+    ValidationError about the field `labels`."""
+    with field_errors("labels"):
+        labels_checked = normalise_labels(labels, task_type)
     with transaction.atomic():
         project = Project.objects.create(
             name=name,
             slug=slug or _unique_slug(name),
             task_type=task_type,
-            labels=normalise_labels(labels, task_type),
+            labels=labels_checked,
             guidelines=guidelines,
             settings=settings or {},
             created_by=created_by,

@@ -21,6 +21,7 @@ from curator.services.documents import document_add
 from curator.services.model_jobs import GENERATORS
 from curator.views.access import project_for
 from curator.views.common import keyset_param, start_model_job
+from curator.views.forms import BulkDecisionForm, GenerateForm, ItemDecisionForm, errors_text
 
 PAGE = 50
 
@@ -50,15 +51,16 @@ def data_page(request: HttpRequest, slug: str) -> HttpResponse:
 @require_POST
 def generate_start(request: HttpRequest, slug: str) -> HttpResponse:
     project = project_for(request.user, slug, Action.RUN_MODEL_JOB)
-    params: dict[str, Any] = {"generator": request.POST.get("generator", "")}
-    try:
-        params["count"] = int(request.POST.get("count") or 20)
-    except ValueError:
-        messages.error(request, "Not started: count must be a whole number.")
+    form = GenerateForm(request.POST, label_values=project.label_values)
+    if not form.is_valid():
+        messages.error(request, f"Not started: {errors_text(form)}")
         return redirect("data", slug=slug)
-    labels = request.POST.getlist("labels")
-    if labels:
-        params["labels"] = labels
+    params: dict[str, Any] = {
+        "generator": form.cleaned_data["generator"],
+        "count": form.cleaned_data["count"] or 20,
+    }
+    if form.cleaned_data["labels"]:
+        params["labels"] = form.cleaned_data["labels"]
     start_model_job(request, project, Job.Kind.GENERATE, params)
     return redirect("data", slug=slug)
 
@@ -110,14 +112,17 @@ def batch_page(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
 def item_decide(request: HttpRequest, slug: str, record_id: int) -> HttpResponse:
     project = project_for(request.user, slug, Action.REVIEW)
     record = get_object_or_404(Record, pk=record_id, project=project)
+    form = ItemDecisionForm(request.POST)
     try:
+        if not form.is_valid():
+            raise ValidationError(errors_text(form))
         result = curation.item_review(
             record=record,
             user=request.user,
-            decision=request.POST.get("decision", ""),
-            reason=request.POST.get("reason", ""),
-            text=request.POST.get("text"),
-            label=request.POST.get("label") or None,
+            decision=form.cleaned_data["decision"],
+            reason=form.cleaned_data["reason"],
+            text=form.cleaned_data["text"] if "text" in request.POST else None,
+            label=form.cleaned_data["label"] or None,
         )
     except ValidationError as error:
         error_text = " ".join(error.messages)
@@ -146,14 +151,16 @@ def item_decide(request: HttpRequest, slug: str, record_id: int) -> HttpResponse
 def batch_bulk(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
     project = project_for(request.user, slug, Action.REVIEW)
     job = get_object_or_404(Job, pk=job_id, project=project, kind=Job.Kind.GENERATE)
+    form = BulkDecisionForm(request.POST)
     try:
-        threshold = float(request.POST.get("threshold", ""))
+        if not form.is_valid():
+            raise ValidationError(errors_text(form))
         count = curation.bulk_review(
-            job=job, user=request.user, decision=request.POST.get("decision", ""),
-            threshold=threshold,
+            job=job, user=request.user, decision=form.cleaned_data["decision"],
+            threshold=form.cleaned_data["threshold"],
         )  # fmt: skip
-    except (ValueError, ValidationError) as error:
-        messages.error(request, f"Nothing decided: {error}")
+    except ValidationError as error:
+        messages.error(request, f"Nothing decided: {' '.join(error.messages)}")
     else:
         messages.success(request, f"{count} item(s) decided.")
     return redirect("batch", slug=slug, job_id=job.pk)
@@ -176,7 +183,7 @@ def filter_report(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
             "project": project,
             "job": job,
             "decisions": decisions,
-            "text_field": project.setting("text_field"),
+            "text_field": project.settings_obj.text_field,
             "next_after": decisions[-1].pk if len(decisions) == PAGE else None,
             "can_run": can(request.user, project, Action.RUN_MODEL_JOB),
         },

@@ -20,7 +20,7 @@ def records_csv(request: HttpRequest, slug: str) -> StreamingHttpResponse:
     """Every record with the label it would train on now; streamed, spreadsheet-safe."""
     project = project_for(request.user, slug, Action.REVIEW)
     labels = training_labels(project)
-    field = project.setting("text_field")
+    field = project.settings_obj.text_field
 
     def rows() -> Iterator[list[object]]:
         records = Record.objects.filter(project=project).order_by("id")

@@ -25,7 +25,7 @@ def held_records(request: HttpRequest, slug: str) -> HttpResponse:
     context = {
         "project": project,
         "records": records,
-        "text_field": project.setting("text_field"),
+        "text_field": project.settings_obj.text_field,
         "next_after": records[-1].pk if len(records) == PAGE else None,
     }
     return render(request, "curator/held_records.html", context)

@@ -20,7 +20,7 @@ def record_page(request: HttpRequest, slug: str, record_id: int) -> HttpResponse
                                project=project)  # fmt: skip
     history = lineage.record_history(record)
     related = {link.record_id for link in history["ancestors"] + history["descendants"]}
-    field = project.setting("text_field")
+    field = project.settings_obj.text_field
     texts = {
         pk: task_types.text_of(payload, field) or task_types.text_of(payload, "prompt")
         for pk, payload in Record.objects.filter(pk__in=related).values_list("pk", "payload")

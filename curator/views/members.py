@@ -13,26 +13,26 @@ from curator.models import Membership, Role, User
 from curator.permissions import Action
 from curator.services.projects import membership_remove, membership_set
 from curator.views.access import project_for
+from curator.views.forms import MemberForm, errors_text
 
 
 @login_required
 def members(request: HttpRequest, slug: str) -> HttpResponse:
     project = project_for(request.user, slug, Action.MANAGE)
     if request.method == "POST":
-        username = request.POST.get("username", "").strip()
-        user = User.objects.filter(username=username).first()
-        if user is None:
-            messages.error(request, f"No user named {username!r}.")
+        form = MemberForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, errors_text(form))
+        elif (user := User.objects.filter(username=form.cleaned_data["username"]).first()) is None:
+            messages.error(request, f"No user named {form.cleaned_data['username']!r}.")
         else:
+            role = form.cleaned_data["role"]
             try:
-                membership_set(
-                    project=project, user=user, role=request.POST.get("role", ""),
-                    actor=request.user,
-                )  # fmt: skip
+                membership_set(project=project, user=user, role=role, actor=request.user)
             except ValidationError as error:
                 messages.error(request, " ".join(error.messages))
             else:
-                messages.success(request, f"{user.username} is now {request.POST['role']}.")
+                messages.success(request, f"{user.username} is now {role}.")
         return redirect("project-members", slug=slug)
     rows = (
         Membership.objects.filter(project=project).select_related("user").order_by("user__username")

@@ -17,6 +17,7 @@ from curator.services.projects import project_create
 from curator.services.rounds import RoundNotStartable, round_cancel, round_start
 from curator.views.access import project_for
 from curator.views.common import start_model_job
+from curator.views.forms import ImportForm, ProjectForm, errors_text
 
 
 @login_required
@@ -52,15 +53,16 @@ def project_new(request: HttpRequest) -> HttpResponse:
     form = {"name": "", "task_type": TaskType.CLASSIFICATION, "labels": "", "guidelines": ""}
     error = ""
     if request.method == "POST":
-        form = {key: request.POST.get(key, "") for key in form}
+        form = {key: request.POST.get(key, "") for key in form}  # shown again as typed
+        posted = ProjectForm(request.POST)
         try:
-            if not form["name"].strip():
-                raise ValidationError("give the project a name")
+            if not posted.is_valid():
+                raise ValidationError(errors_text(posted))
             project = project_create(
-                name=form["name"].strip(),
-                task_type=form["task_type"],
-                labels=parse_label_lines(form["labels"]),
-                guidelines=form["guidelines"],
+                name=posted.cleaned_data["name"],
+                task_type=posted.cleaned_data["task_type"],
+                labels=parse_label_lines(posted.cleaned_data["labels"]),
+                guidelines=posted.cleaned_data["guidelines"],
                 created_by=request.user,
             )
         except ValidationError as problem:
@@ -105,16 +107,14 @@ def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
 @require_POST
 def import_upload(request: HttpRequest, slug: str) -> HttpResponse:
     project = project_for(request.user, slug, Action.IMPORT)
-    upload = request.FILES.get("file")
-    if upload is None:
-        messages.error(request, "Choose a JSONL or CSV file to import.")
+    form = ImportForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, errors_text(form))
         return redirect("project-detail", slug=slug)
+    upload = form.cleaned_data["file"]
     try:
         job = import_start(
-            project=project,
-            upload=upload,
-            split=request.POST.get("split", Split.POOL),
-            user=request.user,
+            project=project, upload=upload, split=form.cleaned_data["split"], user=request.user
         )
     except ImportFormatError as error:
         messages.error(request, f"Import refused: {error.problem}")

@@ -23,7 +23,7 @@ def review_page(request: HttpRequest, slug: str) -> HttpResponse:
     project = project_for(request.user, slug, Action.REVIEW)
     after = keyset_param(request)
     items = selectors.disagreements(project, after_id=after)
-    field = project.setting("text_field")
+    field = project.settings_obj.text_field
     for item in items:
         item.text = task_types.text_of(item.record.payload, field) or task_types.text_of(
             item.record.payload, "prompt"

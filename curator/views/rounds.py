@@ -29,7 +29,7 @@ def round_detail(request: HttpRequest, slug: str, number: int) -> HttpResponse:
         "confusion_rows": _confusion_rows(round_.metrics.get("confusion")),
         "items": items,
         "next_after": items[-1]["record_id"] if len(items) == 100 else None,
-        "text_field": project.setting("text_field"),
+        "text_field": project.settings_obj.text_field,
     }
     if request.htmx and request.GET.get("fragment") == "status":
         return render(request, "curator/_round_status.html", context)

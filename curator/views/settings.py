@@ -1,20 +1,22 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from curator.models.projects import PROJECT_SETTING_DEFAULTS
-from curator.permissions import Action
-from curator.services.project_settings import (
+from curator.models.project_settings import (
     CONSENSUS,
+    DEFAULTS,
     EDITABLE,
     SAMPLING,
     TRAINERS,
-    project_settings_update,
 )
+from curator.permissions import Action
+from curator.services.project_settings import project_settings_update
 from curator.views.access import project_for
 
 
@@ -24,7 +26,9 @@ def project_settings(request: HttpRequest, slug: str) -> HttpResponse:
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
         # A field the form did not send keeps its value (an older form, a partial post).
-        changes = {key: request.POST[key] for key in EDITABLE if key in request.POST}
+        changes: dict[str, Any] = {
+            key: request.POST[key] for key in EDITABLE if key in request.POST
+        }
         changes["score_toxicity_on_import"] = "score_toxicity_on_import" in request.POST
         try:
             project_settings_update(project=project, user=request.user, changes=changes)
@@ -33,7 +37,11 @@ def project_settings(request: HttpRequest, slug: str) -> HttpResponse:
         else:
             messages.success(request, "Settings saved.")
             return redirect("project-settings", slug=slug)
-    values = {**PROJECT_SETTING_DEFAULTS, **(project.settings or {})}
+    try:
+        values = project.settings_obj.as_dict()
+    except ValidationError as error:  # a stored value no longer reads: show it, to be fixed
+        values = {**DEFAULTS, **(project.settings or {})}
+        errors = {**error.message_dict, **errors}
     if request.method == "POST":
         values.update({key: request.POST.get(key, "") for key in EDITABLE})
     return render(

@@ -13,10 +13,10 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import requests
@@ -31,7 +31,9 @@ from workers.inference.sources import model_identity, resolve
 logger = logging.getLogger(__name__)
 
 
-class LLM(Protocol):
+class LLM(Hashable, Protocol):
+    """Hashable: scorers built on an LLM are cached per instance."""
+
     identity: str
 
     def generate(
@@ -43,6 +45,27 @@ class LLM(Protocol):
     def option_logprobs(self, prompts: Sequence[Messages], options: Sequence[str]) -> np.ndarray:
         """(len(prompts), len(options)) log-probability of each option as the assistant's reply."""
         ...
+
+
+@runtime_checkable
+class ScoringLLM(LLM, Protocol):
+    """An LLM that can score given text token by token (local weights; a chat server cannot)."""
+
+    def response_nll(
+        self, prompts: Sequence[Messages] | None, responses: Sequence[str], max_tokens: int = 256
+    ) -> np.ndarray:
+        """Mean negative log-likelihood per token of each response."""
+        ...
+
+
+def scoring_llm(llm: LLM) -> ScoringLLM:
+    """`llm` if it can score text, else a clear error for the job that needed it."""
+    if not isinstance(llm, ScoringLLM):
+        raise ValueError(
+            f"{llm.identity} cannot score text (no token log-likelihoods from a chat server); "
+            "perplexity and IFD need a local model"
+        )
+    return llm
 
 
 def materialise_gguf(gguf: Path, cache_root: Path) -> Path:
@@ -60,8 +83,9 @@ def materialise_gguf(gguf: Path, cache_root: Path) -> Path:
     tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
     model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
     # The weights are dequantised already; drop the GGUF marker so transformers saves them.
-    model.hf_quantizer = None
-    model.is_quantized = False
+    # transformers types unknown attributes through nn.Module.__getattr__ (Tensor | Module).
+    model.hf_quantizer = None  # type: ignore[assignment]
+    model.is_quantized = False  # type: ignore[assignment]
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
     staging = Path(tempfile.mkdtemp(dir=cache_root, prefix=".staging-"))
@@ -84,14 +108,18 @@ class TransformersLLM:
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.model = AutoModelForCausalLM.from_pretrained(str(source), dtype=self.place.dtype)
-        self.model.to(self.place.device).eval()
+        # transformers' `to` decorator hides its signature from the stubs (self appears twice).
+        self.model.to(self.place.device).eval()  # type: ignore[arg-type]
         self.identity = model_identity(spec)
         logger.info("loaded LLM %s on %s (%s)", self.identity, self.place.device, self.place.dtype)
 
     def render(self, messages: Messages) -> str:
-        return self.tokenizer.apply_chat_template(
+        text = self.tokenizer.apply_chat_template(
             messages, tokenize=False, add_generation_prompt=True
         )
+        if not isinstance(text, str):  # tokenize=False renders text; anything else is a bug
+            raise TypeError(f"chat template rendered {type(text).__name__}, not text")
+        return text
 
     @torch.inference_mode()
     def option_logprobs(self, prompts: Sequence[Messages], options: Sequence[str]) -> np.ndarray:
@@ -222,7 +250,7 @@ class OpenAICompatibleLLM:
         self.identity = f"{model}@{self.base_url}"
         self.concurrency = 8
 
-    def _chat(self, messages: Messages, **extra: object) -> dict:
+    def _chat(self, messages: Messages, **extra: Any) -> dict:
         response = self.session.post(
             f"{self.base_url}/chat/completions",
             json={"model": self.model, "messages": messages, **extra},

@@ -20,14 +20,14 @@ from curator.models import FilterDecision, Job, Record, ReviewState, Score, Spli
 from curator.models.records import QUALITY_KIND, payload_text
 from curator.services.jobs import job_progress
 from workers.inference.encoder import get_encoder
-from workers.inference.llm import get_llm
+from workers.inference.llm import get_llm, scoring_llm
 from workers.jobs.embeddings import embeddings_ensure, embeddings_matrix
 
 
 def filter_run(job: Job) -> dict[str, Any]:
     project = job.project
     config = job.params.get("filters") or DEFAULT_FILTERS
-    field = project.setting("text_field")
+    field = project.settings_obj.text_field
     rows = list(
         Record.objects.filter(
             project=project, split__in=[Split.POOL, Split.TRAIN], filtered_by__isnull=True
@@ -101,13 +101,13 @@ def _apply(
             texts, ids, float(options.get("threshold", 0.8)), int(options.get("num_perm", 128))
         )
     if name == "semantic":
-        encoder = get_encoder(project.setting("encoder_model"))
+        encoder = get_encoder(project.settings_obj.encoder_model)
         hashes = [rows[i][1] for i in alive]
         embeddings_ensure(list(zip(hashes, texts, strict=True)), encoder)
         vectors = embeddings_matrix(hashes, encoder.identity)
         return curation.semantic_duplicates(vectors, ids, float(options.get("threshold", 0.95)))
     if name == "perplexity":
-        llm = get_llm(project.setting("llm_model"))
+        llm = scoring_llm(get_llm(project.settings_obj.llm_model))
         nll = llm.response_nll(None, texts)
         return curation.above(np.exp(nll).tolist(), float(options["max"]), "perplexity")
     if name == "ifd":
@@ -134,7 +134,7 @@ def _ifd(job: Job, options: dict[str, Any], rows: list, alive: list[int]) -> lis
     usable = [(p, q, r) for p, q, r in pairs if isinstance(q, str) and isinstance(r, str) and r]
     if not usable:
         return []
-    llm = get_llm(job.project.setting("llm_model"))
+    llm = scoring_llm(get_llm(job.project.settings_obj.llm_model))
     conditional = llm.response_nll([[{"role": "user", "content": q}] for _, q, _ in usable],
                                    [r for _, _, r in usable])  # fmt: skip
     plain = llm.response_nll(None, [r for _, _, r in usable])

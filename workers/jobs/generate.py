@@ -56,6 +56,10 @@ from workers.inference.toxicity import get_toxicity_scorer
 from workers.jobs.fanout import FannedOutKind, register
 from workers.jobs.scores import scores_store
 
+# (seed record or None, text or None when nothing usable came back, intended label, prompt
+# messages, citation of a document chunk)
+GeneratedItem = tuple[int | None, str | None, str | None, list[dict], dict]
+
 DEFAULTS = {"count": 20, "temperature": 0.8, "max_new_tokens": 60, "seed": 0, "labels": None}
 TEMPLATES = {
     "instruction": (
@@ -109,7 +113,7 @@ def _probabilities(project: Project, texts: list[str]) -> tuple[list[str], np.nd
     artifact = latest_model(project)
     if artifact is None:
         return None
-    encoder = get_encoder(project.setting("encoder_model"))
+    encoder = get_encoder(project.settings_obj.encoder_model)
     if encoder.identity != artifact["encoder"]:
         return None
     model = artifact["classifier"]
@@ -123,7 +127,7 @@ def plan(job: Job) -> list[int]:
     generator = params["generator"]
     labeled = training_labels(project)
     allowed = set(params["labels"] or project.label_values)
-    field = project.setting("text_field")
+    field = project.settings_obj.text_field
     seeds = {pk: label for pk, (_, label) in labeled.items() if label in allowed}
     rng = random.Random(params["seed"])
     count = int(params["count"])
@@ -135,7 +139,7 @@ def plan(job: Job) -> list[int]:
         chosen = _round_robin_by_label(seeds, count, rng)
     else:
         chosen = _hard_first(project, seeds, count, field, rng, generator)
-    llm = get_llm(project.setting("llm_model"))
+    llm = get_llm(project.settings_obj.llm_model)
     params.update(
         {
             "template": TEMPLATES[generator],
@@ -246,7 +250,7 @@ def _generate(job: Job, units: list[int], prompts: list[list[dict]]) -> list[str
         return []
     key = f"{job.pk}:{','.join(map(str, units))}"
     torch.manual_seed(int(hashlib.sha256(key.encode()).hexdigest()[:8], 16))
-    llm = get_llm(job.project.setting("llm_model"))
+    llm = get_llm(job.project.settings_obj.llm_model)
     replies = llm.generate(
         prompts,
         max_new_tokens=int(job.params["max_new_tokens"]),
@@ -294,7 +298,7 @@ def process(job: Job, seed_ids: list[int]) -> None:
     if generator == "grounded":
         _process_grounded(job, seed_ids)
         return
-    field = project.setting("text_field")
+    field = project.settings_obj.text_field
     done = set(
         LineageEdge.objects.filter(job=job, parent_id__in=seed_ids).values_list(
             "parent_id", flat=True
@@ -316,7 +320,7 @@ def process(job: Job, seed_ids: list[int]) -> None:
         messages, target = _messages(job, text, labels[pk], examples)
         planned.append((pk, text, messages, target))
     replies = _generate(job, [p[0] for p in planned], [p[2] for p in planned])
-    items = []
+    items: list[GeneratedItem] = []
     for (pk, text, messages, target), generated in zip(planned, replies, strict=True):
         if not generated or curation.normalise(generated) == curation.normalise(text):
             items.append((pk, None, None, messages, {}))
@@ -326,19 +330,17 @@ def process(job: Job, seed_ids: list[int]) -> None:
     _store(job, items)
 
 
-def _store(
-    job: Job, items: list[tuple[int | None, str | None, str | None, list[dict], dict]]
-) -> None:
+def _store(job: Job, items: list[GeneratedItem]) -> None:
     """Write the items: (seed record or None, text or None when nothing usable came back,
     intended label, prompt messages, citation of a document chunk)."""
     project = job.project
-    field = project.setting("text_field")
+    field = project.settings_obj.text_field
     generator = job.params["generator"]
     origin = Origin.REWRITE if generator in ("rewrite", "adversarial") else Origin.SYNTHETIC
     created: list[tuple[Record, str]] = []
     with transaction.atomic():
         for seed_id, text, intended, messages, citation in items:
-            if text is None:
+            if text is None or intended is None:  # a usable text always has its intended label
                 if seed_id is not None:
                     # Nothing usable came back; the edge to itself marks the seed as done.
                     LineageEdge.objects.get_or_create(
@@ -374,13 +376,13 @@ def _store(
 
 def _score(job: Job, created: list[tuple[Record, str]]) -> None:
     project = job.project
-    field = project.setting("text_field")
+    field = project.settings_obj.text_field
     ids = [record.pk for record, _ in created]
     texts = [record.text(field) for record, _ in created]
-    scorer = get_toxicity_scorer(project.setting("toxicity_model"))
+    scorer = get_toxicity_scorer(project.settings_obj.toxicity_model)
     scores_store(round_=None, kind=TOXICITY_KIND, model_identity=scorer.identity, job=job,
                  record_ids=ids, values=scorer.score(texts).tolist())  # fmt: skip
-    llm = get_llm(project.setting("llm_model"))
+    llm = get_llm(project.settings_obj.llm_model)
     names = _names(project)
     messages = [
         judging.rating_messages(
@@ -405,7 +407,7 @@ def _score(job: Job, created: list[tuple[Record, str]]) -> None:
 def finalize(job: Job) -> dict[str, Any]:
     """Near-duplicate scores against the rest of the project, then the batch's statistics."""
     project = job.project
-    field = project.setting("text_field")
+    field = project.settings_obj.text_field
     batch = list(
         Record.objects.filter(created_by_job=job).order_by("id").values_list("id", "payload")
     )

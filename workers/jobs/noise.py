@@ -31,8 +31,8 @@ def noise_run(job: Job) -> dict[str, Any]:
     ids = sorted(labels)
     rows = dict(Record.objects.filter(pk__in=ids).values_list("id", "content_hash"))
     payloads = dict(Record.objects.filter(pk__in=ids).values_list("id", "payload"))
-    field = project.setting("text_field")
-    encoder = get_encoder(project.setting("encoder_model"))
+    field = project.settings_obj.text_field
+    encoder = get_encoder(project.settings_obj.encoder_model)
     job_progress(job, done=0, total=len(ids), stage="embedding")
     embeddings_ensure([(rows[i], payload_text(payloads[i], field)) for i in ids], encoder)
     features = embeddings_matrix([rows[i] for i in ids], encoder.identity)

@@ -29,12 +29,12 @@ from curator.algorithms.prompts import (
     parse_label,
 )
 from curator.models import Job, Project, Record, RoutingDecision, Split
-from curator.models.projects import PROJECT_SETTING_DEFAULTS
+from curator.models.project_settings import FIELDS as PROJECT_SETTINGS
 from curator.models.records import payload_text
 from workers.inference.llm import LLM, get_llm
 from workers.jobs.fanout import FannedOutKind, register
 
-# Per-job knobs; the routing thresholds are project settings (PROJECT_SETTING_DEFAULTS).
+# Per-job knobs; the routing thresholds are project settings (ProjectSettings).
 DEFAULTS = {
     "limit": 500,
     "few_shot_per_label": 1,
@@ -51,7 +51,7 @@ def setting(job: Job, project: Project, key: str) -> Any:
     """Job parameter, else the project's setting (with its default), else the job default."""
     if key in job.params:
         return job.params[key]
-    if key in PROJECT_SETTING_DEFAULTS:
+    if key in PROJECT_SETTINGS:
         return project.setting(key)
     return DEFAULTS[key]
 
@@ -72,7 +72,7 @@ def few_shot_examples(project: Project, per_label: int, seed: int) -> list[Examp
         chosen += [(i, label) for i in rng.sample(ids, min(per_label, len(ids)))]
     rng.shuffle(chosen)
     names = {label["value"]: label["name"] for label in project.labels}
-    field = project.setting("text_field")
+    field = project.settings_obj.text_field
     payloads = dict(
         Record.objects.filter(pk__in=[i for i, _ in chosen]).values_list("id", "payload")
     )
@@ -112,7 +112,7 @@ def label_probabilities(
 
 def plan(job: Job) -> list[int]:
     project = job.project
-    llm = get_llm(project.settings.get("llm_model"))
+    llm = get_llm(project.settings_obj.llm_model)
     seed = int(setting(job, project, "seed"))
     examples = (
         few_shot_examples(project, int(setting(job, project, "few_shot_per_label")), seed)
@@ -126,10 +126,10 @@ def plan(job: Job) -> list[int]:
         "llm": llm.identity,
         # The exact prompt is part of the lineage of every label this job writes.
         "system_template": job.params.get("system_template")
-        or project.settings.get("prelabel_system")
+        or project.settings_obj.prelabel_system
         or DEFAULT_SYSTEM,
         "user_template": job.params.get("user_template")
-        or project.settings.get("prelabel_user")
+        or project.settings_obj.prelabel_user
         or DEFAULT_USER,
     }
     if project.task_type == task_types.MULTILABEL:
@@ -279,8 +279,8 @@ def multilabel_probabilities(
 def process(job: Job, record_ids: list[int]) -> None:
     project = job.project
     params = job.params
-    llm = get_llm(project.settings.get("llm_model"))
-    field = project.setting("text_field")
+    llm = get_llm(project.settings_obj.llm_model)
+    field = project.settings_obj.text_field
     records = list(Record.objects.filter(pk__in=record_ids).order_by("id"))
     done = set(
         Annotation.objects.filter(job=job, record__in=records).values_list("record_id", flat=True)
@@ -312,6 +312,8 @@ def process(job: Job, record_ids: list[int]) -> None:
         )
         decisions = []
         for annotation in annotations:
+            if annotation.confidence is None:  # excluded by the query; narrows the type
+                continue
             decision = route(
                 annotation.confidence, threshold, annotation.record_id, int(params["seed"]),
                 float(params["spot_check_rate"]),

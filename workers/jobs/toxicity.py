@@ -16,11 +16,11 @@ KIND = "toxicity"
 
 
 def threshold(job: Job) -> float:
-    return float(job.params.get("threshold", job.project.setting("toxicity_threshold")))
+    return float(job.params.get("threshold", job.project.settings_obj.toxicity_threshold))
 
 
 def plan(job: Job) -> list[int]:
-    scorer = get_toxicity_scorer(job.project.settings.get("toxicity_model"))
+    scorer = get_toxicity_scorer(job.project.settings_obj.toxicity_model)
     params = {**job.params, "model": scorer.identity, "threshold": threshold(job)}
     Job.objects.filter(pk=job.pk).update(
         params=params, model_identity={"toxicity": scorer.identity}
@@ -34,8 +34,8 @@ def plan(job: Job) -> list[int]:
 
 
 def process(job: Job, record_ids: list[int]) -> None:
-    scorer = get_toxicity_scorer(job.project.settings.get("toxicity_model"))
-    field = job.project.setting("text_field")
+    scorer = get_toxicity_scorer(job.project.settings_obj.toxicity_model)
+    field = job.project.settings_obj.text_field
     records = list(Record.objects.filter(pk__in=record_ids).order_by("id"))
     values = scorer.score([r.text(field) for r in records])
     scores_store(

@@ -1,0 +1,62 @@
+"""One Form per HTML action: what each POST may carry, parsed and validated before a service
+sees it. The rules of the domain stay in the services; these check shape and type."""
+
+from __future__ import annotations
+
+from django import forms
+
+from curator.models import Split
+from curator.services.curation import DECISIONS
+
+
+def errors_text(form: forms.Form) -> str:
+    """A form's errors as one sentence for a message: "count: Enter a whole number." """
+    return " ".join(
+        f"{name}: {' '.join(messages)}" if name != "__all__" else " ".join(messages)
+        for name, messages in form.errors.items()
+    )
+
+
+class ProjectForm(forms.Form):
+    name = forms.CharField(max_length=200, error_messages={"required": "give the project a name"})
+    task_type = forms.CharField(max_length=32)  # the service names the known types
+    # One label per line, "value|name".
+    labels = forms.CharField(required=False, strip=False)
+    guidelines = forms.CharField(required=False)
+
+
+class MemberForm(forms.Form):
+    username = forms.CharField(max_length=150)
+    role = forms.CharField(max_length=16)  # membership_set names the roles when refusing one
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(error_messages={"required": "Choose a JSONL or CSV file to import."})
+    split = forms.ChoiceField(choices=Split.choices, required=False)
+
+    def clean_split(self) -> str:
+        return self.cleaned_data["split"] or Split.POOL
+
+
+class GenerateForm(forms.Form):
+    generator = forms.CharField(max_length=40)
+    count = forms.IntegerField(
+        required=False, min_value=1, error_messages={"invalid": "count must be a whole number."}
+    )
+    labels = forms.MultipleChoiceField(required=False, choices=())
+
+    def __init__(self, *args, label_values: list[str], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["labels"].choices = [(value, value) for value in label_values]
+
+
+class ItemDecisionForm(forms.Form):
+    decision = forms.ChoiceField(choices=[(d, d) for d in DECISIONS])
+    reason = forms.CharField(required=False, max_length=300)
+    text = forms.CharField(required=False, strip=False)
+    label = forms.CharField(required=False, max_length=200)
+
+
+class BulkDecisionForm(forms.Form):
+    decision = forms.ChoiceField(choices=[("approve", "approve"), ("reject", "reject")])
+    threshold = forms.FloatField()
