@@ -112,6 +112,8 @@ def pipeline_advance(job: Job) -> None:
     Runs where the job's success is recorded, so the chain survives a worker dying between
     steps (the next job is queued with the same commit that closes the previous one).
     """
+    if job.round_id is None:
+        return
     round_ = Round.objects.select_for_update().filter(pk=job.round_id).first()
     if round_ is None or round_.status != Round.Status.RUNNING:
         return  # cancelled, failed, blocked by a gate, or a job of a finished round
@@ -130,6 +132,8 @@ def pipeline_advance(job: Job) -> None:
 
 def pipeline_failed(job: Job) -> None:
     """One of the round's jobs failed, or could not be sent: the round ends failed with why."""
+    if job.round_id is None:
+        return
     error = Job.objects.filter(pk=job.pk).values_list("error", flat=True).first() or ""
     round_lifecycle.round_fail(job.round_id, f"{job.get_kind_display()} job failed: {error}")
 
