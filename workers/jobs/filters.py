@@ -21,8 +21,8 @@ from curator.services.jobs import job_progress
 from workers import curation
 from workers.curation import DEFAULT_FILTERS, ORDER
 from workers.inference.encoder import get_encoder
-from workers.inference.llm import get_llm
 from workers.jobs.embeddings import embeddings_ensure, embeddings_matrix
+from workers.jobs.project_llm import job_llm
 
 
 def filter_run(job: Job) -> dict[str, Any]:
@@ -108,7 +108,7 @@ def _apply(
         vectors = embeddings_matrix(hashes, encoder.identity)
         return curation.semantic_duplicates(vectors, ids, float(options.get("threshold", 0.95)))
     if name == "perplexity":
-        llm = get_llm(project.setting("llm_model"))
+        llm = job_llm(job)
         nll = llm.response_nll(None, texts)
         return curation.above(np.exp(nll).tolist(), float(options["max"]), "perplexity")
     if name == "ifd":
@@ -135,7 +135,7 @@ def _ifd(job: Job, options: dict[str, Any], rows: list, alive: list[int]) -> lis
     usable = [(p, q, r) for p, q, r in pairs if isinstance(q, str) and isinstance(r, str) and r]
     if not usable:
         return []
-    llm = get_llm(job.project.setting("llm_model"))
+    llm = job_llm(job)
     conditional = llm.response_nll([[{"role": "user", "content": q}] for _, q, _ in usable],
                                    [r for _, _, r in usable])  # fmt: skip
     plain = llm.response_nll(None, [r for _, _, r in usable])

@@ -51,9 +51,9 @@ from curator.services.curation import (
 from curator.services.rounds import training_labels
 from workers import curation, judging
 from workers.inference.encoder import get_encoder
-from workers.inference.llm import get_llm
 from workers.inference.toxicity import get_toxicity_scorer
 from workers.jobs.fanout import FannedOutKind, register
+from workers.jobs.project_llm import job_llm
 from workers.jobs.scores import scores_store
 
 DEFAULTS = {"count": 20, "temperature": 0.8, "max_new_tokens": 60, "seed": 0, "labels": None}
@@ -135,7 +135,7 @@ def plan(job: Job) -> list[int]:
         chosen = _round_robin_by_label(seeds, count, rng)
     else:
         chosen = _hard_first(project, seeds, count, field, rng, generator)
-    llm = get_llm(project.setting("llm_model"))
+    llm = job_llm(job)
     params.update(
         {
             "template": TEMPLATES[generator],
@@ -246,7 +246,7 @@ def _generate(job: Job, units: list[int], prompts: list[list[dict]]) -> list[str
         return []
     key = f"{job.pk}:{','.join(map(str, units))}"
     torch.manual_seed(int(hashlib.sha256(key.encode()).hexdigest()[:8], 16))
-    llm = get_llm(job.project.setting("llm_model"))
+    llm = job_llm(job)
     replies = llm.generate(
         prompts,
         max_new_tokens=int(job.params["max_new_tokens"]),
@@ -380,7 +380,7 @@ def _score(job: Job, created: list[tuple[Record, str]]) -> None:
     scorer = get_toxicity_scorer(project.setting("toxicity_model"))
     scores_store(round_=None, kind=TOXICITY_KIND, model_identity=scorer.identity, job=job,
                  record_ids=ids, values=scorer.score(texts).tolist())  # fmt: skip
-    llm = get_llm(project.setting("llm_model"))
+    llm = job_llm(job)
     names = _names(project)
     messages = [
         judging.rating_messages(

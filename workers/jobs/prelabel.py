@@ -24,8 +24,9 @@ from curator.models.projects import PROJECT_SETTING_DEFAULTS
 from curator.models.records import payload_text
 from curator.services.rounds import training_labels
 from workers import calibration
-from workers.inference.llm import LLM, get_llm
+from workers.inference.llm import LLM
 from workers.jobs.fanout import FannedOutKind, register
+from workers.jobs.project_llm import job_llm
 from workers.prompts import (
     DEFAULT_SYSTEM,
     DEFAULT_USER,
@@ -112,7 +113,7 @@ def label_probabilities(
 
 def plan(job: Job) -> list[int]:
     project = job.project
-    llm = get_llm(project.settings.get("llm_model"))
+    llm = job_llm(job)
     seed = int(setting(job, project, "seed"))
     examples = (
         few_shot_examples(project, int(setting(job, project, "few_shot_per_label")), seed)
@@ -279,7 +280,7 @@ def multilabel_probabilities(
 def process(job: Job, record_ids: list[int]) -> None:
     project = job.project
     params = job.params
-    llm = get_llm(project.settings.get("llm_model"))
+    llm = job_llm(job)
     field = project.setting("text_field")
     records = list(Record.objects.filter(pk__in=record_ids).order_by("id"))
     done = set(
