@@ -54,6 +54,7 @@ from workers.inference.encoder import get_encoder
 from workers.inference.toxicity import get_toxicity_scorer
 from workers.jobs.fanout import FannedOutKind, register
 from workers.jobs.project_llm import job_llm
+from workers.jobs.reward_scores import reward_scores_store
 from workers.jobs.scores import scores_store
 
 DEFAULTS = {"count": 20, "temperature": 0.8, "max_new_tokens": 60, "seed": 0, "labels": None}
@@ -382,15 +383,17 @@ def _score(job: Job, created: list[tuple[Record, str]]) -> None:
                  record_ids=ids, values=scorer.score(texts).tolist())  # fmt: skip
     llm = job_llm(job)
     names = _names(project)
+    prompts = [
+        f"Write a text of the label '{names.get(intended, intended)}'." for _, intended in created
+    ]
     messages = [
-        judging.rating_messages(
-            f"Write a text of the label '{names.get(intended, intended)}'.", text, QUALITY_RUBRIC
-        )
-        for (_, intended), text in zip(created, texts, strict=True)
+        judging.rating_messages(prompt, text, QUALITY_RUBRIC)
+        for prompt, text in zip(prompts, texts, strict=True)
     ]
     quality = judging.expected_rating(llm.option_logprobs(messages, ["1", "2", "3", "4", "5"]))
     scores_store(round_=None, kind=QUALITY_KIND, model_identity=f"{llm.identity}|quality-v1",
                  job=job, record_ids=ids, values=quality.tolist())  # fmt: skip
+    reward_scores_store(job, ids, prompts, texts)
     scored = _probabilities(project, texts)
     if scored is not None:
         order, probabilities = scored
