@@ -10,10 +10,11 @@ from rest_framework.views import exception_handler
 
 from curator.importing.parsers import ImportFormatError
 from curator.services.jobs import BrokerUnavailable, NotStartable
+from curator.services.model_versions import PromotionRefused
 
 
 def api_exception_handler(error: Exception, context: dict[str, Any]) -> Response | None:
-    if isinstance(error, NotStartable):
+    if isinstance(error, NotStartable | PromotionRefused):
         return Response({"detail": str(error)}, status=status.HTTP_409_CONFLICT)
     if isinstance(error, BrokerUnavailable):
         return Response({"detail": str(error)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)

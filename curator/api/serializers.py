@@ -88,6 +88,8 @@ class ModelJobCreateSerializer(serializers.Serializer):
 
 class JobSerializer(serializers.ModelSerializer):
     progress_percent = serializers.IntegerField(read_only=True)
+    # The number of the model version (vN) whose adapter the job's LLM ran with; null: base model.
+    model_version = serializers.SlugRelatedField(slug_field="number", read_only=True)
 
     class Meta:
         model = Job
@@ -102,6 +104,7 @@ class JobSerializer(serializers.ModelSerializer):
             "progress_percent",
             "error",
             "model_identity",
+            "model_version",
             "metrics",
             "timings",
             "attempts",

@@ -147,3 +147,52 @@ def model_version_rollback(
         audit(user, "model.rollback", project=project, target=current.label, role=role,
               restored=target.label if target else "base model")  # fmt: skip
     return target
+
+
+MANIFEST_FIELDS = ("kind", "role", "base_model", "adapter_sha256", "snapshot_sha256", "status")
+
+
+def model_version_manifest(version: ModelVersion) -> dict[str, Any]:
+    """What a serving team needs to know about an exported version."""
+    return {
+        "project": version.project.slug,
+        "version": version.number,
+        "served_name": version.served_name,
+        **{field: getattr(version, field) for field in MANIFEST_FIELDS},
+        "parent": version.parent.number if version.parent_id else None,
+        "round": version.round.number if version.round_id else None,
+        "hyperparameters": version.hyperparameters,
+        "metrics": version.metrics,
+        "promoted_at": version.promoted_at.isoformat() if version.promoted_at else None,
+        "created_at": version.created_at.isoformat(),
+        "adapter_folder": "adapter/",
+        "load_with": "peft.PeftModel.from_pretrained(base_model, 'adapter')",
+    }
+
+
+def model_version_export(version: ModelVersion, archive: Path) -> Path:
+    """Write `archive`: a zip of the PEFT adapter folder (`adapter/`), the merged model when the
+    training step saved one next to the adapter (folder `<adapter folder>-merged`, as
+    `merged/`), and
+    manifest.json. Refuses when the adapter's files no longer match the registered sha256."""
+    import json
+    import zipfile
+
+    adapter = Path(settings.MEDIA_ROOT) / version.adapter_path
+    if not adapter.is_dir():
+        raise PromotionRefused(f"the adapter folder of {version.label} is missing")
+    if files_sha256(adapter) != version.adapter_sha256:
+        raise PromotionRefused(f"the adapter files of {version.label} changed since it was made")
+    folders = {"adapter": adapter}
+    merged = adapter.with_name(f"{adapter.name}-merged")
+    if merged.is_dir():
+        folders["merged"] = merged
+    manifest = {**model_version_manifest(version), "merged_folder": "merged/" if merged.is_dir()
+                else None}  # fmt: skip
+    # Weights barely compress; storing them keeps the export fast.
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_STORED) as out:
+        for name, folder in folders.items():
+            for file in sorted(p for p in folder.rglob("*") if p.is_file()):
+                out.write(file, f"{name}/{file.relative_to(folder).as_posix()}")
+        out.writestr("manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False))
+    return archive
