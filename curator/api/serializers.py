@@ -78,7 +78,7 @@ class RecordSerializer(serializers.ModelSerializer):
 class ImportCreateSerializer(serializers.Serializer):
     file = serializers.FileField()
     split = serializers.ChoiceField(choices=Split.choices, default=Split.POOL)
-    format = serializers.ChoiceField(choices=["jsonl", "csv"], required=False)
+    format = serializers.ChoiceField(choices=["jsonl", "csv", "chatlog"], required=False)
 
 
 class ModelJobCreateSerializer(serializers.Serializer):
