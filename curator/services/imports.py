@@ -283,8 +283,10 @@ def project_rows(project: Project, binary: IO[bytes], file_format: str) -> Itera
     A JSONL file whose first line is a logged chat-completion call reads as format `chatlog`.
     """
     if file_format == "jsonl":
-        first = binary.readline()
-        binary = itertools.chain([first], binary)  # type: ignore[assignment]
+        # Any iterable of lines (a file, a generator); the first line is put back in front.
+        lines = iter(binary)
+        first = next(lines, b"")
+        binary = itertools.chain([first], lines)  # type: ignore[assignment]
         if chatlog.looks_like_chatlog(first):
             file_format = "chatlog"
     if file_format == "chatlog":
