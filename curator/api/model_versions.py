@@ -9,7 +9,7 @@ from pathlib import Path
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -70,7 +70,7 @@ class ModelVersionDetailSerializer(ModelVersionSerializer):
     class Meta(ModelVersionSerializer.Meta):
         fields = [*ModelVersionSerializer.Meta.fields, "lineage"]
 
-    @extend_schema(responses=LineageSerializer)
+    @extend_schema_field(LineageSerializer)
     def get_lineage(self, version: ModelVersion) -> dict:
         return LineageSerializer(selectors.version_lineage(version)).data
 
