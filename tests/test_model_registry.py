@@ -317,3 +317,23 @@ def test_a_promoted_reward_model_scores_generated_items_and_none_scores_nothing(
     assert [s.record_id for s in scores] == ids
     assert scores[0].model_identity.endswith(f"+v1@{reward.adapter_sha256[:8]}|reward")
     assert scores[0].value != scores[1].value
+
+
+@pytest.mark.django_db
+def test_a_job_keeps_the_version_it_started_with_and_the_next_job_takes_the_new_one(
+    project, adapters, admin_user
+):
+    from workers.jobs.project_llm import job_version
+
+    v1, v2 = create(project, adapters), create(project, adapters, "second")
+    before = Job.objects.create(project=project, kind=Job.Kind.PRELABEL)
+    assert job_version(before) is None  # nothing promoted: the base model, pinned too
+    model_version_promote(v1, admin_user)
+    running = Job.objects.create(project=project, kind=Job.Kind.GENERATE)
+    assert job_version(running) == v1
+    model_version_promote(v2, admin_user)  # while its chunks still run
+    assert job_version(Job.objects.get(pk=running.pk)) == v1
+    assert job_version(Job.objects.get(pk=before.pk)) is None
+    later = Job.objects.create(project=project, kind=Job.Kind.JUDGE)
+    assert job_version(later) == v2
+    assert Job.objects.get(pk=later.pk).model_version == v2

@@ -120,6 +120,7 @@ def _probabilities(project: Project, texts: list[str]) -> tuple[list[str], np.nd
 def plan(job: Job) -> list[int]:
     """Choose the seed records; each chunk then writes one item per seed."""
     project = job.project
+    llm = job_llm(job)  # first: it pins the model version into job.params
     params = {**DEFAULTS, **job.params}
     generator = params["generator"]
     labeled = training_labels(project)
@@ -136,7 +137,6 @@ def plan(job: Job) -> list[int]:
         chosen = _round_robin_by_label(seeds, count, rng)
     else:
         chosen = _hard_first(project, seeds, count, field, rng, generator)
-    llm = job_llm(job)
     params.update(
         {
             "template": TEMPLATES[generator],

@@ -36,6 +36,8 @@ def job_version(job: Job) -> ModelVersion | None:
     if PINNED in job.params:
         pinned = job.params[PINNED]
         return None if pinned is None else ModelVersion.objects.get(pk=pinned)
+    if job.model_version_id is not None:
+        return job.model_version
     version = promoted_version(job.project)
     job.params = {**job.params, PINNED: version.pk if version is not None else None}
     Job.objects.filter(pk=job.pk).update(params=job.params, model_version=version)
