@@ -9,6 +9,7 @@ from typing import Any
 from django.db import connection
 
 from annotation.models import Annotation
+from curator.model_version_selectors import record_model_versions
 from curator.models import (
     FilterDecision,
     LineageEdge,
@@ -88,6 +89,8 @@ def record_history(record: Record) -> dict[str, Any]:
         "filters": list(FilterDecision.objects.filter(record=record).order_by("id")),
         "noise_flags": list(NoiseFlag.objects.filter(record=record).order_by("id")),
         "trained_rounds": rounds,
+        # Which model versions labeled, judged, scored or generated it.
+        "model_versions": record_model_versions(record),
     }
 
 

@@ -16,6 +16,7 @@ class Action(StrEnum):
     REVIEW = "review"
     RUN_MODEL_JOB = "run_model_job"
     START_ROUND = "start_round"
+    PROMOTE_MODEL = "promote_model"
     MANAGE = "manage"
 
 

@@ -11,6 +11,7 @@ from curator.views import (
     jobs,
     lineage,
     members,
+    models,
     projects,
     review,
     rounds,
@@ -46,6 +47,9 @@ urlpatterns = [
     ),
     path("projects/new/", projects.project_new, name="project-new"),
     path("p/<slug:slug>/data/", curation.data_page, name="data"),
+    path("p/<slug:slug>/models/", models.models_page, name="models"),
+    path("p/<slug:slug>/models/rollback/", models.model_rollback, name="model-rollback"),
+    path("p/<slug:slug>/models/<int:number>/promote/", models.model_promote, name="model-promote"),
     path("p/<slug:slug>/records/<int:record_id>/", lineage.record_page, name="record-page"),
     path(
         "p/<slug:slug>/rounds/<int:before>/diff/<int:after>/",

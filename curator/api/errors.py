@@ -18,6 +18,7 @@ from rest_framework.views import exception_handler, set_rollback
 from curator.errors import NotStartable
 from curator.importing.parsers import ImportFormatError
 from curator.services.jobs import BrokerUnavailable
+from curator.services.model_versions import PromotionRefused
 
 
 def api_exception_handler(error: Exception, context: dict[str, Any]) -> Response | None:
@@ -38,7 +39,7 @@ def _domain_error_response(error: Exception) -> Response | None:
             else {api_settings.NON_FIELD_ERRORS_KEY: error.messages}
         )
         return Response(body, status=status.HTTP_400_BAD_REQUEST)
-    if isinstance(error, NotStartable):
+    if isinstance(error, NotStartable | PromotionRefused):
         return Response({"detail": str(error)}, status=status.HTTP_409_CONFLICT)
     if isinstance(error, BrokerUnavailable):
         return Response({"detail": str(error)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)

@@ -86,7 +86,7 @@ class RecordSerializer(serializers.ModelSerializer):
 class ImportCreateSerializer(serializers.Serializer):
     file = serializers.FileField()
     split = serializers.ChoiceField(choices=Split.choices, default=Split.POOL)
-    format = serializers.ChoiceField(choices=["jsonl", "csv"], required=False)
+    format = serializers.ChoiceField(choices=["jsonl", "csv", "chatlog"], required=False)
 
 
 class ModelJobCreateSerializer(serializers.Serializer):
@@ -96,6 +96,8 @@ class ModelJobCreateSerializer(serializers.Serializer):
 
 class JobSerializer(serializers.ModelSerializer):
     progress_percent = serializers.IntegerField(read_only=True)
+    # The number of the model version (vN) whose adapter the job's LLM ran with; null: base model.
+    model_version = serializers.SlugRelatedField(slug_field="number", read_only=True)
 
     class Meta:
         model = Job
@@ -110,6 +112,7 @@ class JobSerializer(serializers.ModelSerializer):
             "progress_percent",
             "error",
             "model_identity",
+            "model_version",
             "metrics",
             "timings",
             "attempts",

@@ -2,7 +2,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.authtoken.views import obtain_auth_token
 
-from curator.api import views
+from curator.api import model_versions, views
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
@@ -119,4 +119,29 @@ urlpatterns = [
         name="api-round-diff",
     ),
     path("projects/<slug:slug>/documents/", views.DocumentCreate.as_view(), name="api-documents"),
+    path(
+        "projects/<slug:slug>/models/",
+        model_versions.ModelVersionList.as_view(),
+        name="api-model-versions",
+    ),
+    path(
+        "projects/<slug:slug>/models/rollback/",
+        model_versions.ModelVersionRollback.as_view(),
+        name="api-model-rollback",
+    ),
+    path(
+        "projects/<slug:slug>/models/<int:number>/",
+        model_versions.ModelVersionDetail.as_view(),
+        name="api-model-version",
+    ),
+    path(
+        "projects/<slug:slug>/models/<int:number>/promote/",
+        model_versions.ModelVersionPromote.as_view(),
+        name="api-model-promote",
+    ),
+    path(
+        "projects/<slug:slug>/models/<int:number>/export/",
+        model_versions.ModelVersionExport.as_view(),
+        name="api-model-export",
+    ),
 ]

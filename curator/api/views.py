@@ -535,6 +535,7 @@ class RecordLineage(APIView):
                     for f in history["noise_flags"]
                 ],
                 "trained_in_rounds": lineage.rounds_using(record.pk),
+                "model_versions": history["model_versions"],
             }
         )
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
-SUPPORTED_FORMATS = ("jsonl", "csv")
+SUPPORTED_FORMATS = ("jsonl", "csv", "chatlog")
 # A single line beyond this is almost surely not a record (binary data, a whole file on one line).
 MAX_LINE_BYTES = 1_000_000
 # Keys that steer the import instead of landing in the payload.
@@ -43,7 +43,7 @@ def detect_format(filename: str) -> str:
     raise ImportFormatError(0, f"cannot tell the format of {filename!r}: use .jsonl or .csv")
 
 
-def _text_lines(binary: IO[bytes]) -> Iterator[tuple[int, str]]:
+def text_lines(binary: IO[bytes]) -> Iterator[tuple[int, str]]:
     """Decode line by line so a bad byte is reported with its line number."""
     for number, raw in enumerate(binary, start=1):
         if len(raw) > MAX_LINE_BYTES:
@@ -106,7 +106,7 @@ def parse_jsonl(
     required: tuple[str, ...] = (),
     adapt: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> Iterator[ParsedRow]:
-    for number, text in _text_lines(binary):
+    for number, text in text_lines(binary):
         if not text.strip():
             continue
         try:
@@ -125,7 +125,7 @@ def parse_csv(
     required: tuple[str, ...] = (),
     adapt: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> Iterator[ParsedRow]:
-    lines = _text_lines(binary)
+    lines = text_lines(binary)
     # csv needs an iterator of strings; keep the physical line number of each row's start.
     current = {"line": 0}
 

@@ -2,6 +2,7 @@ from curator.models.audit import AuditEvent
 from curator.models.documents import Document
 from curator.models.embeddings import Embedding
 from curator.models.jobs import Job, JobChunk
+from curator.models.model_versions import ModelVersion
 from curator.models.projects import Membership, Project, Role, TaskType
 from curator.models.records import (
     FilterDecision,
@@ -26,6 +27,7 @@ __all__ = [
     "JobChunk",
     "LineageEdge",
     "Membership",
+    "ModelVersion",
     "NoiseFlag",
     "Origin",
     "Project",

@@ -46,6 +46,15 @@ class Job(models.Model):
     round = models.ForeignKey(
         "curator.Round", null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
     )
+    # The promoted version whose adapter the job's LLM ran with (None: the base model), set
+    # when the job resolves its model: lineage of what the job labeled, judged or generated.
+    model_version = models.ForeignKey(
+        "curator.ModelVersion",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="jobs",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -126,7 +126,8 @@ QUALITY_KIND = "generation_quality"  # 1-5, the LLM judge
 TOXICITY_KIND = "toxicity"
 AGREEMENT_KIND = "intent_agreement"  # probability the latest round's model gives the intent
 NEAR_DUP_KIND = "near_duplicate"  # estimated Jaccard with the most similar other record
-BATCH_SCORE_KINDS = (QUALITY_KIND, TOXICITY_KIND, AGREEMENT_KIND, NEAR_DUP_KIND)
+REWARD_KIND = "reward"  # the promoted reward model's score (none without one)
+BATCH_SCORE_KINDS = (QUALITY_KIND, TOXICITY_KIND, AGREEMENT_KIND, NEAR_DUP_KIND, REWARD_KIND)
 
 
 class Score(models.Model):

@@ -8,6 +8,7 @@ transaction so a malformed file leaves nothing behind.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import uuid
 from collections.abc import Iterable, Iterator
@@ -25,6 +26,7 @@ from django.utils import timezone
 from annotation import task_types
 from annotation.models import Annotation, Source
 from curator.hashing import canonical_json, content_hash
+from curator.importing import chatlog
 from curator.importing.parsers import (
     ImportFormatError,
     ParsedRow,
@@ -268,8 +270,33 @@ def _import_portable(
     return ImportResult(rows=count, created=created, duplicates=count - created, labels=labels)
 
 
+# Task types a chat log imports into, and how its calls become records.
+CHATLOG_READERS = {
+    task_types.CORRECTION: chatlog.correction_rows,
+    task_types.PAIRWISE: chatlog.pairwise_rows,
+}
+
+
 def project_rows(project: Project, binary: IO[bytes], file_format: str) -> Iterator[ParsedRow]:
-    """Parse an upload for `project`: the fields its task type needs, labels in their shape."""
+    """Parse an upload for `project`: the fields its task type needs, labels in their shape.
+
+    A JSONL file whose first line is a logged chat-completion call reads as format `chatlog`.
+    """
+    if file_format == "jsonl":
+        # Any iterable of lines (a file, a generator); the first line is put back in front.
+        lines = iter(binary)
+        first = next(lines, b"")
+        binary = itertools.chain([first], lines)  # type: ignore[assignment]
+        if chatlog.looks_like_chatlog(first):
+            file_format = "chatlog"
+    if file_format == "chatlog":
+        reader = CHATLOG_READERS.get(project.task_type)
+        if reader is None:
+            raise ImportFormatError(
+                0, "chat logs import into correction or pairwise projects, "
+                f"not {project.get_task_type_display().lower()} projects"
+            )  # fmt: skip
+        return reader(binary)
     task = task_types.spec(project.task_type)
     text_field = project.settings_obj.text_field if "text" in task.fields else task.fields[0]
     required = tuple(field for field in task.fields if field not in ("text", text_field))

@@ -3,7 +3,7 @@
 import pytest
 from django.test import Client
 
-from curator.models import Job, Membership, Role, Round, User
+from curator.models import Job, Membership, ModelVersion, Role, Round, User
 from tests.conftest import PASSWORD, as_jsonl, sst2_rows
 from tests.test_imports import run_import
 
@@ -80,6 +80,14 @@ ENDPOINTS = [
     ("post", "/p/{slug}/rounds/{round}/cancel/", "admin"),
     ("post", "/api/projects/{slug}/rounds/{round}/cancel/", "admin"),
     ("post", "/p/{slug}/members/", "admin"),
+    ("get", "/p/{slug}/models/", "member"),
+    ("post", "/p/{slug}/models/{model}/promote/", "admin"),
+    ("post", "/p/{slug}/models/rollback/", "admin"),
+    ("get", "/api/projects/{slug}/models/", "member"),
+    ("get", "/api/projects/{slug}/models/{model}/", "member"),
+    ("post", "/api/projects/{slug}/models/{model}/promote/", "admin"),
+    ("post", "/api/projects/{slug}/models/rollback/", "admin"),
+    ("get", "/api/projects/{slug}/models/{model}/export/", "curator"),
 ]
 PERSONAS = ["anonymous", "outsider", "annotator", "curator", "admin"]
 
@@ -109,6 +117,11 @@ def world(project, make_user):
     batch = Job.objects.create(project=project, kind=Job.Kind.GENERATE)
     run = Job.objects.create(project=project, kind=Job.Kind.FILTER, status=Job.Status.SUCCEEDED)
     record = project.records.first()
+    # A registry row is enough here: export answers 409 when its adapter folder is missing.
+    version = ModelVersion.objects.create(
+        project=project, number=1, kind="sft", role="llm", base_model="bundled:SmolLM2",
+        adapter_path="models/absent", adapter_sha256="0" * 64, round=round_,
+    )  # fmt: skip
     values = {
         "slug": project.slug,
         "round": round_.number,
@@ -116,6 +129,7 @@ def world(project, make_user):
         "record": record.pk,
         "batch": batch.pk,
         "filter": run.pk,
+        "model": version.number,
     }
     return users, values
 

@@ -15,6 +15,7 @@ import shutil
 import tempfile
 from collections.abc import Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -29,6 +30,15 @@ from workers.inference.device import placement
 from workers.inference.sources import model_identity, resolve
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Adapter:
+    """A PEFT LoRA adapter to run over the base model: a promoted model version."""
+
+    path: str  # the saved adapter folder
+    label: str  # what identities carry, e.g. "v3@abcd1234" (version and adapter sha256)
+    served_name: str  # its model name on an OpenAI-compatible server (vLLM --lora-modules)
 
 
 class LLM(Hashable, Protocol):
@@ -99,7 +109,7 @@ def materialise_gguf(gguf: Path, cache_root: Path) -> Path:
 
 
 class TransformersLLM:
-    def __init__(self, spec: str, device: str = "auto") -> None:
+    def __init__(self, spec: str, device: str = "auto", adapter: Adapter | None = None) -> None:
         source = resolve(spec)
         if str(source).endswith(".gguf"):
             source = materialise_gguf(Path(source), Path(settings.CURATOR_MODEL_CACHE))
@@ -108,9 +118,15 @@ class TransformersLLM:
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.model = AutoModelForCausalLM.from_pretrained(str(source), dtype=self.place.dtype)
+        self.identity = model_identity(spec)
+        if adapter is not None:
+            from peft import PeftModel
+
+            # Merged into the base weights: inference then costs what the base model costs.
+            self.model = PeftModel.from_pretrained(self.model, adapter.path).merge_and_unload()
+            self.identity = f"{self.identity}+{adapter.label}"
         # transformers' `to` decorator hides its signature from the stubs (self appears twice).
         self.model.to(self.place.device).eval()  # type: ignore[arg-type]
-        self.identity = model_identity(spec)
         logger.info("loaded LLM %s on %s (%s)", self.identity, self.place.device, self.place.dtype)
 
     def render(self, messages: Messages) -> str:
@@ -299,19 +315,30 @@ class OpenAICompatibleLLM:
             return np.array(list(pool.map(one, prompts)), dtype=np.float64)
 
 
-def get_llm(spec: str | None = None) -> LLM:
-    """The process-wide LLM: the OpenAI-compatible server when CURATOR_LLM_BASE_URL is set."""
+def get_llm(spec: str | None = None, adapter: Adapter | None = None) -> LLM:
+    """The process-wide LLM: the OpenAI-compatible server when CURATOR_LLM_BASE_URL is set.
+
+    With an adapter, locally the base model with the adapter merged in; on a server the request
+    names the adapter's served name, which the server must serve (vLLM: `--enable-lora
+    --lora-modules <served_name>=<adapter folder>`).
+    """
     spec = spec or settings.CURATOR_LLM_MODEL
     if settings.CURATOR_LLM_BASE_URL:
-        return _remote_llm(settings.CURATOR_LLM_BASE_URL, spec, settings.CURATOR_LLM_API_KEY)
-    return _local_llm(spec, settings.CURATOR_DEVICE)
+        return _remote_llm(
+            settings.CURATOR_LLM_BASE_URL, spec, settings.CURATOR_LLM_API_KEY, adapter
+        )
+    return _local_llm(spec, settings.CURATOR_DEVICE, adapter)
 
 
 @functools.cache
-def _local_llm(spec: str, device: str) -> LLM:
-    return TransformersLLM(spec, device)
+def _local_llm(spec: str, device: str, adapter: Adapter | None = None) -> LLM:
+    return TransformersLLM(spec, device, adapter)
 
 
 @functools.cache
-def _remote_llm(base_url: str, model: str, api_key: str) -> LLM:
-    return OpenAICompatibleLLM(base_url, model, api_key)
+def _remote_llm(base_url: str, model: str, api_key: str, adapter: Adapter | None = None) -> LLM:
+    if adapter is None:
+        return OpenAICompatibleLLM(base_url, model, api_key)
+    llm = OpenAICompatibleLLM(base_url, adapter.served_name, api_key)
+    llm.identity = f"{model_identity(model)}+{adapter.label}@{llm.base_url}"
+    return llm

@@ -20,8 +20,9 @@ from curator.models import FilterDecision, Job, Record, ReviewState, Score, Spli
 from curator.models.records import QUALITY_KIND, payload_text
 from curator.services.jobs import job_progress
 from workers.inference.encoder import get_encoder
-from workers.inference.llm import get_llm, scoring_llm
+from workers.inference.llm import scoring_llm
 from workers.jobs.embeddings import embeddings_ensure, embeddings_matrix
+from workers.jobs.project_llm import job_llm
 
 
 def filter_run(job: Job) -> dict[str, Any]:
@@ -107,7 +108,7 @@ def _apply(
         vectors = embeddings_matrix(hashes, encoder.identity)
         return curation.semantic_duplicates(vectors, ids, float(options.get("threshold", 0.95)))
     if name == "perplexity":
-        llm = scoring_llm(get_llm(project.settings_obj.llm_model))
+        llm = scoring_llm(job_llm(job))
         nll = llm.response_nll(None, texts)
         return curation.above(np.exp(nll).tolist(), float(options["max"]), "perplexity")
     if name == "ifd":
@@ -134,7 +135,7 @@ def _ifd(job: Job, options: dict[str, Any], rows: list, alive: list[int]) -> lis
     usable = [(p, q, r) for p, q, r in pairs if isinstance(q, str) and isinstance(r, str) and r]
     if not usable:
         return []
-    llm = scoring_llm(get_llm(job.project.settings_obj.llm_model))
+    llm = scoring_llm(job_llm(job))
     conditional = llm.response_nll([[{"role": "user", "content": q}] for _, q, _ in usable],
                                    [r for _, _, r in usable])  # fmt: skip
     plain = llm.response_nll(None, [r for _, _, r in usable])

@@ -51,9 +51,10 @@ from curator.models.records import (
 )
 from curator.services.curation import batch_stats
 from workers.inference.encoder import get_encoder
-from workers.inference.llm import get_llm
 from workers.inference.toxicity import get_toxicity_scorer
 from workers.jobs.fanout import FannedOutKind, register
+from workers.jobs.project_llm import job_llm
+from workers.jobs.reward_scores import reward_scores_store
 from workers.jobs.scores import scores_store
 
 # (seed record or None, text or None when nothing usable came back, intended label, prompt
@@ -123,6 +124,7 @@ def _probabilities(project: Project, texts: list[str]) -> tuple[list[str], np.nd
 def plan(job: Job) -> list[int]:
     """Choose the seed records; each chunk then writes one item per seed."""
     project = job.project
+    llm = job_llm(job)  # first: it pins the model version into job.params
     params = {**DEFAULTS, **job.params}
     generator = params["generator"]
     labeled = training_labels(project)
@@ -139,7 +141,6 @@ def plan(job: Job) -> list[int]:
         chosen = _round_robin_by_label(seeds, count, rng)
     else:
         chosen = _hard_first(project, seeds, count, field, rng, generator)
-    llm = get_llm(project.settings_obj.llm_model)
     params.update(
         {
             "template": TEMPLATES[generator],
@@ -250,7 +251,7 @@ def _generate(job: Job, units: list[int], prompts: list[list[dict]]) -> list[str
         return []
     key = f"{job.pk}:{','.join(map(str, units))}"
     torch.manual_seed(int(hashlib.sha256(key.encode()).hexdigest()[:8], 16))
-    llm = get_llm(job.project.settings_obj.llm_model)
+    llm = job_llm(job)
     replies = llm.generate(
         prompts,
         max_new_tokens=int(job.params["max_new_tokens"]),
@@ -382,17 +383,19 @@ def _score(job: Job, created: list[tuple[Record, str]]) -> None:
     scorer = get_toxicity_scorer(project.settings_obj.toxicity_model)
     scores_store(round_=None, kind=TOXICITY_KIND, model_identity=scorer.identity, job=job,
                  record_ids=ids, values=scorer.score(texts).tolist())  # fmt: skip
-    llm = get_llm(project.settings_obj.llm_model)
+    llm = job_llm(job)
     names = _names(project)
+    prompts = [
+        f"Write a text of the label '{names.get(intended, intended)}'." for _, intended in created
+    ]
     messages = [
-        judging.rating_messages(
-            f"Write a text of the label '{names.get(intended, intended)}'.", text, QUALITY_RUBRIC
-        )
-        for (_, intended), text in zip(created, texts, strict=True)
+        judging.rating_messages(prompt, text, QUALITY_RUBRIC)
+        for prompt, text in zip(prompts, texts, strict=True)
     ]
     quality = judging.expected_rating(llm.option_logprobs(messages, ["1", "2", "3", "4", "5"]))
     scores_store(round_=None, kind=QUALITY_KIND, model_identity=f"{llm.identity}|quality-v1",
                  job=job, record_ids=ids, values=quality.tolist())  # fmt: skip
+    reward_scores_store(job, ids, prompts, texts)
     scored = _probabilities(project, texts)
     if scored is not None:
         order, probabilities = scored

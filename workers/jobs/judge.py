@@ -11,8 +11,9 @@ from annotation.labels import training_labels
 from annotation.models import Annotation, Source
 from curator.algorithms import calibration, judging
 from curator.models import Job, Record, Score
-from workers.inference.llm import get_llm
+from workers.inference.llm import LLM, get_llm
 from workers.jobs.fanout import FannedOutKind, register
+from workers.jobs.project_llm import job_llm
 from workers.jobs.scores import scores_store
 
 RATING_KIND = "judge_rating"
@@ -32,11 +33,15 @@ def _fields(job: Job) -> dict[str, str]:
 
 
 def _judges(job: Job) -> list[str | None]:
-    return job.params.get("judges") or [None]  # None: the configured default LLM
+    return job.params.get("judges") or [None]  # None: the project's LLM (promoted version)
+
+
+def _judge_llm(job: Job, spec: str | None) -> LLM:
+    return job_llm(job) if spec is None else get_llm(spec)
 
 
 def plan(job: Job) -> list[int]:
-    identities = [get_llm(spec).identity for spec in _judges(job)]
+    identities = [_judge_llm(job, spec).identity for spec in _judges(job)]
     params = {**job.params, **_fields(job), "judge_identities": identities}
     Job.objects.filter(pk=job.pk).update(params=params, model_identity={"judges": identities})
     job.params = params
@@ -70,7 +75,8 @@ def rate(job: Job, payloads: list[dict]) -> np.ndarray:
     ]
     ratings = np.zeros(len(payloads))
     for spec in _judges(job):
-        scores = get_llm(spec).option_logprobs(messages, [str(i) for i in range(1, top + 1)])
+        llm = _judge_llm(job, spec)
+        scores = llm.option_logprobs(messages, [str(i) for i in range(1, top + 1)])
         ratings += judging.expected_rating(scores) / len(_judges(job))
     return ratings
 
@@ -85,7 +91,7 @@ def judge_pairs(job: Job, payloads: list[dict]) -> list[judging.PairVerdict]:
     first_ab, first_ba = np.zeros(len(payloads)), np.zeros(len(payloads))
     judges = _judges(job)
     for spec in judges:  # several judges: their probabilities are averaged
-        llm = get_llm(spec)
+        llm = _judge_llm(job, spec)
         scores = llm.option_logprobs(ab + ba, ["A", "B"])
         probabilities = calibration.softmax(scores)[:, 0]
         first_ab += probabilities[: len(payloads)] / len(judges)

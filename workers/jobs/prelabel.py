@@ -31,8 +31,9 @@ from curator.algorithms.prompts import (
 from curator.models import Job, Project, Record, RoutingDecision, Split
 from curator.models.project_settings import FIELDS as PROJECT_SETTINGS
 from curator.models.records import payload_text
-from workers.inference.llm import LLM, get_llm
+from workers.inference.llm import LLM
 from workers.jobs.fanout import FannedOutKind, register
+from workers.jobs.project_llm import job_llm
 
 # Per-job knobs; the routing thresholds are project settings (ProjectSettings).
 DEFAULTS = {
@@ -112,7 +113,7 @@ def label_probabilities(
 
 def plan(job: Job) -> list[int]:
     project = job.project
-    llm = get_llm(project.settings_obj.llm_model)
+    llm = job_llm(job)
     seed = int(setting(job, project, "seed"))
     examples = (
         few_shot_examples(project, int(setting(job, project, "few_shot_per_label")), seed)
@@ -279,7 +280,7 @@ def multilabel_probabilities(
 def process(job: Job, record_ids: list[int]) -> None:
     project = job.project
     params = job.params
-    llm = get_llm(project.settings_obj.llm_model)
+    llm = job_llm(job)
     field = project.settings_obj.text_field
     records = list(Record.objects.filter(pk__in=record_ids).order_by("id"))
     done = set(

@@ -20,7 +20,7 @@ class Command(BaseCommand):
         parser.add_argument("project", help="project slug")
         parser.add_argument("path")
         parser.add_argument("--split", choices=Split.values, default=Split.POOL)
-        parser.add_argument("--format", choices=["jsonl", "csv"])
+        parser.add_argument("--format", choices=["jsonl", "csv", "chatlog"])
 
     def handle(self, *args, project: str, path: str, split: str, format: str | None,
                **options) -> None:  # fmt: skip

@@ -1,0 +1,40 @@
+"""The `reward` score of generated items, by the project's promoted reward model.
+
+No promoted reward version: no score is written (and nothing is loaded), so batches of projects
+without one look exactly as before.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.conf import settings
+
+from curator.model_version_selectors import promoted_version
+from curator.models import Job, ModelVersion
+from curator.models.records import REWARD_KIND
+from workers.inference.llm import Adapter
+from workers.jobs.scores import scores_store
+
+
+def reward_scores_store(
+    job: Job, record_ids: list[int], prompts: list[str], responses: list[str]
+) -> bool:
+    """Score each (prompt, response) with the promoted reward model; False when none is."""
+    version = promoted_version(job.project, ModelVersion.Role.REWARD)
+    if version is None or not record_ids:
+        return False
+    from workers.inference.reward import get_reward_model
+
+    model = get_reward_model(
+        version.base_model,
+        Adapter(
+            path=str(Path(settings.MEDIA_ROOT) / version.adapter_path),
+            label=f"{version.label}@{version.adapter_sha256[:8]}",
+            served_name=version.served_name,
+        ),
+    )
+    values = model.score(prompts, responses).tolist()
+    scores_store(round_=None, kind=REWARD_KIND, model_identity=model.identity, job=job,
+                 record_ids=record_ids, values=values)  # fmt: skip
+    return True
