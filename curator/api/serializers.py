@@ -5,6 +5,7 @@ from rest_framework import serializers
 
 from annotation.models import Annotation, Assignment
 from annotation.services.annotations import suggestion_for
+from curator import job_kinds
 from curator.models import (
     FilterDecision,
     Job,
@@ -16,7 +17,6 @@ from curator.models import (
     TaskType,
 )
 from curator.services.curation import QUALITY_KIND
-from curator.services.model_jobs import MODEL_JOB_KINDS
 
 
 class LabelSerializer(serializers.Serializer):
@@ -82,7 +82,7 @@ class ImportCreateSerializer(serializers.Serializer):
 
 
 class ModelJobCreateSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=[str(kind) for kind in MODEL_JOB_KINDS])
+    kind = serializers.ChoiceField(choices=job_kinds.startable())
     params = serializers.DictField(required=False, default=dict)
 
 

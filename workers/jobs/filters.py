@@ -17,12 +17,12 @@ from django.db import transaction
 from curator.models import FilterDecision, Job, Record, ReviewState, Score, Split
 from curator.models.records import payload_text
 from curator.services.curation import QUALITY_KIND
-from curator.services.jobs import job_progress
 from workers import curation
 from workers.curation import DEFAULT_FILTERS, ORDER
 from workers.inference.encoder import get_encoder
 from workers.inference.llm import get_llm
 from workers.jobs.embeddings import embeddings_ensure, embeddings_matrix
+from workers.runtime import job_progress
 
 
 def filter_run(job: Job) -> dict[str, Any]:

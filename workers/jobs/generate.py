@@ -53,7 +53,7 @@ from workers import curation, judging
 from workers.inference.encoder import get_encoder
 from workers.inference.llm import get_llm
 from workers.inference.toxicity import get_toxicity_scorer
-from workers.jobs.fanout import FannedOutKind, register
+from workers.jobs.fanout import FannedOut
 from workers.jobs.scores import scores_store
 
 DEFAULTS = {"count": 20, "temperature": 0.8, "max_new_tokens": 60, "seed": 0, "labels": None}
@@ -440,5 +440,5 @@ def _max_jaccard(new: list[str], existing: list[str]) -> list[float]:
     return result
 
 
-register(Job.Kind.GENERATE, FannedOutKind(plan=plan, process=process, finalize=finalize,
-                                          chunk_size=8))  # fmt: skip
+# The runner named by curator/job_kinds/generate.py.
+RUNNER = FannedOut(plan=plan, process=process, finalize=finalize, chunk_size=8)

@@ -12,7 +12,7 @@ from curator.models import Job, Record, Score
 from curator.services.rounds import training_labels
 from workers import calibration, judging
 from workers.inference.llm import get_llm
-from workers.jobs.fanout import FannedOutKind, register
+from workers.jobs.fanout import FannedOut
 from workers.jobs.scores import scores_store
 
 RATING_KIND = "judge_rating"
@@ -172,5 +172,5 @@ def finalize(job: Job) -> dict[str, Any]:
     }
 
 
-register(Job.Kind.JUDGE, FannedOutKind(plan=plan, process=process, finalize=finalize,
-                                       chunk_size=16))  # fmt: skip
+# The runner named by curator/job_kinds/judge.py.
+RUNNER = FannedOut(plan=plan, process=process, finalize=finalize, chunk_size=16)

@@ -14,12 +14,12 @@ from django.db import transaction
 from annotation.services.assignment import record_requeue
 from curator.models import Job, NoiseFlag, Record, Split
 from curator.models.records import payload_text
-from curator.services.jobs import job_progress
 from curator.services.rounds import training_labels
 from workers import curation, learning
 from workers.inference.encoder import get_encoder
 from workers.jobs.embeddings import embeddings_ensure, embeddings_matrix
 from workers.jobs.scores import scores_store
+from workers.runtime import job_progress
 
 QUALITY_KIND = "label_quality"
 

@@ -25,7 +25,7 @@ from curator.models.records import payload_text
 from curator.services.rounds import training_labels
 from workers import calibration
 from workers.inference.llm import LLM, get_llm
-from workers.jobs.fanout import FannedOutKind, register
+from workers.jobs.fanout import FannedOut
 from workers.prompts import (
     DEFAULT_SYSTEM,
     DEFAULT_USER,
@@ -348,4 +348,5 @@ def finalize(job: Job) -> dict[str, Any]:
     }
 
 
-register(Job.Kind.PRELABEL, FannedOutKind(plan=plan, process=process, finalize=finalize))
+# The runner named by curator/job_kinds/prelabel.py.
+RUNNER = FannedOut(plan=plan, process=process, finalize=finalize)

@@ -17,12 +17,12 @@ from django.utils import timezone
 
 from curator.models import Job, Record, Round, RoundSnapshotItem, Split
 from curator.models.records import payload_text
-from curator.services.jobs import job_progress, json_safe
 from curator.services.rounds import gold_labels
 from workers import learning, sampling
 from workers.inference.encoder import Encoder, get_encoder
 from workers.jobs.embeddings import embeddings_ensure, embeddings_matrix
 from workers.jobs.scores import priorities_set, scores_store
+from workers.runtime import job_progress, json_safe
 
 logger = logging.getLogger(__name__)
 UNCERTAINTY_KIND = "entropy"
