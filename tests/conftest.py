@@ -154,9 +154,14 @@ def _test_database_url() -> str:
 class WorkerProcess:
     """A real `celery worker` process on both queues, against the test database."""
 
-    def __init__(self, env: dict[str, str], log: Path) -> None:
+    def __init__(
+        self, env: dict[str, str], log: Path, name: str = "test", beat: bool = False
+    ) -> None:
         self.env = env
         self.log = log
+        self.name = name
+        # With beat the worker also runs the periodic job sweep (as `run_demo` does).
+        self.beat = beat
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
@@ -166,8 +171,9 @@ class WorkerProcess:
                 [
                     str(Path(sys.executable).with_name("celery")), "-A", "curator", "worker",
                     "-Q", "cpu,gpu", "--pool", "solo", "--loglevel", "INFO",
-                    "--hostname", f"test-{os.getpid()}@%h", "--without-gossip",
+                    "--hostname", f"{self.name}-{os.getpid()}@%h", "--without-gossip",
                     "--without-mingle",
+                    *(["-B", "-s", str(self.log.with_suffix(".beat"))] if self.beat else []),
                 ],
                 cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
             )  # fmt: skip
@@ -203,10 +209,14 @@ def celery_worker(django_db_setup, django_db_blocker, media_root: Path) -> Itera
         "DATABASE_URL": _test_database_url(),
         "CURATOR_MEDIA_ROOT": str(media_root),
         "DATABASE_CONN_MAX_AGE": "0",
-        # Short, so a test can see a killed worker's message handed out again.
-        "CELERY_VISIBILITY_TIMEOUT": "5",
+        # As in production the broker never hands a task out again while it may be alive; a
+        # killed worker's job comes back through the sweep once its lease has passed, and both
+        # are short here so the tests see that happen in seconds.
+        "CELERY_VISIBILITY_TIMEOUT": "3600",
+        "CURATOR_JOB_LEASE_SECONDS": "6",
+        "CURATOR_SWEEP_SECONDS": "2",
     }
-    worker = WorkerProcess(env, media_root / "worker.log")
+    worker = WorkerProcess(env, media_root / "worker.log", beat=True)
     worker.start()
     yield worker
     worker.stop()
