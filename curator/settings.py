@@ -203,13 +203,15 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5}
 CELERY_BROKER_CONNECTION_TIMEOUT = 3
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Beat (`celery worker -B` in the demo, the `beat` service in docker-compose) runs the sweep. A
-# sweep message older than one period is dropped: the next one does the same work.
+# Beat (`celery worker -B` in the demo, the `beat` service in docker-compose) sends the sweep to
+# the cpu queue. Sweeps wait there behind other tasks (a solo demo worker runs one between any two
+# tasks), so they expire only after several minutes: expiring after one period would drop every
+# sweep behind a long task. Sweeps that pile up meanwhile are cheap no-ops.
 CELERY_BEAT_SCHEDULE = {
     "sweep-job-leases": {
         "task": "workers.tasks.sweep_jobs",
         "schedule": CURATOR_SWEEP_SECONDS,
-        "options": {"queue": "cpu", "expires": CURATOR_SWEEP_SECONDS},
+        "options": {"queue": "cpu", "expires": max(300.0, 10 * CURATOR_SWEEP_SECONDS)},
     }
 }
 

@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -176,6 +177,8 @@ class WorkerProcess:
                     *(["-B", "-s", str(self.log.with_suffix(".beat"))] if self.beat else []),
                 ],
                 cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                # Its own process group, so a kill takes the embedded beat process with it.
+                start_new_session=True,
             )  # fmt: skip
         deadline = time.monotonic() + 60
         while b"ready." not in self.log.read_bytes()[offset:]:
@@ -186,7 +189,7 @@ class WorkerProcess:
     def kill(self) -> None:
         """SIGKILL: no warm shutdown, no acknowledgement of the message in hand."""
         assert self.process is not None
-        self.process.kill()
+        os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=20)
 
     def stop(self) -> None:
@@ -215,6 +218,8 @@ def celery_worker(django_db_setup, django_db_blocker, media_root: Path) -> Itera
         "CELERY_VISIBILITY_TIMEOUT": "3600",
         "CURATOR_JOB_LEASE_SECONDS": "6",
         "CURATOR_SWEEP_SECONDS": "2",
+        # A message a killed worker had prefetched but not started is sent again this soon.
+        "CURATOR_SWEEP_QUEUED_SECONDS": "20",
     }
     worker = WorkerProcess(env, media_root / "worker.log", beat=True)
     worker.start()
