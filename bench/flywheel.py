@@ -37,9 +37,9 @@ def _import(project, rows: list[dict], split: str) -> None:
 
 def _round(project, admin) -> float:
     from curator.models import Job
-    from curator.services.jobs import job_claim
     from curator.services.rounds import round_start
     from workers.jobs.round import round_run
+    from workers.runtime import job_claim
 
     round_ = round_start(project=project, user=admin)
     return round_run(job_claim(Job.objects.get(round=round_).pk))["accuracy"]

@@ -11,10 +11,10 @@ from bench.run import jsonl
 def run() -> tuple[dict, str]:
     from curator.models import Job, User
     from curator.services.imports import import_bytes
-    from curator.services.jobs import job_claim
     from curator.services.projects import project_create
     from curator.services.rounds import round_start
     from workers.jobs.round import round_run
+    from workers.runtime import job_claim
 
     admin = User.objects.create_user("bench-round-admin", is_superuser=True)
     project = project_create(name="round bench", labels=["negative", "positive"], created_by=admin)

@@ -153,6 +153,25 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
+# --- Jobs: leases, the sweep, time limits --------------------------------------------------------
+# Three clocks, set so that a live job runs exactly once and a dead worker's job is picked up in
+# minutes:
+# - the lease: a worker that claims a job (or chunk) holds it this long; a heartbeat thread renews
+#   it every third of that while the body runs, so only a worker that stopped answering loses it;
+# - the sweep (Celery beat, every CURATOR_SWEEP_SECONDS) hands every job whose lease has passed
+#   back to its queue, so a dead worker's work restarts after lease + sweep, not hours later;
+# - the broker's visibility timeout (below) is longer than the longest task time limit, so the
+#   broker never hands a live task to a second worker; it is only the last resort.
+CURATOR_JOB_LEASE_SECONDS = int(os.environ.get("CURATOR_JOB_LEASE_SECONDS", "120"))
+CURATOR_SWEEP_SECONDS = float(os.environ.get("CURATOR_SWEEP_SECONDS", "30"))
+# A queued job no worker took is sent again after this long (its message may have been lost with
+# a broker restart); a duplicate message is harmless, the claim lets one run.
+CURATOR_SWEEP_QUEUED_SECONDS = int(os.environ.get("CURATOR_SWEEP_QUEUED_SECONDS", "300"))
+# A job whose workers died this many times fails instead of taking a worker down forever.
+CURATOR_JOB_MAX_ATTEMPTS = int(os.environ.get("CURATOR_JOB_MAX_ATTEMPTS", "5"))
+# Hard limit on one task (a round that fine-tunes, an LLM training run).
+CURATOR_TASK_TIME_LIMIT = int(os.environ.get("CURATOR_TASK_TIME_LIMIT", str(6 * 3600)))
+
 # --- Celery -------------------------------------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
 CELERY_BROKER_DIR = Path(os.environ.get("CELERY_BROKER_DIR", VAR_DIR / "celery-broker"))
@@ -164,10 +183,13 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
     }
 else:
-    # A message a dead worker had taken is handed out again after this many seconds. Chunks are
-    # short and idempotent, so an hour wastes little when a long task is delivered twice.
+    # Redis hands an unacknowledged message to another worker after this many seconds, even when
+    # the first worker is still working on it. Longer than the longest task time limit, so that
+    # never happens to a live task; the job sweep (above) recovers dead workers' jobs long before.
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600"))
+        "visibility_timeout": int(
+            os.environ.get("CELERY_VISIBILITY_TIMEOUT", str(CURATOR_TASK_TIME_LIMIT + 3600))
+        )
     }
 # Job state lives in the Job table, not in a result backend.
 CELERY_TASK_IGNORE_RESULT = True
@@ -181,6 +203,17 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5}
 CELERY_BROKER_CONNECTION_TIMEOUT = 3
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Beat (`celery worker -B` in the demo, the `beat` service in docker-compose) sends the sweep to
+# the cpu queue. Sweeps wait there behind other tasks (a solo demo worker runs one between any two
+# tasks), so they expire only after several minutes: expiring after one period would drop every
+# sweep behind a long task. Sweeps that pile up meanwhile are cheap no-ops.
+CELERY_BEAT_SCHEDULE = {
+    "sweep-job-leases": {
+        "task": "workers.tasks.sweep_jobs",
+        "schedule": CURATOR_SWEEP_SECONDS,
+        "options": {"queue": "cpu", "expires": max(300.0, 10 * CURATOR_SWEEP_SECONDS)},
+    }
+}
 
 # --- Models -------------------------------------------------------------------------------------
 # Each is a Hugging Face id, a local path, or "bundled:<name>" for the models shipped in packages.

@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -154,9 +155,14 @@ def _test_database_url() -> str:
 class WorkerProcess:
     """A real `celery worker` process on both queues, against the test database."""
 
-    def __init__(self, env: dict[str, str], log: Path) -> None:
+    def __init__(
+        self, env: dict[str, str], log: Path, name: str = "test", beat: bool = False
+    ) -> None:
         self.env = env
         self.log = log
+        self.name = name
+        # With beat the worker also runs the periodic job sweep (as `run_demo` does).
+        self.beat = beat
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
@@ -166,10 +172,13 @@ class WorkerProcess:
                 [
                     str(Path(sys.executable).with_name("celery")), "-A", "curator", "worker",
                     "-Q", "cpu,gpu", "--pool", "solo", "--loglevel", "INFO",
-                    "--hostname", f"test-{os.getpid()}@%h", "--without-gossip",
+                    "--hostname", f"{self.name}-{os.getpid()}@%h", "--without-gossip",
                     "--without-mingle",
+                    *(["-B", "-s", str(self.log.with_suffix(".beat"))] if self.beat else []),
                 ],
                 cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                # Its own process group, so a kill takes the embedded beat process with it.
+                start_new_session=True,
             )  # fmt: skip
         deadline = time.monotonic() + 60
         while b"ready." not in self.log.read_bytes()[offset:]:
@@ -180,7 +189,7 @@ class WorkerProcess:
     def kill(self) -> None:
         """SIGKILL: no warm shutdown, no acknowledgement of the message in hand."""
         assert self.process is not None
-        self.process.kill()
+        os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=20)
 
     def stop(self) -> None:
@@ -203,10 +212,16 @@ def celery_worker(django_db_setup, django_db_blocker, media_root: Path) -> Itera
         "DATABASE_URL": _test_database_url(),
         "CURATOR_MEDIA_ROOT": str(media_root),
         "DATABASE_CONN_MAX_AGE": "0",
-        # Short, so a test can see a killed worker's message handed out again.
-        "CELERY_VISIBILITY_TIMEOUT": "5",
+        # As in production the broker never hands a task out again while it may be alive; a
+        # killed worker's job comes back through the sweep once its lease has passed, and both
+        # are short here so the tests see that happen in seconds.
+        "CELERY_VISIBILITY_TIMEOUT": "3600",
+        "CURATOR_JOB_LEASE_SECONDS": "6",
+        "CURATOR_SWEEP_SECONDS": "2",
+        # A message a killed worker had prefetched but not started is sent again this soon.
+        "CURATOR_SWEEP_QUEUED_SECONDS": "20",
     }
-    worker = WorkerProcess(env, media_root / "worker.log")
+    worker = WorkerProcess(env, media_root / "worker.log", beat=True)
     worker.start()
     yield worker
     worker.stop()

@@ -16,11 +16,11 @@ from annotation.models import Annotation
 from curator import public_data
 from curator.models import Job, Record, Split
 from curator.services.exports import export_write, labeled_rows
-from curator.services.jobs import job_claim
 from curator.services.projects import project_create
 from curator.services.rounds import round_start
 from tests.conftest import as_jsonl, sst2_rows
 from tests.test_imports import run_import
+from workers.runtime import job_claim
 
 IDS = ("record_id", "annotation_id", "content_hash", "split", "label_source")
 

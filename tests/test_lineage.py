@@ -10,10 +10,10 @@ from django.core.management import call_command
 from annotation.models import Annotation
 from curator import lineage
 from curator.models import Job, LineageEdge, Record, Split
-from curator.services.jobs import job_claim
 from curator.services.rounds import round_start
 from tests.conftest import as_jsonl, sst2_rows
 from tests.test_imports import run_import
+from workers.runtime import job_claim
 
 
 def child(project, parent, text: str, operation: str) -> Record:

@@ -200,7 +200,7 @@ def test_unknown_job_parameters_are_refused(client, project, curator_user):
 def test_cancelled_job_never_runs(
     client, project, curator_user, django_capture_on_commit_callbacks
 ):
-    from curator.services.jobs import job_run
+    from workers.runtime import job_run
 
     client.force_login(curator_user)
     with django_capture_on_commit_callbacks(execute=False):  # queued, but no worker gets it

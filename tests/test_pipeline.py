@@ -8,11 +8,11 @@ import pytest
 
 from annotation.models import Annotation
 from curator.models import Job, Record, Role, Round, RoutingDecision, Score, Split
-from curator.services.jobs import job_run
 from curator.services.rounds import round_start
 from tests.conftest import as_jsonl, sst2_rows, wait_for_job
 from tests.test_imports import run_import
 from workers.jobs.round import round_run
+from workers.runtime import job_run
 
 
 def run_round_job(round_: Round) -> Round:

@@ -123,9 +123,9 @@ def test_only_one_round_at_a_time(client, project, admin_user):
 
 @pytest.mark.django_db
 def test_hybrid_round_puts_a_diverse_batch_of_uncertain_records_first(project, admin_user, member):
-    from curator.services.jobs import job_claim
     from curator.services.rounds import round_start
     from workers.jobs.round import round_run
+    from workers.runtime import job_claim
 
     project.settings = {
         **project.settings,
@@ -158,9 +158,9 @@ def test_hybrid_round_puts_a_diverse_batch_of_uncertain_records_first(project, a
 
 @pytest.mark.django_db
 def test_round_on_a_coreset_reports_it_beside_the_full_set(client, project, admin_user):
-    from curator.services.jobs import job_claim
     from curator.services.rounds import round_start
     from workers.jobs.round import round_run
+    from workers.runtime import job_claim
 
     project.settings = {**project.settings, "coreset_size": 60}
     project.save()
@@ -188,9 +188,9 @@ def test_finetune_trainer_updates_the_encoder_and_the_next_round_starts_from_it(
 
     from django.conf import settings
 
-    from curator.services.jobs import job_claim
     from curator.services.rounds import round_start
     from workers.jobs.round import round_run
+    from workers.runtime import job_claim
 
     project.settings = {**project.settings, "trainer": "finetune", "finetune_epochs": 1}
     project.save()

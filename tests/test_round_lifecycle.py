@@ -15,12 +15,12 @@ from django.db import connection
 
 from curator.models import Job, Round, Score, Split
 from curator.services import round_lifecycle
-from curator.services.jobs import job_run
 from curator.services.projects import project_create
 from curator.services.rounds import RoundNotStartable, round_cancel, round_start
 from tests.conftest import ROOT, _test_database_url, as_jsonl, sst2_rows
 from tests.test_imports import run_import
 from workers.jobs.round import round_run
+from workers.runtime import job_run
 
 
 @pytest.fixture

@@ -1,19 +1,22 @@
-"""Celery tasks: thin wrappers that hand a job (or chunk) id to its job function.
+"""Celery tasks: thin wrappers that hand a job (or chunk) id to the job runtime.
 
-Each task acknowledges late, so a worker killed mid-job leaves the message to be redelivered; the
-job functions are idempotent, which is what makes that safe.
+One task runs a job of any kind (the runtime looks its runner up in `curator.job_kinds`), one
+runs any chunk of a fanned-out job, and beat runs the sweep. Each task acknowledges late, so a
+worker killed mid-job leaves its message unacknowledged; the broker hands it out again only after
+its visibility timeout (hours), while the sweep recovers the job after its lease (minutes). Either
+way the claim lets exactly one delivery run.
 """
 
 from __future__ import annotations
 
-from celery import shared_task
+from dataclasses import asdict
 
-from curator.services.imports import import_file
-from curator.services.jobs import TRANSIENT_ERRORS, job_run
-from workers.jobs import fanout
-from workers.jobs.filters import filter_run
-from workers.jobs.noise import noise_run
-from workers.jobs.round import round_run
+from celery import shared_task
+from django.conf import settings
+
+from curator.services.jobs import jobs_sweep
+from workers.jobs.fanout import run_chunk as chunk_run
+from workers.runtime import TRANSIENT_ERRORS, job_run
 
 # Transient failures are retried with backoff; a job never runs past its hard time limit.
 RETRY = {
@@ -21,35 +24,32 @@ RETRY = {
     "autoretry_for": TRANSIENT_ERRORS,
     "retry_backoff": 5,
     "retry_kwargs": {"max_retries": 5},
-    "time_limit": 6 * 3600,
+    "time_limit": settings.CURATOR_TASK_TIME_LIMIT,
 }
 
 
-@shared_task(name="workers.tasks.import_records", **RETRY)
-def import_records(job_id: int) -> None:
-    job_run(job_id, import_file)
+def _run_job(job_id: int) -> None:
+    job_run(job_id)
 
 
-@shared_task(name="workers.tasks.run_round", **RETRY)
-def run_round(job_id: int) -> None:
-    job_run(job_id, round_run)
+run_job = shared_task(name="workers.tasks.run_job", **RETRY)(_run_job)
 
-
-@shared_task(name="workers.tasks.run_fanned_out", **RETRY)
-def run_fanned_out(job_id: int) -> None:
-    job_run(job_id, fanout.plan_and_fan_out)
+# The per-kind task names of earlier releases, so that messages queued under them still run.
+for _legacy_name in (
+    "workers.tasks.import_records",
+    "workers.tasks.run_round",
+    "workers.tasks.run_fanned_out",
+    "workers.tasks.run_filters",
+    "workers.tasks.run_noise",
+):
+    shared_task(name=_legacy_name, **RETRY)(_run_job)
 
 
 @shared_task(name="workers.tasks.run_chunk", **RETRY)
 def run_chunk(chunk_id: int) -> None:
-    fanout.run_chunk(chunk_id)
+    chunk_run(chunk_id)
 
 
-@shared_task(name="workers.tasks.run_filters", **RETRY)
-def run_filters(job_id: int) -> None:
-    job_run(job_id, filter_run)
-
-
-@shared_task(name="workers.tasks.run_noise", **RETRY)
-def run_noise(job_id: int) -> None:
-    job_run(job_id, noise_run)
+@shared_task(name="workers.tasks.sweep_jobs", ignore_result=True)
+def sweep_jobs() -> dict[str, int]:
+    return asdict(jobs_sweep())

@@ -5,7 +5,7 @@ from rest_framework import serializers
 
 from annotation.models import Annotation, Assignment
 from annotation.services.annotations import suggestion_for
-from curator import round_kinds
+from curator import job_kinds, round_kinds
 from curator.models import (
     FilterDecision,
     Job,
@@ -17,7 +17,6 @@ from curator.models import (
     TaskType,
 )
 from curator.models.records import QUALITY_KIND
-from curator.services.model_jobs import MODEL_JOB_KINDS
 
 
 class LabelSerializer(serializers.Serializer):
@@ -90,7 +89,7 @@ class ImportCreateSerializer(serializers.Serializer):
 
 
 class ModelJobCreateSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=[str(kind) for kind in MODEL_JOB_KINDS])
+    kind = serializers.ChoiceField(choices=job_kinds.startable())
     params = serializers.DictField(required=False, default=dict)
 
 

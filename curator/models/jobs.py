@@ -1,23 +1,24 @@
 from __future__ import annotations
 
+import enum
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 
+from curator import job_kinds
 from curator.models.projects import Project
 
 
 class Job(models.Model):
     """One unit of background work. The Celery message carries only the id; the row is the truth."""
 
-    class Kind(models.TextChoices):
-        IMPORT = "import", "Import"
-        ROUND = "round", "Round"
-        PRELABEL = "prelabel", "LLM pre-label"
-        TOXICITY = "toxicity", "Toxicity"
-        JUDGE = "judge", "LLM judge"
-        GENERATE = "generate", "Synthetic generation"
-        FILTER = "filter", "Quality filters and dedup"
-        NOISE = "noise", "Label-noise detection"
+    # The names of the kinds declared in curator/job_kinds/ (Job.Kind.ROUND == "round"), so code
+    # that means one kind can say so; the declarations themselves live only in the registry.
+    # Built at run time from the registry, so its members are typed as Any.
+    Kind: Any = enum.StrEnum(
+        "Kind", {kind.name.upper(): kind.name for kind in job_kinds.all_kinds()}
+    )
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -29,7 +30,8 @@ class Job(models.Model):
     FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="jobs")
-    kind = models.CharField(max_length=16, choices=Kind.choices)
+    # A callable: declaring a new kind in the registry needs no migration.
+    kind = models.CharField(max_length=32, choices=job_kinds.choices)
     params = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     stage = models.CharField(max_length=64, blank=True)
@@ -40,6 +42,12 @@ class Job(models.Model):
     metrics = models.JSONField(default=dict, blank=True)
     timings = models.JSONField(default=dict, blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    # The claim (see workers/runtime.py). While running: who holds the job and until when; the
+    # holder's heartbeat extends the lease, and once it has passed anyone may claim the job again.
+    # While queued: when the sweep sends the job's task again if no worker has taken it. NULL on
+    # a running job whose chunks hold the work (fanned out) -- such a job is never reclaimed whole.
+    claimed_by = models.CharField(max_length=128, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
     # Fanned-out jobs: the last chunk to finish (chunks_done == chunks_total) finalises the job.
     chunks_total = models.PositiveIntegerField(default=0)
     chunks_done = models.PositiveIntegerField(default=0)
@@ -64,7 +72,15 @@ class Job(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["project", "kind", "status"])]
+        indexes = [
+            models.Index(fields=["project", "kind", "status"]),
+            # The sweep's scan: only unfinished jobs, by lease end.
+            models.Index(
+                fields=["lease_expires_at"],
+                name="job_unfinished_lease",
+                condition=models.Q(status__in=["queued", "running"]),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} job {self.pk} ({self.status})"
@@ -72,6 +88,11 @@ class Job(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in self.FINISHED
+
+    @property
+    def card_template(self) -> str | None:
+        """The template that summarises this kind's metrics on the job card."""
+        return job_kinds.get(self.kind).card_template if job_kinds.exists(self.kind) else None
 
     @property
     def progress_percent(self) -> int:
@@ -96,8 +117,18 @@ class JobChunk(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
     seconds = models.FloatField(null=True, blank=True)
+    # The chunk's own claim, with the same meaning as on Job.
+    claimed_by = models.CharField(max_length=128, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        indexes = [
+            models.Index(
+                fields=["lease_expires_at"],
+                name="jobchunk_unfinished_lease",
+                condition=models.Q(status__in=["queued", "running"]),
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["job", "index"], name="jobchunk_unique_index")
         ]

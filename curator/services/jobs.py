@@ -1,48 +1,30 @@
-"""Job lifecycle: create, hand to the broker, claim, report progress, finish.
+"""Creating jobs and handing them to the broker; failing, cancelling and sweeping them.
 
-A job row is claimed with a conditional UPDATE, so a message delivered twice (acks_late after a
-worker died, a broker redelivery) runs the job body at most once at a time, and a finished job
-is never run again.
+What a job kind is (queue, parameters, runner) is declared in `curator.job_kinds`. Running a job
+(claiming it under a lease, the heartbeat, recording success) is the workers' business:
+`workers/runtime.py`. This module never imports the workers.
 """
 
 from __future__ import annotations
 
 import logging
-import math
-import traceback
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
-from django import db
+from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import QuerySet
+from django.db.models.functions import Now
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
+from curator import job_kinds
 from curator.celery import app, ensure_broker_folders
+from curator.errors import NotStartable
 from curator.models import Job, JobChunk, Project, User
 
 logger = logging.getLogger(__name__)
-
-# Which Celery task runs each job kind, and on which queue: model work to `gpu`, the rest to `cpu`.
-JOB_TASKS: dict[str, tuple[str, str]] = {
-    Job.Kind.IMPORT: ("workers.tasks.import_records", "cpu"),
-    Job.Kind.ROUND: ("workers.tasks.run_round", "gpu"),
-    Job.Kind.PRELABEL: ("workers.tasks.run_fanned_out", "gpu"),
-    Job.Kind.TOXICITY: ("workers.tasks.run_fanned_out", "gpu"),
-    Job.Kind.JUDGE: ("workers.tasks.run_fanned_out", "gpu"),
-    Job.Kind.GENERATE: ("workers.tasks.run_fanned_out", "gpu"),
-    # Semantic dedup, perplexity and IFD need the encoder and the LLM.
-    Job.Kind.FILTER: ("workers.tasks.run_filters", "gpu"),
-    Job.Kind.NOISE: ("workers.tasks.run_noise", "gpu"),
-}
-CHUNK_TASK = "workers.tasks.run_chunk"
-
-
-class Deferred:
-    """Returned by a job body whose chunks finish the job later."""
-
-
-DEFERRED = Deferred()
 
 
 class BrokerUnavailable(RuntimeError):
@@ -50,16 +32,12 @@ class BrokerUnavailable(RuntimeError):
 
 
 class JobCancelled(Exception):
-    pass
+    """Raised inside a job body: the job was cancelled, or another worker holds it now."""
 
 
-# Errors worth another try: the database or the network blinked. Everything else fails the job.
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    db.OperationalError,
-    db.InterfaceError,
-    ConnectionError,
-    TimeoutError,
-)
+def resend_after() -> Any:
+    """When the sweep sends a still-queued row's task again (database time, like the leases)."""
+    return Now() + timedelta(seconds=settings.CURATOR_SWEEP_QUEUED_SECONDS)
 
 
 def job_create(
@@ -70,12 +48,15 @@ def job_create(
     created_by: User | None = None,
     round_id: int | None = None,
 ) -> Job:
+    if not job_kinds.exists(kind):
+        raise NotStartable(f"unknown job kind {kind!r}")
     return Job.objects.create(
         project=project,
         kind=kind,
         params=params or {},
         created_by=created_by if created_by and created_by.is_authenticated else None,
         round_id=round_id,
+        lease_expires_at=timezone.now() + timedelta(seconds=settings.CURATOR_SWEEP_QUEUED_SECONDS),
     )
 
 
@@ -97,176 +78,178 @@ def job_dispatch(job: Job) -> None:
     Never falls back to running the job in the web process: if the broker does not answer, the
     job is marked failed with the reason and `BrokerUnavailable` is raised to the caller.
     """
-    task_name, queue = JOB_TASKS[job.kind]
-    transaction.on_commit(lambda: _send(task_name, job.pk, queue, job.pk), robust=False)
+    kind = job_kinds.get(job.kind)
+    transaction.on_commit(lambda: _send(kind.task, job.pk, kind.queue, job.pk), robust=False)
 
 
 def job_fan_out(job: Job, record_ids: list[int], chunk_size: int) -> list[JobChunk]:
     """Split the job's records into chunks, each a task any worker of the job's queue can take.
 
     There is no Celery chord (which needs a result backend): each chunk counts itself done in
-    the job row, under a row lock, and the one that completes the count finalises the job.
+    the job row, under a row lock, and the one that completes the count finalises the job. From
+    here on the chunks hold the work: the job's own lease is cleared in the same commit, so the
+    job is never claimed (and fanned out) whole again; the sweep looks after its chunks.
     """
-    _, queue = JOB_TASKS[job.kind]
+    queue = job_kinds.get(job.kind).queue
     with transaction.atomic():
         chunks = JobChunk.objects.bulk_create(
             [
-                JobChunk(job=job, index=i, record_ids=record_ids[start : start + chunk_size])
+                JobChunk(
+                    job=job,
+                    index=i,
+                    record_ids=record_ids[start : start + chunk_size],
+                    lease_expires_at=timezone.now()
+                    + timedelta(seconds=settings.CURATOR_SWEEP_QUEUED_SECONDS),
+                )
                 for i, start in enumerate(range(0, len(record_ids), chunk_size))
             ]
         )
         Job.objects.filter(pk=job.pk).update(
-            chunks_total=len(chunks), progress_total=len(record_ids), stage="running chunks"
+            chunks_total=len(chunks),
+            progress_total=len(record_ids),
+            stage="running chunks",
+            claimed_by="",
+            lease_expires_at=None,
         )
         for chunk in chunks:
             transaction.on_commit(
-                lambda chunk_id=chunk.pk: _send(CHUNK_TASK, chunk_id, queue, job.pk), robust=False
+                lambda chunk_id=chunk.pk: _send(job_kinds.RUN_CHUNK_TASK, chunk_id, queue, job.pk),
+                robust=False,
             )
     return chunks
 
 
-def chunk_claim(chunk_id: int) -> JobChunk | None:
-    """The chunk, marked running, if it is not done and its job still runs."""
-    claimed = JobChunk.objects.filter(
-        pk=chunk_id,
-        status__in=[JobChunk.Status.QUEUED, JobChunk.Status.RUNNING],
-        job__status=Job.Status.RUNNING,
-    ).update(status=JobChunk.Status.RUNNING, attempts=F("attempts") + 1, error="")
-    if not claimed:
-        return None
-    return JobChunk.objects.select_related("job", "job__project").get(pk=chunk_id)
+def job_fail(job_id: int, error: str, *, claimed_by: str | None = None) -> bool:
+    """Mark an unfinished job failed; with `claimed_by`, only while that holder holds it.
 
-
-def chunk_complete(chunk: JobChunk, seconds: float) -> bool:
-    """Count the chunk done; True for the call that completed the job's last chunk."""
+    A failed job of a round fails the round (in the same commit). True if this call failed it.
+    """
+    jobs = Job.objects.filter(pk=job_id).exclude(status__in=Job.FINISHED)
+    if claimed_by is not None:
+        jobs = jobs.filter(claimed_by=claimed_by)
     with transaction.atomic():
-        if not JobChunk.objects.filter(pk=chunk.pk, status=JobChunk.Status.RUNNING).update(
-            status=JobChunk.Status.DONE, seconds=seconds
-        ):
-            return False  # a redelivered copy already counted it
-        job = Job.objects.select_for_update().get(pk=chunk.job_id)
-        job.chunks_done += 1
-        job.progress_done += len(chunk.record_ids)
-        job.save(update_fields=["chunks_done", "progress_done"])
-        return job.chunks_done == job.chunks_total
-
-
-def chunk_fail(chunk: JobChunk, error: str) -> None:
-    JobChunk.objects.filter(pk=chunk.pk).update(status=JobChunk.Status.FAILED, error=error[:5000])
-    job_fail(chunk.job_id, f"chunk {chunk.index} failed: {error}")
-
-
-def job_claim(job_id: int) -> Job | None:
-    """Mark the job running if it is not finished; None when someone else finished it."""
-    claimed = Job.objects.filter(
-        pk=job_id, status__in=[Job.Status.QUEUED, Job.Status.RUNNING]
-    ).update(
-        status=Job.Status.RUNNING,
-        started_at=timezone.now(),
-        attempts=F("attempts") + 1,
-        error="",
-    )
-    if not claimed:
-        return None
-    return Job.objects.get(pk=job_id)
-
-
-def job_progress(
-    job: Job, *, done: int, total: int | None = None, stage: str | None = None
-) -> None:
-    """Record progress; raises JobCancelled when a user cancelled the job meanwhile."""
-    fields: dict[str, Any] = {"progress_done": done}
-    if total is not None:
-        fields["progress_total"] = total
-    if stage is not None:
-        fields["stage"] = stage
-    updated = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(**fields)
-    if not updated:
-        raise JobCancelled(f"job {job.pk} was cancelled")
-    for key, value in fields.items():
-        setattr(job, key, value)
-
-
-def json_safe(value: Any) -> Any:
-    """NaN and infinities are not JSON: store them as null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {key: json_safe(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(item) for item in value]
-    return value
-
-
-def job_succeed(job: Job, *, metrics: dict[str, Any] | None = None) -> None:
-    """Mark the job done; its wall time runs from the last claim (fanned-out jobs included)."""
-    now = timezone.now()
-    seconds = (now - job.started_at).total_seconds() if job.started_at else None
-    with transaction.atomic():
-        done = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(
-            status=Job.Status.SUCCEEDED,
-            metrics=json_safe(metrics or {}),
-            timings={"seconds": round(seconds, 3)} if seconds is not None else {},
-            finished_at=now,
-            progress_done=F("progress_total"),
-            stage="done",
+        failed = jobs.update(
+            status=Job.Status.FAILED,
+            error=error[:10_000],
+            finished_at=timezone.now(),
+            lease_expires_at=None,
         )
-        if done and job.round_id:
-            from curator.services.rounds import pipeline_advance  # rounds imports this module
+        job = Job.objects.filter(pk=job_id).only("round_id", "kind").first()
+        if failed and job is not None and job.round_id:
+            # rounds.py starts jobs through this module, so it is imported when a round's job
+            # fails rather than at the top (the round lifecycle's owner will take this hook).
+            from curator.services.rounds import pipeline_failed
 
-            pipeline_advance(job)
-
-
-def job_fail(job_id: int, error: str) -> None:
-    failed = (
-        Job.objects.filter(pk=job_id)
-        .exclude(status__in=Job.FINISHED)
-        .update(status=Job.Status.FAILED, error=error[:10_000], finished_at=timezone.now())
-    )
-    job = Job.objects.filter(pk=job_id).only("round_id", "kind").first()
-    if failed and job is not None and job.round_id:
-        from curator.services.rounds import pipeline_failed
-
-        pipeline_failed(job)
+            pipeline_failed(job)
+    return bool(failed)
 
 
 def job_cancel(job: Job) -> bool:
     return bool(
         Job.objects.filter(pk=job.pk, status__in=[Job.Status.QUEUED, Job.Status.RUNNING]).update(
-            status=Job.Status.CANCELLED, finished_at=timezone.now()
+            status=Job.Status.CANCELLED, finished_at=timezone.now(), lease_expires_at=None
         )
     )
 
 
-def job_run(job_id: int, body: Any) -> Job | None:
-    """Claim the job, run `body(job)` (which returns metrics), and record the outcome.
+@dataclass(frozen=True)
+class SweepResult:
+    jobs_requeued: int
+    chunks_requeued: int
+    jobs_resent: int
+    chunks_resent: int
+    jobs_failed: int
 
-    Expected failures (bad input, a model that cannot load) end the job as failed with a message
-    for the user; the exception is not re-raised, so Celery does not retry what cannot succeed.
+
+def _expired(rows: QuerySet[Any], status: str) -> QuerySet[Any]:
+    return rows.filter(status=status, lease_expires_at__lt=Now())
+
+
+def jobs_sweep() -> SweepResult:
+    """Hand every job and chunk whose worker stopped answering back to its queue.
+
+    A running row whose lease has passed goes back to `queued` and its task is sent again (the
+    holder, if it is alive after all, finds the claim gone at its next progress report and
+    stops). A queued row no worker took by its `lease_expires_at` is sent again, in case its
+    message was lost. Each row is re-sent at most once per CURATOR_SWEEP_QUEUED_SECONDS. A job
+    that was claimed CURATOR_JOB_MAX_ATTEMPTS times fails instead: it is killing its workers.
     """
-    job = job_claim(job_id)
-    if job is None:
-        logger.info("job %s already finished; nothing to do", job_id)
-        return None
-    try:
-        metrics = body(job) or {}
-        if metrics is DEFERRED:
-            return job
-        job_succeed(job, metrics=metrics)
-    except JobCancelled:
-        logger.info("job %s cancelled", job_id)
-        return job
-    except TRANSIENT_ERRORS:
-        # Hand the job back and let Celery retry the task; the body is idempotent.
-        logger.warning("job %s hit a transient error; it will be retried", job_id, exc_info=True)
-        db.close_old_connections()
-        Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(status=Job.Status.QUEUED)
-        raise
-    except Exception as error:
-        logger.exception("job %s failed", job_id)
-        message = str(error) or error.__class__.__name__
-        # ValueError means the input was wrong: the message is for the user, a traceback is noise.
-        if not isinstance(error, ValueError):
-            message = f"{message}\n\n{traceback.format_exc(limit=5)}"
-        job_fail(job.pk, message)
-    return job
+    max_attempts = settings.CURATOR_JOB_MAX_ATTEMPTS
+    failed = 0
+    for job_id in (
+        _expired(Job.objects, Job.Status.RUNNING)
+        .filter(attempts__gte=max_attempts)
+        .values_list("pk", flat=True)
+    ):
+        failed += job_fail(
+            job_id, f"the job stopped answering on {max_attempts} attempts; it was given up"
+        )
+    for chunk in _expired(JobChunk.objects, JobChunk.Status.RUNNING).filter(
+        attempts__gte=max_attempts
+    ):
+        failed += job_fail(
+            chunk.job_id,
+            f"chunk {chunk.index} stopped answering on {max_attempts} attempts; it was given up",
+        )
+    requeue = {
+        "status": Job.Status.QUEUED,
+        "claimed_by": "",
+        "lease_expires_at": resend_after(),
+    }
+    with transaction.atomic():
+        lost_jobs = list(
+            _expired(Job.objects, Job.Status.RUNNING)
+            .select_for_update(skip_locked=True)
+            .values_list("pk", "kind")
+        )
+        Job.objects.filter(pk__in=[pk for pk, _ in lost_jobs]).update(
+            **requeue, stage="handed back: its worker stopped answering"
+        )
+        queued_jobs = list(
+            _expired(Job.objects, Job.Status.QUEUED)
+            .select_for_update(skip_locked=True)
+            .values_list("pk", "kind")
+        )
+        Job.objects.filter(pk__in=[pk for pk, _ in queued_jobs]).update(
+            lease_expires_at=resend_after()
+        )
+        chunk_rows = JobChunk.objects.filter(job__status=Job.Status.RUNNING).select_for_update(
+            skip_locked=True, of=("self",)
+        )
+        lost_chunks = list(
+            _expired(chunk_rows, JobChunk.Status.RUNNING).values_list("pk", "job_id", "job__kind")
+        )
+        JobChunk.objects.filter(pk__in=[pk for pk, _, _ in lost_chunks]).update(**requeue)
+        queued_chunks = list(
+            _expired(chunk_rows, JobChunk.Status.QUEUED).values_list("pk", "job_id", "job__kind")
+        )
+        JobChunk.objects.filter(pk__in=[pk for pk, _, _ in queued_chunks]).update(
+            lease_expires_at=resend_after()
+        )
+        for pk, kind in lost_jobs + queued_jobs:
+            _resend_on_commit(job_kinds.get(kind).task, pk, kind, pk)
+        for pk, job_id, kind in lost_chunks + queued_chunks:
+            _resend_on_commit(job_kinds.RUN_CHUNK_TASK, pk, kind, job_id)
+    result = SweepResult(
+        jobs_requeued=len(lost_jobs),
+        chunks_requeued=len(lost_chunks),
+        jobs_resent=len(queued_jobs),
+        chunks_resent=len(queued_chunks),
+        jobs_failed=failed,
+    )
+    if lost_jobs or lost_chunks or queued_jobs or queued_chunks or failed:
+        logger.warning("job sweep: %s", result)
+    return result
+
+
+def _resend_on_commit(task_name: str, object_id: int, kind: str, job_id: int) -> None:
+    queue = job_kinds.get(kind).queue
+
+    def send() -> None:
+        try:
+            app.send_task(task_name, args=[object_id], queue=queue)
+        except (BrokerError, OSError):
+            # The row stays queued; the next sweep tries again.
+            logger.warning("job sweep could not reach the broker for job %s", job_id)
+
+    transaction.on_commit(send)

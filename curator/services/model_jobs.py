@@ -7,68 +7,25 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from annotation import task_types
-from curator.algorithms.curation import check_config
+from curator import job_kinds
 from curator.errors import NotStartable
 from curator.models import Job, Project, Record, User
 from curator.permissions import Action, require
 from curator.services.audit import audit
 from curator.services.jobs import job_create, job_dispatch
 
-MODEL_JOB_KINDS = (
-    Job.Kind.PRELABEL,
-    Job.Kind.TOXICITY,
-    Job.Kind.JUDGE,
-    Job.Kind.GENERATE,
-    Job.Kind.FILTER,
-    Job.Kind.NOISE,
-)
-# Parameters a caller may set; everything else is decided by the job from project settings.
-ALLOWED_PARAMS: dict[str, set[str]] = {
-    Job.Kind.PRELABEL: {
-        "limit", "few_shot_per_label", "auto_accept_threshold", "spot_check_rate",
-        "self_consistency", "seed", "system_template", "user_template", "chunk_size",
-        "max_new_tokens",
-    },
-    Job.Kind.TOXICITY: {"threshold", "rescore", "chunk_size"},
-    Job.Kind.JUDGE: {
-        "mode", "prompt_field", "a_field", "b_field", "response_field", "human_field", "rubric",
-        "judges", "scale", "chunk_size",
-    },
-    Job.Kind.GENERATE: {
-        "generator", "count", "labels", "temperature", "max_new_tokens", "seed", "chunk_size",
-        "documents",
-    },
-    Job.Kind.FILTER: {"filters"},
-    Job.Kind.NOISE: {"folds", "seed", "limit", "relabel"},
-}  # fmt: skip
-GENERATORS = ("instruction", "rewrite", "adversarial", "grounded")
-MAX_GENERATED = 2000
-
 
 class JobNotStartable(NotStartable):
     pass
-
-
-# Task types the LLM pre-labels: label sets are scored (a rating scale is one too; multi-label
-# is a yes/no question per label); correction gets drafts written and spans suggested phrases.
-# Pairwise preferences come from the judge job.
-PRELABEL_TASK_TYPES = (
-    task_types.CLASSIFICATION,
-    task_types.RATING,
-    task_types.MULTILABEL,
-    task_types.CORRECTION,
-    task_types.SPAN,
-)
-GENERATE_TASK_TYPES = (task_types.CLASSIFICATION, task_types.RATING)
 
 
 def model_job_start(
     *, project: Project, kind: str, user: User, params: dict[str, Any] | None = None
 ) -> Job:
     require(user, project, Action.RUN_MODEL_JOB)
-    if kind not in MODEL_JOB_KINDS:
-        raise JobNotStartable(f"unknown job kind {kind!r}; use one of {', '.join(MODEL_JOB_KINDS)}")
+    startable = job_kinds.startable()
+    if kind not in startable:
+        raise JobNotStartable(f"unknown job kind {kind!r}; use one of {', '.join(startable)}")
     params = params or {}
     check_params(project, kind, params)
     with transaction.atomic():
@@ -96,35 +53,8 @@ def record_hold_clear(*, record: Record, user: User) -> None:
 
 
 def check_params(project: Project, kind: str, params: dict[str, Any]) -> None:
-    """Refuse, before queueing, what the job would only fail on later."""
-    unknown = set(params) - ALLOWED_PARAMS[kind]
-    if unknown:
-        raise JobNotStartable(f"unknown parameter(s) for {kind}: {', '.join(sorted(unknown))}")
-    if kind == Job.Kind.PRELABEL and project.task_type not in PRELABEL_TASK_TYPES:
-        raise JobNotStartable(
-            f"LLM pre-labeling does not cover {project.get_task_type_display().lower()} "
-            "projects: run the judge, whose verdicts become the suggestions"
-        )
-    if kind == Job.Kind.GENERATE:
-        if project.task_type not in GENERATE_TASK_TYPES:
-            raise JobNotStartable("generation writes labeled examples for label-set projects")
-        if params.get("generator") not in GENERATORS:
-            raise JobNotStartable(f"generator must be one of {', '.join(GENERATORS)}")
-        try:
-            count = int(params.get("count", 20))
-        except (TypeError, ValueError):
-            raise JobNotStartable("count must be a whole number") from None
-        if not 1 <= count <= MAX_GENERATED:
-            raise JobNotStartable(f"count must be between 1 and {MAX_GENERATED}")
-        if params["generator"] == "grounded" and not project.documents.exists():
-            raise JobNotStartable("grounded generation needs a document: upload one first")
-        labels = params.get("labels")
-        if labels is not None and (
-            not isinstance(labels, list) or set(map(str, labels)) - set(project.label_values)
-        ):
-            raise JobNotStartable("labels must be a list of this project's labels")
-    if kind == Job.Kind.FILTER and "filters" in params:
-        try:
-            check_config(params["filters"])
-        except ValueError as error:
-            raise JobNotStartable(str(error)) from None
+    """Refuse, before queueing, what the job would only fail on later (the kind's own checks)."""
+    try:
+        job_kinds.params_check(project, kind, params)
+    except job_kinds.ParamsRefused as error:
+        raise JobNotStartable(str(error)) from None

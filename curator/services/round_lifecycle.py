@@ -21,8 +21,8 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from curator.json_values import json_safe
 from curator.models import Round
-from curator.services.jobs import json_safe
 
 Status = Round.Status
 UNFINISHED: tuple[str, ...] = (Status.QUEUED, Status.RUNNING)

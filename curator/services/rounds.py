@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from curator import round_kinds
+from curator import job_kinds, round_kinds
 from curator.hashing import snapshot_digest
 from curator.models import Job, Project, Record, Round, RoundSnapshotItem, User
 from curator.permissions import Action, require
@@ -86,19 +86,14 @@ def _snapshot_freeze(round_: Round, rows: list[round_kinds.SnapshotRow]) -> None
     round_.save(update_fields=["snapshot_sha256"])
 
 
-PIPELINE_STEPS = (Job.Kind.NOISE, Job.Kind.PRELABEL, Job.Kind.GENERATE, Job.Kind.FILTER,
-                  Job.Kind.JUDGE)  # fmt: skip
-
-
 def _pipeline_of(project: Project) -> tuple[list[str], dict[str, dict]]:
     """The project's round pipeline, checked now rather than failing halfway through a round."""
-    pipeline = list(project.setting("round_pipeline") or [])
-    params = dict(project.setting("round_step_params") or {})
+    pipeline = list(project.settings_obj.round_pipeline or [])
+    params = dict(project.settings_obj.round_step_params or {})
+    steps = job_kinds.pipeline_steps()
     for step in pipeline:
-        if step not in PIPELINE_STEPS:
-            raise RoundNotStartable(
-                f"unknown pipeline step {step!r}; use: {', '.join(PIPELINE_STEPS)}"
-            )
+        if step not in steps:
+            raise RoundNotStartable(f"unknown pipeline step {step!r}; use: {', '.join(steps)}")
         try:
             check_params(project, step, params.get(step, {}))
         except JobNotStartable as error:

@@ -14,11 +14,11 @@ from django.views.decorators.http import require_POST
 
 from curator import selectors
 from curator.algorithms.curation import DEFAULT_FILTERS, ORDER
+from curator.job_kinds.generate import GENERATORS
 from curator.models import Document, FilterDecision, Job, Record, ReviewState
 from curator.permissions import Action, can
 from curator.services import curation
 from curator.services.documents import document_add
-from curator.services.model_jobs import GENERATORS
 from curator.views.access import project_for
 from curator.views.common import keyset_param, start_model_job
 from curator.views.forms import BulkDecisionForm, GenerateForm, ItemDecisionForm, errors_text

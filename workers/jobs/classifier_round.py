@@ -25,10 +25,10 @@ from curator.models import Job, Record, Round, RoundSnapshotItem, Split
 from curator.models.records import payload_text
 from curator.round_kinds import RoundResult
 from curator.selectors import routing_stats
-from curator.services.jobs import job_progress
 from workers.inference.encoder import Encoder, get_encoder
 from workers.jobs.embeddings import embeddings_ensure, embeddings_matrix
 from workers.jobs.scores import priorities_set, scores_store
+from workers.runtime import job_progress
 
 UNCERTAINTY_KIND = "entropy"
 # Queue priority tiers: spot checks (10000) > the round's selected batch (1000 - rank) > entropy.

@@ -18,11 +18,11 @@ from curator.algorithms import curation
 from curator.algorithms.curation import DEFAULT_FILTERS, ORDER
 from curator.models import FilterDecision, Job, Record, ReviewState, Score, Split
 from curator.models.records import QUALITY_KIND, payload_text
-from curator.services.jobs import job_progress
 from workers.inference.encoder import get_encoder
 from workers.inference.llm import scoring_llm
 from workers.jobs.embeddings import embeddings_ensure, embeddings_matrix
 from workers.jobs.project_llm import job_llm
+from workers.runtime import job_progress
 
 
 def filter_run(job: Job) -> dict[str, Any]:

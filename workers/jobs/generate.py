@@ -52,7 +52,7 @@ from curator.models.records import (
 from curator.services.curation import batch_stats
 from workers.inference.encoder import get_encoder
 from workers.inference.toxicity import get_toxicity_scorer
-from workers.jobs.fanout import FannedOutKind, register
+from workers.jobs.fanout import FannedOut
 from workers.jobs.project_llm import job_llm
 from workers.jobs.reward_scores import reward_scores_store
 from workers.jobs.scores import scores_store
@@ -445,5 +445,5 @@ def _max_jaccard(new: list[str], existing: list[str]) -> list[float]:
     return result
 
 
-register(Job.Kind.GENERATE, FannedOutKind(plan=plan, process=process, finalize=finalize,
-                                          chunk_size=8))  # fmt: skip
+# The runner named by curator/job_kinds/generate.py.
+RUNNER = FannedOut(plan=plan, process=process, finalize=finalize, chunk_size=8)

@@ -12,7 +12,7 @@ from annotation.models import Annotation, Source
 from curator.algorithms import calibration, judging
 from curator.models import Job, Record, Score
 from workers.inference.llm import LLM, get_llm
-from workers.jobs.fanout import FannedOutKind, register
+from workers.jobs.fanout import FannedOut
 from workers.jobs.project_llm import job_llm
 from workers.jobs.scores import scores_store
 
@@ -178,5 +178,5 @@ def finalize(job: Job) -> dict[str, Any]:
     }
 
 
-register(Job.Kind.JUDGE, FannedOutKind(plan=plan, process=process, finalize=finalize,
-                                       chunk_size=16))  # fmt: skip
+# The runner named by curator/job_kinds/judge.py.
+RUNNER = FannedOut(plan=plan, process=process, finalize=finalize, chunk_size=16)

@@ -16,10 +16,10 @@ from annotation.services.assignment import record_requeue
 from curator.algorithms import curation, learning
 from curator.models import Job, NoiseFlag, Record, Split
 from curator.models.records import payload_text
-from curator.services.jobs import job_progress
 from workers.inference.encoder import get_encoder
 from workers.jobs.embeddings import embeddings_ensure, embeddings_matrix
 from workers.jobs.scores import scores_store
+from workers.runtime import job_progress
 
 QUALITY_KIND = "label_quality"
 

@@ -32,7 +32,7 @@ from curator.models import Job, Project, Record, RoutingDecision, Split
 from curator.models.project_settings import FIELDS as PROJECT_SETTINGS
 from curator.models.records import payload_text
 from workers.inference.llm import LLM
-from workers.jobs.fanout import FannedOutKind, register
+from workers.jobs.fanout import FannedOut
 from workers.jobs.project_llm import job_llm
 
 # Per-job knobs; the routing thresholds are project settings (ProjectSettings).
@@ -351,4 +351,5 @@ def finalize(job: Job) -> dict[str, Any]:
     }
 
 
-register(Job.Kind.PRELABEL, FannedOutKind(plan=plan, process=process, finalize=finalize))
+# The runner named by curator/job_kinds/prelabel.py.
+RUNNER = FannedOut(plan=plan, process=process, finalize=finalize)

@@ -17,7 +17,6 @@ from curator import round_kinds
 from curator.models import Job, Round
 from curator.services import round_lifecycle
 from curator.services.gates import GateResult, gates_check
-from curator.services.jobs import job_progress
 
 # Kept importable from here: the command line, benchmarks and tests reach them by this path.
 from workers.jobs.classifier_round import (  # noqa: F401
@@ -26,6 +25,7 @@ from workers.jobs.classifier_round import (  # noqa: F401
     round_feedback,
     round_reproduce,
 )
+from workers.runtime import job_progress
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from django.db.models import Exists, OuterRef
 
 from curator.models import Job, Record, Score
 from workers.inference.toxicity import get_toxicity_scorer
-from workers.jobs.fanout import FannedOutKind, register
+from workers.jobs.fanout import FannedOut
 from workers.jobs.scores import scores_store
 
 KIND = "toxicity"
@@ -66,5 +66,5 @@ def finalize(job: Job) -> dict[str, Any]:
     }
 
 
-register(Job.Kind.TOXICITY, FannedOutKind(plan=plan, process=process, finalize=finalize,
-                                          chunk_size=2000))  # fmt: skip
+# The runner named by curator/job_kinds/toxicity.py.
+RUNNER = FannedOut(plan=plan, process=process, finalize=finalize, chunk_size=2000)

@@ -10,7 +10,8 @@ from django.db import transaction
 from curator.importing.parsers import ImportFormatError, detect_format
 from curator.models import Job, Project, Split
 from curator.services.imports import import_bytes
-from curator.services.jobs import job_create, job_fail, job_succeed
+from curator.services.jobs import job_create, job_fail
+from workers.runtime import job_succeed
 
 
 class Command(BaseCommand):

@@ -8,8 +8,9 @@ from django.db import transaction
 from curator.demo import DEMO_PROJECTS, as_jsonl
 from curator.models import Job, Project, Role, User
 from curator.services.imports import import_bytes
-from curator.services.jobs import job_create, job_succeed
+from curator.services.jobs import job_create
 from curator.services.projects import membership_set, project_create
+from workers.runtime import job_succeed
 
 DEMO_USERS = [("admin", Role.ADMIN), ("curator", Role.CURATOR), ("annotator", Role.ANNOTATOR)]
 

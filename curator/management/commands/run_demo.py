@@ -28,6 +28,8 @@ class Command(BaseCommand):
             [
                 os.path.join(bin_dir, "celery"), "-A", "curator", "worker",
                 "-Q", "cpu,gpu", "--pool", "solo", "--loglevel", "INFO",
+                # Beat in the same process runs the job sweep (dead workers' jobs come back).
+                "-B", "-s", str(settings.VAR_DIR / "celerybeat-schedule"),
             ]
         )  # fmt: skip
         web = subprocess.Popen(

@@ -1,0 +1,22 @@
+"""LLM-as-judge: pairwise comparisons in both orders, or pointwise ratings against a rubric."""
+
+from __future__ import annotations
+
+from curator.job_kinds import JobKind
+
+PARAMS = frozenset({
+    "mode", "prompt_field", "a_field", "b_field", "response_field", "human_field", "rubric",
+    "judges", "scale", "chunk_size",
+})  # fmt: skip
+
+
+KIND = JobKind(
+    name="judge",
+    label="LLM judge",
+    queue="gpu",
+    runner="workers.jobs.judge.RUNNER",
+    params=PARAMS,
+    startable=True,
+    pipeline_step=True,
+    card_template="curator/job_cards/judge.html",
+)
