@@ -149,7 +149,7 @@ def train_sft(
     The loss counts only the final assistant turn (TRL prompt-completion format): the model
     learns to answer, not to repeat the question.
     """
-    dataset = Dataset.from_list([_sft_example(i, messages) for i, messages in enumerate(rows)])
+    dataset = Dataset.from_list([sft_example(i, messages) for i, messages in enumerate(rows)])
 
     def build(place: Placement, tokenizer: PreTrainedTokenizerBase, args: dict) -> Any:
         model, lora = _causal_model(base, parent_adapter, config, place, task_type="CAUSAL_LM")
@@ -175,7 +175,7 @@ def train_dpo(
     device: str = "auto",
 ) -> TrainingResult:
     """Direct preference optimisation on {prompt, chosen, rejected} rows (`config.beta`)."""
-    dataset = Dataset.from_list([_preference_example(i, row) for i, row in enumerate(rows)])
+    dataset = Dataset.from_list([preference_example(i, row) for i, row in enumerate(rows)])
 
     def build(place: Placement, tokenizer: PreTrainedTokenizerBase, args: dict) -> Any:
         model, lora = _causal_model(base, parent_adapter, config, place, task_type="CAUSAL_LM")
@@ -202,7 +202,7 @@ def train_reward(
 ) -> TrainingResult:
     """A reward model on {prompt, chosen, rejected} rows: the base with a one-output score head
     (Bradley-Terry loss), LoRA on the body and the head trained in full (PEFT SEQ_CLS)."""
-    dataset = Dataset.from_list([_preference_example(i, row) for i, row in enumerate(rows)])
+    dataset = Dataset.from_list([preference_example(i, row) for i, row in enumerate(rows)])
 
     def build(place: Placement, tokenizer: PreTrainedTokenizerBase, args: dict) -> Any:
         model = AutoModelForSequenceClassification.from_pretrained(
@@ -214,7 +214,7 @@ def train_reward(
         if parent_adapter:
             model = PeftModel.from_pretrained(model, str(parent_adapter), is_trainable=True)
         else:
-            lora = _lora(config, task_type="SEQ_CLS")
+            lora = lora_config(config, task_type="SEQ_CLS")
         return RewardTrainer(
             model=model,
             args=RewardConfig(**args),
@@ -263,7 +263,7 @@ def _run(
     tokenizer = AutoTokenizer.from_pretrained(resolve_base(base))
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    trainer = build(place, tokenizer, _arguments(config, output, place))
+    trainer = build(place, tokenizer, training_arguments(config, output, place))
     if len(trainer.train_dataset) == 0:
         # TRL drops rows whose response does not fit; an empty run would fail deep in torch.
         raise ValueError(
@@ -305,7 +305,7 @@ def _run(
     return result
 
 
-def _arguments(config: TrainingConfig, output: Path, place: Placement) -> dict[str, Any]:
+def training_arguments(config: TrainingConfig, output: Path, place: Placement) -> dict[str, Any]:
     """TrainingArguments shared by the three TRL configs."""
     return {
         "output_dir": str(output),
@@ -335,7 +335,7 @@ def _arguments(config: TrainingConfig, output: Path, place: Placement) -> dict[s
     }
 
 
-def _lora(config: TrainingConfig, task_type: str) -> LoraConfig:
+def lora_config(config: TrainingConfig, task_type: str) -> LoraConfig:
     modules: str | list[str] = list(config.target_modules)
     if modules == [ALL_LINEAR]:
         modules = ALL_LINEAR
@@ -360,7 +360,7 @@ def _causal_model(
     model = AutoModelForCausalLM.from_pretrained(resolve_base(base), dtype=place.dtype)
     if parent_adapter:
         return PeftModel.from_pretrained(model, str(parent_adapter), is_trainable=True), None
-    return model, _lora(config, task_type)
+    return model, lora_config(config, task_type)
 
 
 def _save_adapter(model: Any, output: Path) -> Path:
@@ -421,7 +421,7 @@ class _ProgressCallback(TrainerCallback):
 
 
 # --- rows to TRL's conversational formats -------------------------------------------------------
-def _sft_example(index: int, messages: Messages) -> dict[str, Messages]:
+def sft_example(index: int, messages: Messages) -> dict[str, Messages]:
     if not isinstance(messages, list) or not messages:
         raise ValueError(f"row {index}: expected a non-empty list of chat messages")
     for message in messages:
@@ -436,7 +436,7 @@ def _sft_example(index: int, messages: Messages) -> dict[str, Messages]:
     return {"prompt": messages[:-1], "completion": messages[-1:]}
 
 
-def _preference_example(index: int, row: dict[str, Any]) -> dict[str, Messages]:
+def preference_example(index: int, row: dict[str, Any]) -> dict[str, Messages]:
     missing = [key for key in ("prompt", "chosen", "rejected") if not row.get(key)]
     if missing:
         raise ValueError(f"row {index}: missing {', '.join(missing)}")
