@@ -22,12 +22,22 @@ def main() -> None:
         "--only",
         default="",
         help="comma-separated sections: import,labeling,embedding,round,"
-        "sampling,llm,curation,flywheel (default: all)",
+        "sampling,llm,llm_training,curation,flywheel (default: all)",
     )
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     setup_django()
-    from bench import curation, embedding, flywheel, imports, labeling, llm, rounds, sampling
+    from bench import (
+        curation,
+        embedding,
+        flywheel,
+        imports,
+        labeling,
+        llm,
+        llm_training,
+        rounds,
+        sampling,
+    )
 
     only = {name for name in args.only.split(",") if name}
 
@@ -40,6 +50,7 @@ def main() -> None:
         ("round", rounds, {}),
         ("sampling", sampling, {}),
         ("llm", llm, {}),
+        ("llm_training", llm_training, {}),
         ("curation", curation, {}),
         ("flywheel", flywheel, {}),
     ]:
