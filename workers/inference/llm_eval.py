@@ -19,8 +19,8 @@ import torch
 from peft import PeftModel
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from workers import calibration, judging
-from workers.evaluation import (
+from curator.algorithms import calibration, judging
+from curator.algorithms.evaluation import (
     Messages,
     VariantRow,
     VariantsReport,
@@ -170,7 +170,7 @@ def judge_both_orders(
     rubric: str = "",
 ) -> list[judging.PairVerdict]:
     """Each pair judged with A first and with B first, probabilities averaged over judges; the
-    verdict rules (a tie when the orders disagree) are `workers.judging`'s."""
+    verdict rules (a tie when the orders disagree) are `curator.algorithms.judging`'s."""
     texts = [prompt_text(p) for p in prompts]
     triples = list(zip(texts, responses_a, responses_b, strict=True))
     ab = [judging.pairwise_messages(p, a, b, rubric) for p, a, b in triples]

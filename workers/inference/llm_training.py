@@ -53,11 +53,11 @@ from transformers import (
 from transformers.trainer_utils import get_last_checkpoint
 from trl import DPOConfig, DPOTrainer, RewardConfig, RewardTrainer, SFTConfig, SFTTrainer
 
+from curator.algorithms.training_config import ALL_LINEAR, TrainingConfig
 from curator.hashing import files_sha256
 from workers.inference.device import Placement, placement
 from workers.inference.llm import materialise_gguf
 from workers.inference.sources import resolve
-from workers.llm_training_config import ALL_LINEAR, TrainingConfig
 
 logger = logging.getLogger(__name__)
 Messages = list[dict[str, str]]

@@ -15,7 +15,7 @@ import numpy as np
 from rouge_score import rouge_scorer
 from statsmodels.stats.proportion import proportion_confint
 
-from workers.judging import PairVerdict, position_bias_rate
+from curator.algorithms.judging import PairVerdict, position_bias_rate
 
 Messages = list[dict[str, str]]
 
