@@ -133,6 +133,9 @@ class RoundStartSerializer(serializers.Serializer):
         super().__init__(*args, **kwargs)
         if kinds is not None:  # those that fit the project; the schema lists every kind
             self.fields["kind"].choices = kinds
+            self.fields["kind"].error_messages["invalid_choice"] = (
+                '"{input}" does not fit this project; use: ' + ", ".join(kinds)
+            )
 
 
 class RoundSerializer(serializers.ModelSerializer):

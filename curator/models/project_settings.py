@@ -15,6 +15,8 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
+from curator.algorithms.training_config import TrainingConfig
+
 SAMPLING = ("hybrid", "entropy", "committee")
 CONSENSUS = ("majority", "dawid_skene")
 TRAINERS = ("logreg", "finetune")
@@ -92,6 +94,15 @@ def _step_params(value: Any) -> Mapping[str, Mapping[str, Any]]:
     return {str(step): dict(params) for step, params in value.items()}
 
 
+def _training(value: Any) -> Mapping[str, Any]:
+    """LoRA hyper-parameters of LLM rounds: checked by the training config itself, so the
+    settings page refuses what a round would only fail on later."""
+    if not isinstance(value, dict):
+        raise ValueError("must be an object of training settings")
+    TrainingConfig.from_settings(value)
+    return dict(value)
+
+
 def _setting(default: Any, parse: Parser, *, editable: bool = True) -> Any:
     """A field: its default (used when the key is unset or None), its rule, and whether the
     settings page edits it."""
@@ -151,6 +162,11 @@ class ProjectSettings:
     toxicity_model: str | None = _setting(None, _text(300))
     prelabel_system: str | None = _setting(None, _text(4000))
     prelabel_user: str | None = _setting(None, _text(2000))
+    # LLM rounds (sft, dpo, reward): LoRA hyper-parameters (curator/algorithms/training_config.py)
+    # and how much of gold the evaluation reads and writes.
+    llm_training: Mapping[str, Any] = _setting({}, _training, editable=False)
+    llm_eval_gold_limit: int = _setting(32, _integer(1, 10_000))
+    llm_eval_max_new_tokens: int = _setting(96, _integer(1, 4096))
 
     @classmethod
     def from_stored(cls, stored: Mapping[str, Any] | None) -> ProjectSettings:

@@ -7,10 +7,12 @@ default kind is the first one that fits its task type.
 
 from __future__ import annotations
 
-from curator.round_kinds import classifier
+from curator.round_kinds import classifier, dpo, reward, sft
 from curator.round_kinds.base import RoundKind, RoundNotStartable, RoundResult, SnapshotRow
 
-KINDS: dict[str, RoundKind] = {kind.name: kind for kind in (classifier.KIND,)}
+KINDS: dict[str, RoundKind] = {
+    kind.name: kind for kind in (classifier.KIND, sft.KIND, dpo.KIND, reward.KIND)
+}
 
 __all__ = ["KINDS", "RoundKind", "RoundNotStartable", "RoundResult", "SnapshotRow", "kind_choose",
            "kind_named", "kinds_for"]  # fmt: skip

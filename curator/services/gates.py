@@ -80,7 +80,9 @@ def contamination_gate(
         return None
     from curator.algorithms import curation
 
-    field = project.setting("text_field")
+    # Label-set projects compare their text field; prompt/response projects their prompts.
+    fields = task_types.spec(project.task_type).fields
+    field = project.settings_obj.text_field if fields[0] == "text" else fields[0]
     gold = list(
         Record.objects.filter(project=project, split=Split.GOLD).values_list("id", "payload")
     )
