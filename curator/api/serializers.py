@@ -3,6 +3,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from annotation import task_types
 from annotation.models import Annotation, Assignment
 from annotation.services.annotations import suggestion_for
 from curator.models import (
@@ -13,7 +14,6 @@ from curator.models import (
     Round,
     RoundSnapshotItem,
     Split,
-    TaskType,
 )
 from curator.services.curation import QUALITY_KIND
 from curator.services.model_jobs import MODEL_JOB_KINDS
@@ -44,7 +44,9 @@ class ProjectSerializer(serializers.ModelSerializer):
 
 class ProjectCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
-    task_type = serializers.ChoiceField(choices=TaskType.choices, default=TaskType.CLASSIFICATION)
+    task_type = serializers.ChoiceField(
+        choices=task_types.choices(), default=task_types.CLASSIFICATION
+    )
     # ["pos", "neg"] or [{"value": "1", "name": "1 - off topic"}, ...]; none for pairwise and
     # correction projects.
     labels = serializers.ListField(child=serializers.JSONField(), required=False, default=list)

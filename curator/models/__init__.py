@@ -2,7 +2,7 @@ from curator.models.audit import AuditEvent
 from curator.models.documents import Document
 from curator.models.embeddings import Embedding
 from curator.models.jobs import Job, JobChunk
-from curator.models.projects import Membership, Project, Role, TaskType
+from curator.models.projects import Membership, Project, Role
 from curator.models.records import (
     FilterDecision,
     LineageEdge,
@@ -37,6 +37,5 @@ __all__ = [
     "RoutingDecision",
     "Score",
     "Split",
-    "TaskType",
     "User",
 ]

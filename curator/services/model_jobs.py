@@ -48,17 +48,10 @@ class JobNotStartable(NotStartable):
     pass
 
 
-# Task types the LLM pre-labels: label sets are scored (a rating scale is one too; multi-label
-# is a yes/no question per label); correction gets drafts written and spans suggested phrases.
-# Pairwise preferences come from the judge job.
-PRELABEL_TASK_TYPES = (
-    task_types.CLASSIFICATION,
-    task_types.RATING,
-    task_types.MULTILABEL,
-    task_types.CORRECTION,
-    task_types.SPAN,
-)
-GENERATE_TASK_TYPES = (task_types.CLASSIFICATION, task_types.RATING)
+# Task types the LLM pre-labels (each says how: TaskType.prelabel_method); pairwise
+# preferences come from the judge job. Generation writes labeled examples of label-set tasks.
+PRELABEL_TASK_TYPES = task_types.supporting(task_types.PRELABEL)
+GENERATE_TASK_TYPES = task_types.supporting(task_types.GENERATE)
 
 
 def model_job_start(
