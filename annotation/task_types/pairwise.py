@@ -78,7 +78,7 @@ class Pairwise(TaskType):
             return ""
         if not isinstance(value, Mapping):
             return str(value)
-        choice = CHOICE_NAMES.get(value.get("choice"))
+        choice = CHOICE_NAMES.get(str(value.get("choice")))
         return f"{choice}: {value['reason']}" if value.get("reason") else str(choice)
 
     def key_help(self, labels: Labels) -> list[KeyHelp]:

@@ -59,12 +59,12 @@ class Span(TaskType):
         text = text_of(payload, text_field)
         if not isinstance(raw, list):
             raise ValidationError("spans must be a list of {start, end, label}")
-        spans = []
+        spans: list[dict[str, Any]] = []
         for item in raw:
             if not isinstance(item, Mapping):
                 raise ValidationError("each span is an object {start, end, label}")
             try:
-                start, end = int(item.get("start")), int(item.get("end"))
+                start, end = int(item.get("start", "")), int(item.get("end", ""))
             except (TypeError, ValueError):
                 raise ValidationError("span start and end are character offsets") from None
             label = str(item.get("label", ""))
