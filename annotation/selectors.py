@@ -46,11 +46,11 @@ def latest_human_labels(
 def ratings_of(project: Project, since: Any = None) -> list[Rating]:
     """Every author's latest label (since a moment, if given), cut into the units agreement
     statistics count."""
-    task = project.task_type
+    task = task_types.get(project.task_type)
     labels = latest_human_labels(project, since=since)
     field = project.settings_obj.text_field
     texts: dict[int, str] = {}
-    if task == task_types.SPAN:
+    if task.agreement_needs_text:
         texts = {
             pk: task_types.text_of(payload, field)
             for pk, payload in Record.objects.filter(
@@ -62,22 +62,22 @@ def ratings_of(project: Project, since: Any = None) -> list[Rating]:
         if len(per_author) < 2:
             continue  # a unit one person rated says nothing about agreement
         for author_id, (_, value) in per_author.items():
-            for suffix, category in task_types.agreement_units(
-                task, project.labels, value, texts.get(record_id, "")
+            for suffix, category in task.agreement_units(
+                project.labels, value, texts.get(record_id, "")
             ):
                 ratings.append(
                     Rating(
                         unit=f"{record_id}:{suffix}",
                         coder=str(author_id),
                         category=category,
-                        group=suffix if task == task_types.MULTILABEL else "",
+                        group=suffix if task.agreement_per_unit else "",
                     )
                 )
     return ratings
 
 
 def project_agreement(project: Project) -> AgreementReport | None:
-    level = task_types.spec(project.task_type).level
+    level = task_types.get(project.task_type).level
     if level is None:
         return None  # free text: agreement is read in review, not computed
     return agreement_report(ratings_of(project), level)
@@ -114,7 +114,7 @@ class AnnotatorFigures:
 
 def annotator_figures(project: Project) -> list[AnnotatorFigures]:
     """Per annotator: labels, speed, suggestion acceptance, gold accuracy, competence."""
-    task = project.task_type
+    task = task_types.get(project.task_type)
     figures: dict[int, AnnotatorFigures] = {}
     seconds: dict[int, list[float]] = defaultdict(list)
     for author_id, spent, accepted in Annotation.objects.filter(
@@ -134,11 +134,12 @@ def annotator_figures(project: Project) -> list[AnnotatorFigures]:
             for author_id, (_, value) in per_author.items():
                 row = figures.setdefault(author_id, AnnotatorFigures(author_id, ""))
                 row.gold_checked += 1
-                row.gold_correct += task_types.vote_key(task, value) == truth[record_id]
-    if task_types.spec(task).level is not None and task != task_types.SPAN:
+                row.gold_correct += task.vote_key(value) == truth[record_id]
+    # Competence needs one category per person and record (not a span list, not free text).
+    if task.level is not None and task.record_votes_are_categories:
         votes = [
             LabelVote(record_id, annotation_id, str(author_id), Source.HUMAN,
-                      task_types.vote_key(task, value))
+                      task.vote_key(value))
             for record_id, per_author in latest_human_labels(project).items()
             if len(per_author) >= 2
             for author_id, (annotation_id, value) in per_author.items()
@@ -168,7 +169,7 @@ def disagreements(project: Project, after_id: int = 0, limit: int = 25) -> list[
     Candidates come from an integer aggregate (records with two authors or more), so no
     DISTINCT runs over JSON; their values are compared here, one page at a time.
     """
-    task = project.task_type
+    task = task_types.get(project.task_type)
     found: list[Disagreement] = []
     cursor = after_id
     while len(found) < limit:
@@ -193,7 +194,7 @@ def disagreements(project: Project, after_id: int = 0, limit: int = 25) -> list[
         names = usernames({a for per in labels.values() for a in per})
         for record_id in candidates:
             per_author = labels.get(record_id, {})
-            keys = {task_types.vote_key(task, value) for _, value in per_author.values()}
+            keys = {task.vote_key(value) for _, value in per_author.values()}
             if len(keys) < 2:
                 continue
             newest = max(annotation_id for annotation_id, _ in per_author.values())
@@ -207,7 +208,7 @@ def disagreements(project: Project, after_id: int = 0, limit: int = 25) -> list[
                             "annotation_id": annotation_id,
                             "author": names.get(author_id, ""),
                             "value": value,
-                            "key": task_types.vote_key(task, value),
+                            "key": task.vote_key(value),
                         }
                         for author_id, (annotation_id, value) in sorted(per_author.items())
                     ],

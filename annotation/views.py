@@ -56,43 +56,26 @@ def _next_card(
 
 
 def _card_context(project: Project, record: Record, current: Any = None) -> dict[str, Any]:
-    """What every task template needs to show a record and its form."""
-    task = project.task_type
-    field = project.settings_obj.text_field
+    """What every task template needs to show a record and its form; the task type adds the
+    record's fields and the form's starting state for its own card template."""
+    task = task_types.get(project.task_type)
     suggestion = suggestion_for(record) if current is None else None
-    shown = current if current is not None else (suggestion.value if suggestion else None)
     labels = project.labels
     return {
-        "task": task,
+        "task": task.name,
+        "task_type": task,
         "record": record,
-        "text": task_types.text_of(record.payload, field),
-        "prompt": task_types.text_of(record.payload, "prompt"),
-        "response_a": task_types.text_of(record.payload, "response_a"),
-        "response_b": task_types.text_of(record.payload, "response_b"),
-        "draft": task_types.draft_of(record.payload),
         "suggestion": suggestion,
-        "suggestion_text": (
-            task_types.describe(task, labels, suggestion.value) if suggestion else ""
-        ),
+        "suggestion_text": task.describe(labels, suggestion.value) if suggestion else "",
         "current": current,
-        # Pre-selected values: the label being revised, else the model's suggestion.
-        "selected": shown if task == task_types.MULTILABEL and shown else [],
-        "correction_text": _correction_text(record, current, suggestion),
-        # Spans start from the label being revised, else from the model's suggestion.
-        "spans_json": task_types.spans_json(shown if task == task_types.SPAN else None),
         "keys": task_types.label_keys(labels),
+        **task.card_context(
+            record.payload,
+            project.setting("text_field"),
+            current,
+            suggestion.value if suggestion else None,
+        ),
     }
-
-
-def _correction_text(record: Record, current: Any, suggestion: Annotation | None) -> str:
-    """What the correction box starts with: the label being revised, the record's draft, or
-    a draft the LLM wrote for it."""
-    if isinstance(current, dict):
-        return current.get("text", "")
-    draft = task_types.draft_of(record.payload)
-    if not draft and suggestion is not None and isinstance(suggestion.value, dict):
-        return suggestion.value.get("text", "")
-    return draft
 
 
 def _card(
@@ -136,8 +119,7 @@ def _labeling_page(
         "annotation/annotate.html",
         {
             "project": project,
-            "keys": task_types.label_keys(project.labels),
-            "task": project.task_type,
+            "key_help": task_types.get(project.task_type).key_help(project.labels),
             "first_card": first_card,
         },
     )

@@ -207,7 +207,7 @@ def test_a_kind_that_does_not_fit_is_refused_and_the_fitting_one_is_offered(
     )
     assert refused.status_code == 400 and "dpo" in refused.content.decode()
     assert not Round.objects.filter(project=labeled).exists()
-    with pytest.raises(RoundNotStartable, match="unknown round kind 'dpo'; use: classifier"):
+    with pytest.raises(RoundNotStartable, match="a dpo round does not train on classification projects; use: classifier"):
         round_start(project=labeled, user=admin_user, kind="dpo")
     page = client.get(f"/p/{labeled.slug}/").content.decode()
     assert "Start a round" in page and 'name="kind" value="classifier"' in page
@@ -222,17 +222,17 @@ def test_a_kind_that_does_not_fit_is_refused_and_the_fitting_one_is_offered(
 @pytest.mark.django_db
 def test_a_project_no_kind_fits_is_not_offered_a_round(client, admin_user):
     project = project_create(
-        name="preferences", task_type="pairwise", labels=[], created_by=admin_user,
+        name="topics", task_type="multilabel", labels=["a", "b"], created_by=admin_user,
         settings={"gold_rate": 0},
     )  # fmt: skip
     client.force_login(admin_user)
     page = client.get(f"/p/{project.slug}/").content.decode()
     assert "Start a round" not in page
-    assert "Rounds do not train on pairwise preference projects yet" in page
+    assert "Rounds do not train on multi-label classification projects yet" in page
     assert client.get(f"/api/projects/{project.slug}/").json()["round_kinds"] == []
     refused = client.post(f"/api/projects/{project.slug}/rounds/")
     assert refused.status_code == 409
-    assert "no round kind trains on pairwise projects" in refused.json()["detail"]
-    with pytest.raises(RoundNotStartable, match="a classifier round does not train on pairwise"):
+    assert "no round kind trains on multilabel projects" in refused.json()["detail"]
+    with pytest.raises(RoundNotStartable, match="a classifier round does not train on multilabel"):
         round_start(project=project, user=admin_user, kind="classifier")
     assert not Round.objects.filter(project=project).exists()

@@ -46,9 +46,10 @@ def suggestion_for(record: Record) -> Annotation | None:
 def _suggestion_accepted(
     project: Project, record: Record, value: Any, suggestion_id: int | None
 ) -> bool | None:
-    if project.task_type == task_types.CORRECTION and task_types.draft_of(record.payload):
-        # The draft is the model's suggestion: submitting it unedited accepts it.
-        return not value["edited"]
+    task = task_types.get(project.task_type)
+    in_payload = task.suggestion_in_payload_accepted(record.payload, value)
+    if in_payload is not None:  # e.g. a correction's draft, accepted when left unedited
+        return in_payload
     if not suggestion_id:
         return None
     suggestion = (
@@ -60,7 +61,7 @@ def _suggestion_accepted(
     )
     if suggestion is None:
         return None
-    return task_types.same_value(project.task_type, suggestion, value)
+    return task.same_value(suggestion, value)
 
 
 def annotation_submit(

@@ -3,6 +3,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from annotation import task_types
 from annotation.models import Annotation, Assignment
 from annotation.services.annotations import suggestion_for
 from curator import job_kinds, round_kinds
@@ -14,7 +15,6 @@ from curator.models import (
     Round,
     RoundSnapshotItem,
     Split,
-    TaskType,
 )
 from curator.models.records import QUALITY_KIND
 
@@ -51,7 +51,9 @@ class ProjectSerializer(serializers.ModelSerializer):
 
 class ProjectCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
-    task_type = serializers.ChoiceField(choices=TaskType.choices, default=TaskType.CLASSIFICATION)
+    task_type = serializers.ChoiceField(
+        choices=task_types.choices(), default=task_types.CLASSIFICATION
+    )
     # ["pos", "neg"] or [{"value": "1", "name": "1 - off topic"}, ...]; none for pairwise and
     # correction projects.
     labels = serializers.ListField(child=serializers.JSONField(), required=False, default=list)

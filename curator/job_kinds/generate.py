@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 GENERATORS = ("instruction", "rewrite", "adversarial", "grounded")
 MAX_GENERATED = 2000
-TASK_TYPES = (task_types.CLASSIFICATION, task_types.RATING)
+TASK_TYPES = task_types.supporting(task_types.GENERATE)
 
 
 def _check(project: Project, params: Mapping[str, Any]) -> None:

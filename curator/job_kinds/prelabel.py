@@ -14,13 +14,7 @@ if TYPE_CHECKING:
 # Label sets are scored (a rating scale is one too; multi-label is a yes/no question per label);
 # correction gets drafts written and spans suggested phrases. Pairwise preferences come from the
 # judge job.
-TASK_TYPES = (
-    task_types.CLASSIFICATION,
-    task_types.RATING,
-    task_types.MULTILABEL,
-    task_types.CORRECTION,
-    task_types.SPAN,
-)
+TASK_TYPES = task_types.supporting(task_types.PRELABEL)
 
 
 def _check(project: Project, params: Mapping[str, Any]) -> None:

@@ -3,7 +3,7 @@ from curator.models.documents import Document
 from curator.models.embeddings import Embedding
 from curator.models.jobs import Job, JobChunk
 from curator.models.model_versions import ModelVersion
-from curator.models.projects import Membership, Project, Role, TaskType
+from curator.models.projects import Membership, Project, Role
 from curator.models.records import (
     FilterDecision,
     LineageEdge,
@@ -39,6 +39,5 @@ __all__ = [
     "RoutingDecision",
     "Score",
     "Split",
-    "TaskType",
     "User",
 ]

@@ -7,17 +7,8 @@ from django.conf import settings as django_settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from annotation import task_types
 from curator.models.project_settings import DEFAULTS, FIELDS, ProjectSettings
-
-
-class TaskType(models.TextChoices):
-    # The rules of each type live in annotation.task_types.
-    CLASSIFICATION = "classification", "Single-label classification"
-    MULTILABEL = "multilabel", "Multi-label classification"
-    RATING = "rating", "Rating on a scale"
-    PAIRWISE = "pairwise", "Pairwise preference"
-    CORRECTION = "correction", "Response writing / correction"
-    SPAN = "span", "Span labeling"
 
 
 class Role(models.TextChoices):
@@ -33,8 +24,9 @@ PROJECT_SETTING_DEFAULTS: dict[str, Any] = DEFAULTS
 class Project(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=80, unique=True)
+    # The task types and their rules: annotation.task_types (its registry is the one list).
     task_type = models.CharField(
-        max_length=32, choices=TaskType.choices, default=TaskType.CLASSIFICATION
+        max_length=32, choices=task_types.choices(), default=task_types.CLASSIFICATION
     )
     # [{"value": "positive", "name": "Positive"}, ...]; the order gives the number keys 1..9.
     labels = models.JSONField(default=list)

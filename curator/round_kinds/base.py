@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from annotation import task_types
 from curator.errors import NotStartable
 from curator.models import Project
 
@@ -36,8 +37,8 @@ class RoundResult:
 class RoundKind:
     """One kind of round.
 
-    - `task_types`: the task types whose labels it trains on; the start button, the API and
-      `curator_round --kind` offer a kind only to projects of these types.
+    - which task types it trains on is declared by each task type (`TaskType.round_kinds`); the
+      start button, the API and `curator_round --kind` offer a kind only where it fits.
     - `snapshot_rows(project)`: the rows frozen into the round's snapshot when it starts (raises
       RoundNotStartable when the data cannot train yet).
     - `runner`: dotted path of `run(job, round_, **options) -> RoundResult`, the stages after the
@@ -46,10 +47,10 @@ class RoundKind:
 
     name: str
     title: str
-    task_types: frozenset[str]
     snapshot_rows: Callable[[Project], list[SnapshotRow]]
     runner: str
     stages: tuple[str, ...] = field(default=())
 
     def fits(self, task_type: str) -> bool:
-        return task_type in self.task_types
+        # Each task type declares the round kinds that train on its labels (one place).
+        return self.name in task_types.get(task_type).round_kinds

@@ -3,7 +3,6 @@ trained on the project's consensus labels, evaluated on gold, ranking the pool b
 
 from __future__ import annotations
 
-from annotation import task_types
 from annotation.labels import training_labels
 from curator.models import Project
 from curator.round_kinds.base import RoundKind, RoundNotStartable, SnapshotRow
@@ -27,7 +26,6 @@ def classifier_snapshot_rows(project: Project) -> list[SnapshotRow]:
 KIND = RoundKind(
     name="classifier",
     title="Classifier",
-    task_types=frozenset({task_types.CLASSIFICATION, task_types.RATING}),
     snapshot_rows=classifier_snapshot_rows,
     runner="workers.jobs.classifier_round.classifier_round_run",
     stages=("embed", "train", "evaluate", "score", "save", "feedback"),

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from annotation import task_types
 from curator.round_kinds.base import RoundKind
 from curator.round_kinds.llm_data import preference_snapshot_rows
 
 KIND = RoundKind(
     name="dpo",
     title="Preference optimisation (DPO)",
-    task_types=frozenset({task_types.PAIRWISE}),
     snapshot_rows=preference_snapshot_rows,
     runner="workers.jobs.llm_round.dpo_round_run",
     stages=("data", "train", "evaluate", "register"),

@@ -3,14 +3,12 @@ promoted it scores generated items."""
 
 from __future__ import annotations
 
-from annotation import task_types
 from curator.round_kinds.base import RoundKind
 from curator.round_kinds.llm_data import preference_snapshot_rows
 
 KIND = RoundKind(
     name="reward",
     title="Reward model",
-    task_types=frozenset({task_types.PAIRWISE}),
     snapshot_rows=preference_snapshot_rows,
     runner="workers.jobs.llm_round.reward_round_run",
     stages=("data", "train", "evaluate", "register"),

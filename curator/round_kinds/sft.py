@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from annotation import task_types
 from curator.round_kinds.base import RoundKind
 from curator.round_kinds.llm_data import sft_snapshot_rows
 
 KIND = RoundKind(
     name="sft",
     title="Supervised fine-tuning (SFT)",
-    task_types=frozenset({task_types.CORRECTION}),
     snapshot_rows=sft_snapshot_rows,
     runner="workers.jobs.llm_round.sft_round_run",
     stages=("data", "train", "evaluate", "register"),

@@ -92,10 +92,11 @@ def export_write(
     rows = labeled_rows(project, split=split, round_=round_)
     counts: Counter = Counter()
     record_ids: list[int] = []
+    task = task_types.get(project.task_type)
 
     def counted(source: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         for row in source:
-            counts[str(row.get("label", row.get("choice", row.get("rating", ""))))] += 1
+            counts[task.manifest_label(row)] += 1
             record_ids.append(row["record_id"])
             yield row
 

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import IO, Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, transaction
 from django.utils import timezone
@@ -297,25 +296,12 @@ def project_rows(project: Project, binary: IO[bytes], file_format: str) -> Itera
                 f"not {project.get_task_type_display().lower()} projects"
             )  # fmt: skip
         return reader(binary)
-    task = task_types.spec(project.task_type)
+    task = task_types.get(project.task_type)
     text_field = project.settings_obj.text_field if "text" in task.fields else task.fields[0]
     required = tuple(field for field in task.fields if field not in ("text", text_field))
-    if project.task_type == task_types.CLASSIFICATION:
-        check: Any = set(project.label_values) or None
-    else:
 
-        def check(payload: dict[str, Any], label: Any) -> Any:
-            if isinstance(label, str) and label.strip()[:1] in ("[", "{"):
-                try:
-                    label = json.loads(label)  # CSV cells carry lists and objects as JSON
-                except ValueError:
-                    raise ValueError(f"label {label[:40]!r} is not valid JSON") from None
-            try:
-                return task_types.clean_value(
-                    project.task_type, project.labels, payload, label, text_field
-                )
-            except ValidationError as error:
-                raise ValueError(f"label {label!r}: {' '.join(error.messages)}") from None
+    def check(payload: dict[str, Any], label: Any) -> Any:
+        return task.import_label(project.labels, payload, label, text_field)
 
     def adapt(row: dict[str, Any]) -> dict[str, Any]:
         # A file exported by curator (its rows carry label_source) imports back as it was.

@@ -9,24 +9,21 @@ from django.db import transaction
 from django.utils.text import slugify
 
 from annotation import task_types
-from curator.models import Membership, Project, Role, TaskType, User
+from curator.models import Membership, Project, Role, User
 from curator.models.validation import field_errors
 from curator.permissions import Action, require
 from curator.services.audit import audit
 
-MAX_NUMBER_KEYS = 9
-MAX_SCALE_POINTS = 10  # keys 1-9 and 0
-
 
 def normalise_labels(
-    labels: list[Any], task_type: str = TaskType.CLASSIFICATION
+    labels: list[Any], task_type: str = task_types.CLASSIFICATION
 ) -> list[dict[str, str]]:
     """Accept ["pos", "neg"] or [{"value": "pos", "name": "Positive"}]; refuse repeats, blanks.
 
     Pairwise and correction projects have no labels; a rating project's labels are its scale
     points, each named by its rubric line ("1 - off topic").
     """
-    task = task_types.spec(task_type)
+    task = task_types.get(task_type)
     if not task.uses_labels:
         if labels:
             raise ValidationError(f"a {task.title.lower()} project has no labels")
@@ -43,11 +40,11 @@ def normalise_labels(
     values = [label["value"] for label in result]
     if len(set(values)) != len(values):
         raise ValidationError("labels must be distinct")
-    most = MAX_SCALE_POINTS if task_type == TaskType.RATING else MAX_NUMBER_KEYS
-    least = 1 if task_type == TaskType.SPAN else 2
-    if not least <= len(result) <= most:
-        raise ValidationError(f"a {task.title.lower()} project needs {least} to {most} labels")
-    task_types.check_labels(task_type, result)
+    if not task.min_labels <= len(result) <= task.max_labels:
+        raise ValidationError(
+            f"a {task.title.lower()} project needs {task.min_labels} to {task.max_labels} labels"
+        )
+    task.check_labels(result)
     return result
 
 
@@ -57,7 +54,7 @@ def project_create(
     labels: list[Any],
     created_by: User,
     guidelines: str = "",
-    task_type: str = TaskType.CLASSIFICATION,
+    task_type: str = task_types.CLASSIFICATION,
     settings: dict[str, Any] | None = None,
     slug: str | None = None,
 ) -> Project:

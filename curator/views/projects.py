@@ -7,9 +7,10 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from annotation import task_types
 from curator import round_kinds, selectors
 from curator.importing.parsers import ImportFormatError
-from curator.models import Round, Split, TaskType
+from curator.models import Round, Split
 from curator.permissions import Action, can, role_of
 from curator.services.imports import import_start
 from curator.services.jobs import BrokerUnavailable
@@ -50,7 +51,7 @@ def project_new(request: HttpRequest) -> HttpResponse:
     """Staff create projects (as in the API); the creator becomes the project's admin."""
     if not _can_create_projects(request.user):
         raise Http404("no such page")
-    form = {"name": "", "task_type": TaskType.CLASSIFICATION, "labels": "", "guidelines": ""}
+    form = {"name": "", "task_type": task_types.CLASSIFICATION, "labels": "", "guidelines": ""}
     error = ""
     if request.method == "POST":
         form = {key: request.POST.get(key, "") for key in form}  # shown again as typed
@@ -73,7 +74,7 @@ def project_new(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "curator/project_new.html",
-        {"form": form, "error": error, "task_types": TaskType.choices},
+        {"form": form, "error": error, "task_types": task_types.choices()},
         status=400 if error else 200,
     )
 

@@ -24,12 +24,13 @@ def review_page(request: HttpRequest, slug: str) -> HttpResponse:
     after = keyset_param(request)
     items = selectors.disagreements(project, after_id=after)
     field = project.settings_obj.text_field
+    task = task_types.get(project.task_type)
     for item in items:
         item.text = task_types.text_of(item.record.payload, field) or task_types.text_of(
             item.record.payload, "prompt"
         )
         for label in item.labels:
-            label["shown"] = task_types.describe(project.task_type, project.labels, label["value"])
+            label["shown"] = task.describe(project.labels, label["value"])
     context = {
         "project": project,
         "agreement": selectors.project_agreement(project),
@@ -38,9 +39,9 @@ def review_page(request: HttpRequest, slug: str) -> HttpResponse:
         "next_after": items[-1].record.pk if len(items) >= 25 else None,
         "flags": selectors.open_flags(project),
         "misses": selectors.spot_check_misses(project),
-        "keys": task_types.label_keys(project.labels),
-        "choice_task": project.task_type
-        in (task_types.CLASSIFICATION, task_types.RATING, task_types.PAIRWISE),
+        # A curator settles with one of these, or by adopting one of the labels.
+        "settle_field": task.form_field,
+        "settle_options": task.settle_options(project.labels),
     }
     return render(request, "curator/review.html", context)
 

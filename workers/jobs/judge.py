@@ -121,7 +121,8 @@ def process(job: Job, record_ids: list[int]) -> None:
         round_=None, kind=BIAS_KIND, model_identity=identity, job=job,
         record_ids=[r.pk for r in records], values=[float(r.position_biased) for r in results],
     )  # fmt: skip
-    if job.project.task_type == task_types.PAIRWISE:
+    task = task_types.get(job.project.task_type)
+    if task.judge_labels:
         # In a preference project the verdict is also the suggestion annotators see, and a
         # label people's choices can be compared with.
         Annotation.objects.bulk_create(
@@ -129,7 +130,9 @@ def process(job: Job, record_ids: list[int]) -> None:
                 Annotation(
                     record=record,
                     project=job.project,
-                    value={"choice": result.verdict, "reason": ""},
+                    value=task.clean(
+                        job.project.labels, record.payload, {"choice": result.verdict}
+                    ),
                     source=Source.LLM,
                     job=job,
                     confidence=0.5
@@ -158,7 +161,7 @@ def finalize(job: Job) -> dict[str, Any]:
     # People's choices where the project collects them, else a preference field in the payload.
     people = (
         {record: choice for record, (_, choice) in training_labels(job.project).items()}
-        if job.project.task_type == task_types.PAIRWISE
+        if task_types.get(job.project.task_type).judge_labels
         else {}
     )
     results, human = [], []

@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import random
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -115,9 +117,10 @@ def plan(job: Job) -> list[int]:
     project = job.project
     llm = job_llm(job)
     seed = int(setting(job, project, "seed"))
+    method = METHODS[task_types.get(project.task_type).prelabel_method]
     examples = (
         few_shot_examples(project, int(setting(job, project, "few_shot_per_label")), seed)
-        if project.task_type in (task_types.CLASSIFICATION, task_types.RATING)
+        if method.few_shot
         else []
     )
     params = {
@@ -133,26 +136,8 @@ def plan(job: Job) -> list[int]:
         or project.settings_obj.prelabel_user
         or DEFAULT_USER,
     }
-    if project.task_type == task_types.MULTILABEL:
-        params["prior"] = [
-            calibration.content_free_prior(
-                llm.option_logprobs(
-                    [
-                        multilabel_messages(project, t, name)
-                        for t in calibration.CONTENT_FREE_INPUTS
-                    ],
-                    YES_NO,
-                )
-            ).tolist()
-            for name in label_names(project)
-        ]
-    elif project.task_type not in (task_types.CORRECTION, task_types.SPAN):
-        params["prior"] = calibration.content_free_prior(
-            llm.option_logprobs(
-                [messages_for(project, params, text) for text in calibration.CONTENT_FREE_INPUTS],
-                label_names(project),
-            )
-        ).tolist()
+    if method.prior is not None:
+        params["prior"] = method.prior(llm, project, params)
     Job.objects.filter(pk=job.pk).update(params=params, model_identity={"llm": llm.identity})
     job.params = params
     human = Annotation.objects.filter(record=OuterRef("pk"), source=Source.HUMAN)
@@ -178,39 +163,103 @@ def route(confidence: float, threshold: float, record_id: int, seed: int, rate: 
     return RoutingDecision.Decision.AUTO
 
 
+# Each labeler returns (value in the task type's shape, calibrated confidence or None) for each
+# record; None means a suggestion for people, never routed.
+Labeled = list[tuple[Any, float | None]]
+
+
+def _label_scores(
+    llm: LLM, project: Project, params: dict[str, Any], records: list[Record], field: str
+) -> Labeled:
+    probabilities = label_probabilities(llm, project, params, [r.text(field) for r in records])
+    # Stored in the task type's shape: a rating is the scale point as a number.
+    task = task_types.get(project.task_type)
+    values = [task.clean(project.labels, {}, v) for v in project.label_values]
+    return [(values[int(row.argmax())], float(row.max())) for row in probabilities]
+
+
+def _label_scores_prior(llm: LLM, project: Project, params: dict[str, Any]) -> Any:
+    return calibration.content_free_prior(
+        llm.option_logprobs(
+            [messages_for(project, params, text) for text in calibration.CONTENT_FREE_INPUTS],
+            label_names(project),
+        )
+    ).tolist()
+
+
+def _yes_no_per_label(
+    llm: LLM, project: Project, params: dict[str, Any], records: list[Record], field: str
+) -> Labeled:
+    yes = multilabel_probabilities(llm, project, params, [r.text(field) for r in records])
+    values = project.label_values
+    return [
+        (
+            [v for v, p in zip(values, row, strict=True) if p >= 0.5],
+            # As sure as its least sure yes/no decision.
+            float(np.min(np.maximum(row, 1 - row))),
+        )
+        for row in yes
+    ]
+
+
+def _yes_no_prior(llm: LLM, project: Project, params: dict[str, Any]) -> Any:
+    return [
+        calibration.content_free_prior(
+            llm.option_logprobs(
+                [multilabel_messages(project, t, name) for t in calibration.CONTENT_FREE_INPUTS],
+                YES_NO,
+            )
+        ).tolist()
+        for name in label_names(project)
+    ]
+
+
+def _drafts(
+    llm: LLM, project: Project, params: dict[str, Any], records: list[Record], field: str
+) -> Labeled:
+    task = task_types.get(project.task_type)
+    prompts = [
+        [{"role": "user", "content": task_types.text_of(r.payload, "prompt")[:4000]}]
+        for r in records
+    ]
+    replies = llm.generate(prompts, max_new_tokens=int(params.get("max_new_tokens", 160)))
+    return [
+        (task.clean(project.labels, r.payload, {"text": reply or "(no answer)"}), None)
+        for r, reply in zip(records, replies, strict=True)
+    ]
+
+
+def _phrases(
+    llm: LLM, project: Project, params: dict[str, Any], records: list[Record], field: str
+) -> Labeled:
+    texts = [r.text(field) for r in records]
+    return [(spans, None) for spans in span_suggestions(llm, project, params, texts)]
+
+
+@dataclass(frozen=True)
+class Method:
+    """How to pre-label one kind of task (TaskType.prelabel_method names one)."""
+
+    label: Callable[[LLM, Project, dict[str, Any], list[Record], str], Labeled]
+    # The content-free prior measured once in plan, for calibration; None where not needed.
+    prior: Callable[[LLM, Project, dict[str, Any]], Any] | None = None
+    few_shot: bool = False
+
+
+METHODS: dict[str | None, Method] = {
+    task_types.LABEL_SCORES: Method(_label_scores, _label_scores_prior, few_shot=True),
+    task_types.YES_NO_PER_LABEL: Method(_yes_no_per_label, _yes_no_prior),
+    task_types.DRAFT: Method(_drafts),
+    task_types.PHRASES: Method(_phrases),
+}
+
+
 def _labels_for(
     llm: LLM, project: Project, params: dict[str, Any], records: list[Record], field: str
-) -> list[tuple[Any, float | None]]:
+) -> Labeled:
     """(value in the task type's shape, calibrated confidence) for each record."""
-    task = project.task_type
-    if task == task_types.CORRECTION:
-        prompts = [
-            [{"role": "user", "content": task_types.text_of(r.payload, "prompt")[:4000]}]
-            for r in records
-        ]
-        replies = llm.generate(prompts, max_new_tokens=int(params.get("max_new_tokens", 160)))
-        return [
-            (task_types.clean_value(task, [], r.payload, {"text": reply or "(no answer)"}), None)
-            for r, reply in zip(records, replies, strict=True)
-        ]
-    texts = [r.text(field) for r in records]
-    if task == task_types.SPAN:
-        return [(spans, None) for spans in span_suggestions(llm, project, params, texts)]
-    if task == task_types.MULTILABEL:
-        yes = multilabel_probabilities(llm, project, params, texts)
-        values = project.label_values
-        return [
-            (
-                [v for v, p in zip(values, row, strict=True) if p >= 0.5],
-                # As sure as its least sure yes/no decision.
-                float(np.min(np.maximum(row, 1 - row))),
-            )
-            for row in yes
-        ]
-    probabilities = label_probabilities(llm, project, params, texts)
-    # Stored in the task type's shape: a rating is the scale point as a number.
-    values = [task_types.clean_value(task, project.labels, {}, v) for v in project.label_values]
-    return [(values[int(row.argmax())], float(row.max())) for row in probabilities]
+    method = METHODS[task_types.get(project.task_type).prelabel_method]
+    return method.label(llm, project, params, records, field)
 
 
 YES_NO = ["yes", "no"]
@@ -251,7 +300,7 @@ def span_suggestions(
                         spans.append({"start": start, "end": end, "label": tag["value"]})
                         break
                     start = lowered.find(phrase.lower(), start + 1)
-        result.append(task_types.clean_value(task_types.SPAN, tags, {"text": text}, spans))
+        result.append(task_types.clean_value(project.task_type, tags, {"text": text}, spans))
     return result
 
 
