@@ -51,12 +51,13 @@ def load_policy(
     read, judged or used as a judge; `variant(llm, name)` picks the adapter, None the base.
     """
     llm = TransformersLLM(resolve_base(base), device)
+    model: Any = llm.model
     for index, (name, folder) in enumerate((adapters or {}).items()):
         if index == 0:
-            llm.model = PeftModel.from_pretrained(llm.model, str(folder), adapter_name=name)
+            model = PeftModel.from_pretrained(model, str(folder), adapter_name=name)
         else:
-            llm.model.load_adapter(str(folder), adapter_name=name)
-    llm.model.eval()
+            model.load_adapter(str(folder), adapter_name=name)
+    llm.model = model.eval()
     return llm
 
 
@@ -215,7 +216,7 @@ class RewardModel:
     def conversation_text(self, prompt: Prompt, response: str) -> str:
         """The text the reward trainer saw: the whole conversation through the chat template."""
         messages = [*as_messages(prompt), {"role": "assistant", "content": response}]
-        return self.tokenizer.apply_chat_template(messages, tokenize=False)
+        return str(self.tokenizer.apply_chat_template(messages, tokenize=False))
 
     @torch.inference_mode()
     def scores_texts(self, texts: Sequence[str], max_tokens: int = 1024) -> np.ndarray:
@@ -236,7 +237,9 @@ class RewardModel:
         return self.scores_texts(texts)
 
 
-def reward_scores(model: RewardModel, prompts: Sequence[Prompt], responses: Sequence[str]):
+def reward_scores(
+    model: RewardModel, prompts: Sequence[Prompt], responses: Sequence[str]
+) -> np.ndarray:
     """Reward of each generated item (for scores on records, bulk approval and filters)."""
     return model.scores(prompts, responses)
 

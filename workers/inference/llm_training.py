@@ -102,7 +102,7 @@ class TrainingResult:
     adapter_sha256: str | None
     steps: int
     max_steps: int
-    loss_history: list[dict[str, float]] = field(default_factory=list)
+    loss_history: list[dict[str, float | None]] = field(default_factory=list)
     rows: int = 0  # rows trained on, after TRL dropped those that did not fit max_length
     tokens_seen: int = 0
     seconds: float = 0.0  # this call's training loop, without model loading
@@ -375,7 +375,7 @@ def _save_adapter(model: Any, output: Path) -> Path:
     return target
 
 
-def _loss_history(log_history: list[dict[str, Any]]) -> list[dict[str, float]]:
+def _loss_history(log_history: list[dict[str, Any]]) -> list[dict[str, float | None]]:
     return [
         {"step": entry["step"], "loss": entry["loss"], "learning_rate": entry.get("learning_rate")}
         for entry in log_history
