@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from workers.evaluation import (
+from curator.algorithms.evaluation import (
     few_shot_messages,
     preference_accuracy,
     prompt_text,
     rouge_l,
     win_rate,
 )
-from workers.judging import PairVerdict
-from workers.llm_training_config import TrainingConfig
+from curator.algorithms.judging import PairVerdict
+from curator.algorithms.training_config import TrainingConfig
 
 
 def verdict(which: str) -> PairVerdict:

@@ -207,7 +207,10 @@ def test_a_kind_that_does_not_fit_is_refused_and_the_fitting_one_is_offered(
     )
     assert refused.status_code == 400 and "dpo" in refused.content.decode()
     assert not Round.objects.filter(project=labeled).exists()
-    with pytest.raises(RoundNotStartable, match="a dpo round does not train on classification projects; use: classifier"):
+    with pytest.raises(
+        RoundNotStartable,
+        match="a dpo round does not train on classification projects; use: classifier",
+    ):
         round_start(project=labeled, user=admin_user, kind="dpo")
     page = client.get(f"/p/{labeled.slug}/").content.decode()
     assert "Start a round" in page and 'name="kind" value="classifier"' in page
