@@ -63,14 +63,14 @@ lint: install
 	$(BIN)/ruff format --check .
 
 # Static types (django-stubs) on the algorithms, selectors, services, jobs and inference.
-TYPED := curator/algorithms curator/selectors.py annotation/selectors.py annotation/labels.py \
-	annotation/agreement.py annotation/consensus.py curator/hashing.py curator/charts.py \
-	curator/celery.py curator/services/curation.py curator/services/documents.py curator/services/exports.py \
-	curator/services/imports.py curator/services/model_jobs.py curator/services/projects.py curator/services/project_settings.py \
-	curator/services/audit.py annotation/services workers/inference workers/jobs/prelabel.py \
-	workers/jobs/generate.py workers/jobs/filters.py workers/jobs/judge.py workers/jobs/noise.py \
-	workers/jobs/toxicity.py workers/jobs/embeddings.py workers/jobs/scores.py \
-	curator/models/project_settings.py curator/models/projects.py
+# Every floor below the interfaces: algorithms, models, label reads, selectors, services, kinds,
+# the job runtime and job bodies, and inference.
+TYPED := curator/algorithms curator/errors.py curator/json_values.py curator/hashing.py \
+	curator/charts.py curator/celery.py curator/models annotation/models.py annotation/task_types \
+	annotation/agreement.py annotation/consensus.py annotation/labels.py annotation/selectors.py \
+	curator/selectors.py curator/model_version_selectors.py curator/lineage.py curator/job_kinds \
+	curator/round_kinds curator/services annotation/services workers/runtime.py workers/jobs \
+	workers/inference
 
 typecheck: install
 	$(BIN)/mypy $(TYPED)

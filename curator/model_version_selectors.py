@@ -71,7 +71,7 @@ def version_lineage(version: ModelVersion) -> dict[str, Any]:
         "round": round_.number if round_ is not None else None,
         "snapshot_sha256": version.snapshot_sha256,
         "training_items": version_training_items(version).count(),
-        "parent": version.parent.number if version.parent_id else None,
+        "parent": version.parent.number if version.parent else None,
         "ancestors": [v.number for v in version_ancestors(version)],
         "children": list(version.children.order_by("number").values_list("number", flat=True)),
         "rounds_built_on": list(rounds_built_on(version).values_list("number", flat=True)),

@@ -41,8 +41,9 @@ def _content(value: Any) -> str | None:
         return value
     if isinstance(value, list):
         parts = [p.get("text") for p in value if isinstance(p, dict) and p.get("type") == "text"]
-        if parts and all(isinstance(p, str) for p in parts):
-            return "".join(parts)
+        texts = [p for p in parts if isinstance(p, str)]
+        if texts and len(texts) == len(parts):
+            return "".join(texts)
     return None
 
 

@@ -13,6 +13,7 @@ registry loads in every process (web, worker, migrations) without side effects.
 
 from __future__ import annotations
 
+import enum
 import importlib
 import pkgutil
 from collections.abc import Callable, Mapping
@@ -107,3 +108,10 @@ def params_check(project: Project, name: str, params: Mapping[str, Any]) -> None
         raise ParamsRefused(f"unknown parameter(s) for {name}: {', '.join(sorted(unknown))}")
     if kind.check is not None:
         kind.check(project, params)
+
+
+def names_enum() -> Any:
+    """The kinds' names as a StrEnum (`Job.Kind.ROUND == "round"`). Built from the registry at
+    run time, so type checkers see it as Any rather than an enum without members."""
+    names = {kind.name.upper(): kind.name for kind in all_kinds()}
+    return enum.StrEnum("Kind", names)  # members are only known at run time

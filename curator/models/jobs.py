@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import enum
 from typing import Any
 
 from django.conf import settings
@@ -15,10 +14,7 @@ class Job(models.Model):
 
     # The names of the kinds declared in curator/job_kinds/ (Job.Kind.ROUND == "round"), so code
     # that means one kind can say so; the declarations themselves live only in the registry.
-    # Built at run time from the registry, so its members are typed as Any.
-    Kind: Any = enum.StrEnum(
-        "Kind", {kind.name.upper(): kind.name for kind in job_kinds.all_kinds()}
-    )
+    Kind: Any = job_kinds.names_enum()
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"

@@ -32,7 +32,7 @@ class ModelVersion(models.Model):
         PROMOTED = "promoted", "Promoted"
         RETIRED = "retired", "Retired"
 
-    ROLE_OF_KIND = {
+    ROLE_OF_KIND: dict[str, str] = {
         Kind.SFT: Role.LLM,
         Kind.DPO: Role.LLM,
         Kind.REWARD: Role.REWARD,

@@ -35,7 +35,7 @@ def agreement_gate(
     last = earlier.order_by("-number").first()
     report = agreement_report(
         ratings_of(project, since=last.created_at if last else None),
-        task_types.spec(project.task_type).level,
+        task_types.spec(project.task_type).level or "nominal",
     )
     if report.alpha is None:
         return GateResult(

@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Manager, QuerySet
 from django.db.models.functions import Now
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
@@ -112,10 +113,7 @@ def job_fan_out(job: Job, record_ids: list[int], chunk_size: int) -> list[JobChu
             lease_expires_at=None,
         )
         for chunk in chunks:
-            transaction.on_commit(
-                lambda chunk_id=chunk.pk: _send(job_kinds.RUN_CHUNK_TASK, chunk_id, queue, job.pk),
-                robust=False,
-            )
+            transaction.on_commit(partial(_send, job_kinds.RUN_CHUNK_TASK, chunk.pk, queue, job.pk))
     return chunks
 
 
@@ -161,7 +159,7 @@ class SweepResult:
     jobs_failed: int
 
 
-def _expired(rows: QuerySet[Any], status: str) -> QuerySet[Any]:
+def _expired(rows: Manager[Any] | QuerySet[Any], status: str) -> QuerySet[Any]:
     return rows.filter(status=status, lease_expires_at__lt=Now())
 
 

@@ -7,6 +7,8 @@ and everything slow run in the round job. Status changes go through `round_lifec
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import transaction
 
 from curator import job_kinds, round_kinds
@@ -86,10 +88,13 @@ def _snapshot_freeze(round_: Round, rows: list[round_kinds.SnapshotRow]) -> None
     round_.save(update_fields=["snapshot_sha256"])
 
 
-def _pipeline_of(project: Project) -> tuple[list[str], dict[str, dict]]:
+def _pipeline_of(project: Project) -> tuple[list[str], dict[str, dict[str, Any]]]:
     """The project's round pipeline, checked now rather than failing halfway through a round."""
     pipeline = list(project.settings_obj.round_pipeline or [])
-    params = dict(project.settings_obj.round_step_params or {})
+    params = {
+        step: dict(values)
+        for step, values in (project.settings_obj.round_step_params or {}).items()
+    }
     steps = job_kinds.pipeline_steps()
     for step in pipeline:
         if step not in steps:

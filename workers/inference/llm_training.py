@@ -392,12 +392,12 @@ class _ProgressCallback(TrainerCallback):
         self.started = time.perf_counter()
         self.tokens_at_start = 0
 
-    def on_train_begin(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]
+    def on_train_begin(self, args, state, control, **kwargs):
         # After a resume the state already holds the earlier run's steps and tokens.
         self.started = time.perf_counter()
         self.tokens_at_start = int(state.num_input_tokens_seen)
 
-    def on_log(self, args, state, control, logs=None, **kwargs):  # type: ignore[no-untyped-def]
+    def on_log(self, args, state, control, logs=None, **kwargs):
         if self.hooks.on_progress and logs and "loss" in logs:
             self.hooks.on_progress(
                 TrainingProgress(
@@ -408,7 +408,7 @@ class _ProgressCallback(TrainerCallback):
                 )
             )
 
-    def on_step_end(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]
+    def on_step_end(self, args, state, control, **kwargs):
         if (
             self.hooks.should_stop
             and state.global_step < state.max_steps

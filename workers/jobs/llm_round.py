@@ -13,6 +13,7 @@ registered once per round.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -103,7 +104,7 @@ class _TrainingReporter:
 
     def __init__(self, job: Job) -> None:
         self.job = job
-        self.curve: list[dict[str, float]] = []
+        self.curve: list[dict[str, float | None]] = []
         self.stopped = False
 
     def on_progress(self, progress: llm_training.TrainingProgress) -> None:
@@ -136,7 +137,7 @@ def round_folder(round_: Round) -> Path:
     )
 
 
-TRAINERS = {
+TRAINERS: dict[str, Callable[..., llm_training.TrainingResult]] = {
     "sft": llm_training.train_sft,
     "dpo": llm_training.train_dpo,
     "reward": llm_training.train_reward,

@@ -60,6 +60,8 @@ def round_run(job: Job, **options: Any) -> dict[str, Any]:
     is left to the job runtime: a lasting failure fails the job, and with it the round
     (`pipeline_failed`); a transient one hands the job back for a retry with the round running.
     """
+    if job.round_id is None:
+        raise ValueError(f"job {job.pk} belongs to no round")
     round_ = Round.objects.select_related("project").get(pk=job.round_id)
     if not round_lifecycle.round_begin(round_.pk):
         round_.refresh_from_db(fields=["status"])
