@@ -294,7 +294,11 @@ def _run(
     }
     if progress.cancelled:
         return TrainingResult(status="cancelled", adapter_dir=None, adapter_sha256=None, **summary)
-    adapter = _save_adapter(trainer.model, output)
+    if not trainer.is_world_process_zero():
+        # Under `accelerate launch` every process trains; the first one alone writes the adapter.
+        trainer.accelerator.wait_for_everyone()
+        return TrainingResult(status="completed", adapter_dir=None, adapter_sha256=None, **summary)
+    adapter = _save_adapter(trainer.accelerator.unwrap_model(trainer.model), output)
     result = TrainingResult(
         status="completed", adapter_dir=str(adapter), adapter_sha256=files_sha256(adapter),
         **summary,
@@ -302,6 +306,7 @@ def _run(
     finished.write_text(json.dumps(result.to_json(), indent=2))
     for stale in output.glob("checkpoint-*"):  # the adapter is the artifact now
         shutil.rmtree(stale, ignore_errors=True)
+    trainer.accelerator.wait_for_everyone()
     return result
 
 
