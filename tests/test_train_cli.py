@@ -43,7 +43,8 @@ def test_two_processes_train_one_adapter_from_an_exported_round(tmp_path: Path) 
     torchrun = str(Path(sys.executable).with_name("torchrun"))
     completed = subprocess.run(
         [torchrun, "--nproc_per_node", "2", "--master_port", "29533",
-         "-m", "workers.inference.train_cli", "--device", "cpu", "--kind", "sft", "--data", str(data),
+         "-m", "workers.inference.train_cli", "--device", "cpu", "--kind", "sft",
+         "--data", str(data),
          "--output", str(tmp_path / "run"), "--settings", json.dumps(settings)],
         capture_output=True, text=True, timeout=600,
         env={**os.environ, "OMP_NUM_THREADS": "1"}, cwd=Path(__file__).resolve().parent.parent,
