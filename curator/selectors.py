@@ -168,8 +168,8 @@ def batch_items_for(records: list[Record]) -> list[dict[str, Any]]:
         project = record.project
         field = project.settings_obj.text_field
         parent = parents.get(record.pk)
-        value = intended.get(record.pk)
-        key = task_types.vote_key(project.task_type, value) if value is not None else None
+        given = intended.get(record.pk)
+        key = task_types.vote_key(project.task_type, given) if given is not None else None
         pair = _pair_of(record.payload)
         items.append(
             {
@@ -179,7 +179,7 @@ def batch_items_for(records: list[Record]) -> list[dict[str, Any]]:
                 # answer its intended choice picks.
                 "pair": pair,
                 "edit_text": pair.get(f"response_{key}", "") if pair else record.text(field),
-                "intended": key if pair else value,
+                "intended": key if pair else given,
                 "scores": scores.get(record.pk, {}),
                 "parent_id": parent,
                 "parent_text": payload_text(

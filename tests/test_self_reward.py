@@ -22,6 +22,7 @@ from curator.models import (
     Record,
     ReviewState,
     Role,
+    RoundSnapshotItem,
     Score,
     Split,
 )
@@ -31,7 +32,7 @@ from curator.services.model_versions import model_version_create, model_version_
 from tests.conftest import as_jsonl
 from tests.model_adapters import make_adapter
 from tests.test_imports import run_import
-from tests.test_llm_rounds import LLM_SETTINGS, short_pairs
+from tests.test_llm_rounds import LLM_SETTINGS, finish_round, short_pairs, start_round
 from tests.test_model_jobs import start
 from tests.test_workspace import api, join, make_project
 
@@ -172,6 +173,12 @@ def test_pairs_wait_for_review_and_only_approved_ones_enter_the_next_dpo_snapsho
         assert copy.payload[f"response_{other}"] == second.payload[f"response_{other}"]
         assert Record.objects.get(pk=second.pk).review == ReviewState.REJECTED
         assert snapshot(project) == {**after, copy.pk: choice}
+
+    # The next DPO round trains on exactly the settled pairs, the approved one included.
+    dpo, round_job = finish_round(start_round(api(admin_user), project, "dpo"))
+    assert round_job.status == Job.Status.SUCCEEDED, round_job.error
+    trained = dict(RoundSnapshotItem.objects.filter(round=dpo).values_list("record_id", "label"))
+    assert trained == snapshot(project) and trained[first.pk] == first.source["best"]
 
 
 @pytest.mark.worker
