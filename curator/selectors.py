@@ -145,11 +145,18 @@ def batch_items_for(records: list[Record]) -> list[dict[str, Any]]:
         record_id__in=ids, kind__in=BATCH_SCORE_KINDS
     ).values_list("record_id", "kind", "value"):
         scores.setdefault(record_id, {})[kind] = value
-    intended = dict(
-        Annotation.objects.filter(record_id__in=ids, source=Source.LLM)
+    # The generator's intended label: its own job's LLM annotation (a later judge job may add
+    # verdicts on the same records).
+    made_by = {record.pk: record.created_by_job_id for record in records}
+    intended = {
+        record_id: value
+        for record_id, job_id, value in Annotation.objects.filter(
+            record_id__in=ids, source=Source.LLM
+        )
         .order_by("id")
-        .values_list("record_id", "value")
-    )
+        .values_list("record_id", "job_id", "value")
+        if job_id == made_by[record_id]
+    }
     parents = dict(
         LineageEdge.objects.filter(child_id__in=ids).values_list("child_id", "parent_id")
     )
@@ -158,13 +165,21 @@ def batch_items_for(records: list[Record]) -> list[dict[str, Any]]:
     )
     items = []
     for record in records:
-        field = record.project.settings_obj.text_field
+        project = record.project
+        field = project.settings_obj.text_field
         parent = parents.get(record.pk)
+        given = intended.get(record.pk)
+        key = task_types.vote_key(project.task_type, given) if given is not None else None
+        pair = _pair_of(record.payload)
         items.append(
             {
                 "record": record,
                 "text": record.text(field),
-                "intended": intended.get(record.pk),
+                # A generated pair shows its prompt and both answers; an edit rewrites the
+                # answer its intended choice picks.
+                "pair": pair,
+                "edit_text": pair.get(f"response_{key}", "") if pair else record.text(field),
+                "intended": key if pair else given,
                 "scores": scores.get(record.pk, {}),
                 "parent_id": parent,
                 "parent_text": payload_text(
@@ -173,6 +188,22 @@ def batch_items_for(records: list[Record]) -> list[dict[str, Any]]:
             }
         )
     return items
+
+
+def _pair_of(payload: Any) -> dict[str, str] | None:
+    fields = ("prompt", "response_a", "response_b")
+    if not isinstance(payload, dict) or not all(f in payload for f in fields[1:]):
+        return None
+    return {f: payload_text(payload, f) for f in fields}
+
+
+def batch_label_options(project: Project) -> list[dict[str, str]]:
+    """What a curator may give an item instead of its intended label: the project's labels,
+    or a pair's choices."""
+    if project.labels:
+        return list(project.labels)
+    options = task_types.get(project.task_type).settle_options(project.labels)
+    return [{"value": value, "name": name} for value, name in options]
 
 
 PLATEAU_GAIN = 0.005  # gold accuracy gained per round below which the flywheel has stalled

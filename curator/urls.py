@@ -57,6 +57,7 @@ urlpatterns = [
         name="round-diff",
     ),
     path("p/<slug:slug>/data/generate/", curation.generate_start, name="generate-start"),
+    path("p/<slug:slug>/data/self-reward/", curation.self_reward_start, name="self-reward-start"),
     path("p/<slug:slug>/data/filter/", curation.filter_start, name="filter-start"),
     path("p/<slug:slug>/data/noise/", curation.noise_start, name="noise-start"),
     path("p/<slug:slug>/data/documents/", curation.document_upload, name="document-upload"),

@@ -185,6 +185,13 @@ class TaskType(ABC):
         """(unit suffix, category) pairs one label contributes to agreement statistics."""
         return [("", self.vote_key(value))] if self.level is not None else []
 
+    # --- curators' edits of generated items -----------------------------------------------
+
+    def edited_payload(self, payload: Any, text: str, value: Any, text_field: str = "text") -> Any:
+        """The payload of a generated item after a curator rewrote its text; `value` is the
+        label the edited item will carry."""
+        return {**payload, text_field: text}
+
     # --- exporting and importing ----------------------------------------------------------
 
     @abstractmethod

@@ -43,6 +43,13 @@ class Pairwise(TaskType):
             raise ValidationError(f"a reason is at most {MAX_REASON} characters")
         return {"choice": choice, "reason": reason}
 
+    def edited_payload(self, payload: Any, text: str, value: Any, text_field: str = "text") -> Any:
+        # What a curator rewrites in a pair is the answer it teaches: the chosen response.
+        choice = value.get("choice") if isinstance(value, Mapping) else value
+        if choice not in ("a", "b"):
+            raise ValidationError("a tie has no chosen response to edit: choose A or B")
+        return {**payload, f"response_{choice}": text}
+
     def vote_key(self, value: Any) -> str:
         # The reason explains a choice; two people who chose alike agree.
         return str(value.get("choice")) if isinstance(value, Mapping) else str(value)

@@ -316,6 +316,8 @@ class BulkReviewSerializer(serializers.Serializer):
 class BatchItemSerializer(serializers.Serializer):
     id = serializers.IntegerField(source="record.pk")
     text = serializers.CharField()
+    # A generated pair: its prompt, response_a and response_b (null for other items).
+    pair = serializers.DictField(child=serializers.CharField(), allow_null=True)
     review = serializers.CharField(source="record.review")
     review_note = serializers.CharField(source="record.review_note")
     intended = serializers.CharField(allow_null=True)

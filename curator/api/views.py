@@ -24,7 +24,7 @@ from annotation.models import Annotation, Assignment, Source
 from annotation.services.annotations import annotation_revise, annotation_submit, comment_add
 from annotation.services.assignment import assignment_skip, next_assignment
 from annotation.services.review import adjudicate, record_send_back
-from curator import lineage, round_kinds, selectors
+from curator import job_kinds, lineage, round_kinds, selectors
 from curator.api import serializers as s
 from curator.models import FilterDecision, Job, Project, Record, ReviewState, Round, Split
 from curator.permissions import Action, can
@@ -413,9 +413,10 @@ class Export(APIView):
         return response
 
 
-def _job_of(request: Request, slug: str, job_id: int, kind: str, action: Action) -> Job:
+def _job_of(request: Request, slug: str, job_id: int, kind: str | list[str], action: Action) -> Job:
     project = _project(request, slug, action)
-    return get_object_or_404(Job, pk=job_id, project=project, kind=kind)
+    kinds = [kind] if isinstance(kind, str) else kind
+    return get_object_or_404(Job, pk=job_id, project=project, kind__in=kinds)
 
 
 class Distribution(APIView):
@@ -431,7 +432,7 @@ class Batch(APIView):
 
     @extend_schema(responses=s.BatchSerializer)
     def get(self, request: Request, slug: str, job_id: int) -> Response:
-        job = _job_of(request, slug, job_id, Job.Kind.GENERATE, Action.REVIEW)
+        job = _job_of(request, slug, job_id, job_kinds.review_batches(), Action.REVIEW)
         state = request.query_params.get("state") or None
         if state is not None and state not in ReviewState.values:
             raise ValidationError({"state": f"use one of {', '.join(ReviewState.values)}"})
@@ -446,7 +447,7 @@ class Batch(APIView):
 class BatchBulk(APIView):
     @extend_schema(request=s.BulkReviewSerializer, responses={200: OpenApiTypes.OBJECT})
     def post(self, request: Request, slug: str, job_id: int) -> Response:
-        job = _job_of(request, slug, job_id, Job.Kind.GENERATE, Action.REVIEW)
+        job = _job_of(request, slug, job_id, job_kinds.review_batches(), Action.REVIEW)
         data = s.BulkReviewSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         count = curation.bulk_review(job=job, user=request.user, **data.validated_data)

@@ -53,6 +53,8 @@ class JobKind:
     startable: bool = False
     # A round's `round_pipeline` may run it after training.
     pipeline_step: bool = False
+    # Its records are a generated batch curators review on the Data page before they train.
+    review_batch: bool = False
     # Template (rendered inside the job card) that summarises a succeeded job's metrics.
     card_template: str | None = None
     task: str = RUN_JOB_TASK
@@ -98,6 +100,11 @@ def startable() -> list[str]:
 def pipeline_steps() -> list[str]:
     """Kinds a round's pipeline may run after training."""
     return [kind.name for kind in _registry().values() if kind.pipeline_step]
+
+
+def review_batches() -> list[str]:
+    """Kinds whose output is a generated batch for curators to approve, edit or reject."""
+    return [kind.name for kind in _registry().values() if kind.review_batch]
 
 
 def params_check(project: Project, name: str, params: Mapping[str, Any]) -> None:

@@ -51,4 +51,5 @@ KIND = JobKind(
     check=_check,
     startable=True,
     pipeline_step=True,
+    review_batch=True,
 )

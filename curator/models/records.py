@@ -127,7 +127,13 @@ TOXICITY_KIND = "toxicity"
 AGREEMENT_KIND = "intent_agreement"  # probability the latest round's model gives the intent
 NEAR_DUP_KIND = "near_duplicate"  # estimated Jaccard with the most similar other record
 REWARD_KIND = "reward"  # the promoted reward model's score (none without one)
-BATCH_SCORE_KINDS = (QUALITY_KIND, TOXICITY_KIND, AGREEMENT_KIND, NEAR_DUP_KIND, REWARD_KIND)
+# Self-rewarding pairs: how far apart the ranker put the best and the worst response.
+JUDGE_MARGIN_KIND = "judge_margin"  # P(best beats worst) - P(worst beats best), both orders
+REWARD_GAP_KIND = "reward_gap"  # reward(best) - reward(worst)
+BATCH_SCORE_KINDS = (
+    QUALITY_KIND, TOXICITY_KIND, AGREEMENT_KIND, NEAR_DUP_KIND, REWARD_KIND, JUDGE_MARGIN_KIND,
+    REWARD_GAP_KIND,
+)  # fmt: skip
 
 
 class Score(models.Model):

@@ -127,8 +127,9 @@ def _edit(record: Record, user: User, text: str, label: Any, now) -> Record:
     text = text.strip()
     if not text:
         raise ValidationError({"text": "the edited text must not be empty"})
-    field = project.settings_obj.text_field
-    payload = {**record.payload, field: text}
+    payload = task_types.get(project.task_type).edited_payload(
+        record.payload, text, label, project.settings_obj.text_field
+    )
     if Record.objects.filter(project=project, content_hash=content_hash(payload)).exists():
         raise ValidationError({"text": "a record with exactly this text exists already"})
     edited = Record.objects.create(
@@ -185,8 +186,9 @@ def batch_stats(job: Job) -> dict[str, Any]:
     near = np.array(scores.get(NEAR_DUP_KIND, []))
     agreement = scores.get(AGREEMENT_KIND, [])
     limit = job.project.settings_obj.toxicity_threshold
+    task = task_types.get(job.project.task_type)
     labels = Counter(
-        str(v)
+        task.vote_key(v)  # a pair's intended label counts by its choice, not its reason
         for v in Annotation.objects.filter(job=job, source=Source.LLM).values_list(
             "value", flat=True
         )

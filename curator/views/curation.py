@@ -12,16 +12,24 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from curator import selectors
+from curator import job_kinds, selectors
 from curator.algorithms.curation import DEFAULT_FILTERS, ORDER
+from curator.job_kinds import generate, self_reward
 from curator.job_kinds.generate import GENERATORS
 from curator.models import Document, FilterDecision, Job, Record, ReviewState
+from curator.models.records import QUALITY_KIND
 from curator.permissions import Action, can
 from curator.services import curation
 from curator.services.documents import document_add
 from curator.views.access import project_for
 from curator.views.common import keyset_param, start_model_job
-from curator.views.forms import BulkDecisionForm, GenerateForm, ItemDecisionForm, errors_text
+from curator.views.forms import (
+    BulkDecisionForm,
+    GenerateForm,
+    ItemDecisionForm,
+    SelfRewardForm,
+    errors_text,
+)
 
 PAGE = 50
 
@@ -30,7 +38,7 @@ PAGE = 50
 def data_page(request: HttpRequest, slug: str) -> HttpResponse:
     project = project_for(request.user, slug, Action.REVIEW)
     jobs = Job.objects.filter(project=project).order_by("-id")
-    batches = jobs.filter(kind=Job.Kind.GENERATE)[:20]
+    batches = jobs.filter(kind__in=job_kinds.review_batches())[:20]
     context = {
         "project": project,
         "distribution": curation.distribution(project),
@@ -39,6 +47,9 @@ def data_page(request: HttpRequest, slug: str) -> HttpResponse:
         "noise_runs": jobs.filter(kind=Job.Kind.NOISE)[:5],
         "noise": curation.noise_report(project),
         "generators": GENERATORS,
+        # Offer only the batch jobs that fit the project (no form that always refuses).
+        "can_generate": project.task_type in generate.TASK_TYPES,
+        "can_self_reward": project.task_type in self_reward.TASK_TYPES,
         "filter_order": ORDER,
         "default_filters": json.dumps(DEFAULT_FILTERS, indent=1),
         "can_run": can(request.user, project, Action.RUN_MODEL_JOB),
@@ -67,6 +78,18 @@ def generate_start(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_POST
+def self_reward_start(request: HttpRequest, slug: str) -> HttpResponse:
+    project = project_for(request.user, slug, Action.RUN_MODEL_JOB)
+    form = SelfRewardForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, f"Not started: {errors_text(form)}")
+        return redirect("data", slug=slug)
+    start_model_job(request, project, Job.Kind.SELF_REWARD, dict(form.cleaned_data))
+    return redirect("data", slug=slug)
+
+
+@login_required
+@require_POST
 def filter_start(request: HttpRequest, slug: str) -> HttpResponse:
     project = project_for(request.user, slug, Action.RUN_MODEL_JOB)
     try:
@@ -89,7 +112,7 @@ def noise_start(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 def batch_page(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
     project = project_for(request.user, slug, Action.REVIEW)
-    job = get_object_or_404(Job, pk=job_id, project=project, kind=Job.Kind.GENERATE)
+    job = get_object_or_404(Job, pk=job_id, project=project, kind__in=job_kinds.review_batches())
     state = request.GET.get("state", ReviewState.PENDING)
     items = selectors.batch_items(job, state=state or None)
     return render(
@@ -102,7 +125,7 @@ def batch_page(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
             "items": items,
             "state": state,
             "states": ReviewState.choices,
-            "labels": project.labels,
+            "labels": selectors.batch_label_options(project),
         },
     )
 
@@ -131,7 +154,7 @@ def item_decide(request: HttpRequest, slug: str, record_id: int) -> HttpResponse
                 request,
                 "curator/_batch_item.html",
                 {"item": selectors.batch_item(record), "project": project, "error": error_text,
-                 "labels": project.labels},
+                 "labels": selectors.batch_label_options(project)},
                 status=400,
             )  # fmt: skip
         messages.error(request, f"Record {record.pk}: {error_text}")
@@ -141,7 +164,8 @@ def item_decide(request: HttpRequest, slug: str, record_id: int) -> HttpResponse
                 request,
                 "curator/_batch_item.html",
                 {"item": selectors.batch_item(result), "project": project,
-                 "labels": project.labels, "replaced": result.pk != record.pk},
+                 "labels": selectors.batch_label_options(project),
+                 "replaced": result.pk != record.pk},
             )  # fmt: skip
     return redirect("batch", slug=slug, job_id=record.created_by_job_id)
 
@@ -150,7 +174,7 @@ def item_decide(request: HttpRequest, slug: str, record_id: int) -> HttpResponse
 @require_POST
 def batch_bulk(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
     project = project_for(request.user, slug, Action.REVIEW)
-    job = get_object_or_404(Job, pk=job_id, project=project, kind=Job.Kind.GENERATE)
+    job = get_object_or_404(Job, pk=job_id, project=project, kind__in=job_kinds.review_batches())
     form = BulkDecisionForm(request.POST)
     try:
         if not form.is_valid():
@@ -158,6 +182,7 @@ def batch_bulk(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
         count = curation.bulk_review(
             job=job, user=request.user, decision=form.cleaned_data["decision"],
             threshold=form.cleaned_data["threshold"],
+            kind=form.cleaned_data["kind"] or QUALITY_KIND,
         )  # fmt: skip
     except ValidationError as error:
         messages.error(request, f"Nothing decided: {' '.join(error.messages)}")

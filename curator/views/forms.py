@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from django import forms
 
+from curator.job_kinds.self_reward import MAX_CANDIDATES, MAX_PROMPTS, RANKERS
 from curator.models import Split
+from curator.models.records import BATCH_SCORE_KINDS
 from curator.services.curation import DECISIONS
 
 
@@ -50,6 +52,12 @@ class GenerateForm(forms.Form):
         self.fields["labels"].choices = [(value, value) for value in label_values]
 
 
+class SelfRewardForm(forms.Form):
+    limit = forms.IntegerField(min_value=1, max_value=MAX_PROMPTS, initial=20)
+    n = forms.IntegerField(min_value=2, max_value=MAX_CANDIDATES, initial=4)
+    ranker = forms.ChoiceField(choices=[(r, r) for r in RANKERS], initial="judge")
+
+
 class ItemDecisionForm(forms.Form):
     decision = forms.ChoiceField(choices=[(d, d) for d in DECISIONS])
     reason = forms.CharField(required=False, max_length=300)
@@ -60,3 +68,5 @@ class ItemDecisionForm(forms.Form):
 class BulkDecisionForm(forms.Form):
     decision = forms.ChoiceField(choices=[("approve", "approve"), ("reject", "reject")])
     threshold = forms.FloatField()
+    # The score compared with the threshold: judge quality unless the page says otherwise.
+    kind = forms.ChoiceField(choices=[(k, k) for k in BATCH_SCORE_KINDS], required=False)

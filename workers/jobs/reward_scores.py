@@ -7,6 +7,7 @@ without one look exactly as before.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 
@@ -16,6 +17,23 @@ from curator.models.records import REWARD_KIND
 from workers.inference.llm import Adapter
 from workers.jobs.scores import scores_store
 
+if TYPE_CHECKING:
+    from workers.inference.reward import RewardModel
+
+
+def version_reward_model(version: ModelVersion) -> RewardModel:
+    """The reward model of a registered reward version (its base with the trained adapter)."""
+    from workers.inference.reward import get_reward_model
+
+    return get_reward_model(
+        version.base_model,
+        Adapter(
+            path=str(Path(settings.MEDIA_ROOT) / version.adapter_path),
+            label=f"{version.label}@{version.adapter_sha256[:8]}",
+            served_name=version.served_name,
+        ),
+    )
+
 
 def reward_scores_store(
     job: Job, record_ids: list[int], prompts: list[str], responses: list[str]
@@ -24,16 +42,7 @@ def reward_scores_store(
     version = promoted_version(job.project, ModelVersion.Role.REWARD)
     if version is None or not record_ids:
         return False
-    from workers.inference.reward import get_reward_model
-
-    model = get_reward_model(
-        version.base_model,
-        Adapter(
-            path=str(Path(settings.MEDIA_ROOT) / version.adapter_path),
-            label=f"{version.label}@{version.adapter_sha256[:8]}",
-            served_name=version.served_name,
-        ),
-    )
+    model = version_reward_model(version)
     values = model.score(prompts, responses).tolist()
     scores_store(round_=None, kind=REWARD_KIND, model_identity=model.identity, job=job,
                  record_ids=record_ids, values=values)  # fmt: skip
