@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from curator.algorithms.training_config import TrainingConfig
 from workers.inference import llm_training
 
-TRAINERS = {
+TRAINERS: dict[str, Callable[..., llm_training.TrainingResult]] = {
     "sft": llm_training.train_sft,
     "dpo": llm_training.train_dpo,
     "reward": llm_training.train_reward,
