@@ -49,7 +49,8 @@ def _context(request: HttpRequest, project: Project) -> dict[str, Any]:
 
 
 def _table(request: HttpRequest, project: Project) -> HttpResponse:
-    if request.htmx:
+    # A boosted form (the round page's Promote button) follows the redirect to the whole page.
+    if request.htmx and not request.htmx.boosted:
         return render(request, "curator/_model_versions.html", _context(request, project))
     return redirect("models", slug=project.slug)
 
