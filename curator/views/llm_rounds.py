@@ -13,12 +13,12 @@ from curator.model_version_selectors import round_version
 from curator.models import Job, ModelVersion, Round, User
 from curator.permissions import Action, can
 
-# Evaluation variants in table order, each with what it is.
+# Evaluation variants: the name on the page and what the variant is.
 VARIANTS = {
-    "base": "Base model, no adapter",
-    "in_context": "Base model shown training examples in the prompt",
-    "candidate": "Candidate: this round's adapter",
-    "promoted": "Promoted version in use when the round ran",
+    "base": ("Base", "the base model, no adapter"),
+    "in_context": ("In-context", "the base model shown training examples in the prompt"),
+    "candidate": ("Candidate", "this round's adapter"),
+    "promoted": ("Promoted", "the version in use when the round ran"),
 }
 # The outputs a sample shows side by side, after the prompt.
 SAMPLE_COLUMNS = (
@@ -50,7 +50,7 @@ def llm_round_panel(round_: Round, job: Job | None, user: User) -> dict[str, Any
             )
         ),
         "evaluation": evaluation,
-        "rows": [{**row, "title": VARIANTS.get(row["variant"], row["variant"])} for row in rows],
+        "rows": [_row(row) for row in rows],
         "measures": {m: any(row.get(m) is not None for row in rows) for m in MEASURES},
         "baseline_version": round_.metrics.get("parent_model_version"),
         "samples": [_sample(sample) for sample in evaluation.get("samples") or []],
@@ -87,6 +87,11 @@ def _training(round_: Round, job: Job | None) -> dict[str, Any]:
         "tokens_per_second": live.get("tokens_per_second"),
         "finished": False,
     }
+
+
+def _row(row: dict[str, Any]) -> dict[str, Any]:
+    name, description = VARIANTS.get(row["variant"], (row["variant"], ""))
+    return {**row, "name": name, "description": description}
 
 
 def _sample(sample: dict[str, Any]) -> dict[str, Any]:
