@@ -226,7 +226,7 @@ def correction_splits() -> dict[str, list[dict]]:
     }
 
 
-# LLM rounds on the demo finish in about a minute on two CPU cores: a few LoRA steps on short
+# LLM rounds on the demo stay within a few minutes on two CPU cores: a few LoRA steps on short
 # rows, a small gold set and short answers to judge.
 LLM_DEMO_SETTINGS = {
     "llm_training": {
