@@ -31,6 +31,11 @@ def project_versions(project: Project) -> QuerySet[ModelVersion]:
     )
 
 
+def round_version(round_: Round) -> ModelVersion | None:
+    """The version a round registered (None until an LLM round finishes, and for other kinds)."""
+    return ModelVersion.objects.filter(round=round_).select_related("project").first()
+
+
 def version_training_items(version: ModelVersion) -> QuerySet[RoundSnapshotItem]:
     """Which data trained vN: the frozen snapshot of its round (the data of its ancestors is in
     theirs: a version continues training its parent)."""

@@ -89,9 +89,14 @@ def round_snapshot_page(
     return list(
         round_.snapshot_items.filter(record_id__gt=after_id)
         .order_by("record_id")
-        .values("record_id", "label", "annotation_id", "record__payload", "annotation__source")[
-            :limit
-        ]
+        .values(
+            "record_id",
+            "label",
+            "annotation_id",
+            "record__payload",
+            "annotation__source",
+            "annotation__value",
+        )[:limit]
     )
 
 

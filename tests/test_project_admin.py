@@ -94,3 +94,34 @@ def test_demo_loads_a_project_per_demo_task_type_idempotently():
         assert project.records.exists()
         roles = set(Membership.objects.filter(project=project).values_list("role", flat=True))
         assert roles == {Role.ADMIN, Role.CURATOR, Role.ANNOTATOR}
+
+
+@pytest.mark.django_db
+def test_demo_preference_and_correction_projects_can_start_llm_rounds_at_once():
+    from django.core.management import call_command
+
+    from annotation.labels import gold_annotations
+    from curator import round_kinds
+    from curator.algorithms.training_config import TrainingConfig
+    from curator.models import Record, Split
+    from curator.services.gates import contamination_gate
+
+    call_command("load_demo", verbosity=0)
+    offered = {}
+    for slug in ("demo-preference", "demo-correction"):
+        project = Project.objects.get(slug=slug)
+        config = TrainingConfig.from_settings(project.settings_obj.llm_training)
+        assert (config.max_steps, config.per_device_batch_size, config.lora_rank) == (8, 2, 8)
+        assert project.settings_obj.llm_eval_gold_limit == 4
+        assert len(gold_annotations(project)) == 4
+        for kind in round_kinds.kinds_for(project.task_type):
+            rows = kind.snapshot_rows(project)
+            offered[(slug, kind.name)] = len(rows)
+            train = Record.objects.filter(pk__in=[row.record_id for row in rows])
+            assert not train.filter(split=Split.GOLD).exists()
+            assert contamination_gate(project, [row.record_id for row in rows], True).passed
+    assert offered == {
+        ("demo-preference", "dpo"): 12,
+        ("demo-preference", "reward"): 12,
+        ("demo-correction", "sft"): 12,
+    }

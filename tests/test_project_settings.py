@@ -1,6 +1,7 @@
 import pytest
 from django.core.exceptions import ValidationError
 
+from curator.algorithms.training_config import TrainingConfig
 from curator.models import AuditEvent, Project
 from curator.models.project_settings import ProjectSettings
 
@@ -99,3 +100,67 @@ def test_a_settings_document_the_code_cannot_read_does_not_validate(project):
     with pytest.raises(ValidationError) as refused:
         project.full_clean()
     assert refused.value.message_dict["settings"] == ["overlap: must be between 1 and 20"]
+
+
+def training_form(**fields):
+    return form(**{f"llm_training.{name}": value for name, value in fields.items()})
+
+
+@pytest.mark.django_db
+def test_admin_edits_the_llm_training_settings_a_round_then_trains_with(
+    client, project, admin_user
+):
+    project.settings = {"llm_training": {"target_modules": ["q_proj", "v_proj"], "seed": 3}}
+    project.save()
+    client.force_login(admin_user)
+    response = client.post(
+        f"/p/{project.slug}/settings/",
+        {
+            **training_form(max_steps="8", epochs="", learning_rate="5e-4", lora_rank="8",
+                            per_device_batch_size="2", max_length="256"),
+            "llm_eval_gold_limit": "4", "llm_eval_max_new_tokens": "32",
+        },
+    )  # fmt: skip
+    assert response.status_code == 302
+    project.refresh_from_db()
+    # The fields land in the one `llm_training` document; keys the page does not show stay.
+    assert project.settings["llm_training"] == {
+        "target_modules": ["q_proj", "v_proj"], "seed": 3, "max_steps": 8,
+        "learning_rate": 0.0005, "lora_rank": 8, "per_device_batch_size": 2, "max_length": 256,
+    }  # fmt: skip
+    config = TrainingConfig.from_settings(project.settings_obj.llm_training)
+    assert (config.max_steps, config.lora_rank, config.epochs) == (8, 8, 1.0)
+    assert project.setting("llm_eval_gold_limit") == 4
+    assert project.setting("llm_eval_max_new_tokens") == 32
+    page = client.get(f"/p/{project.slug}/settings/").content.decode()
+    assert 'name="llm_training.max_steps" type="number" min="1" value="8"' in page
+
+    # An emptied field goes back to its default; the others are kept.
+    response = client.post(f"/p/{project.slug}/settings/", training_form(max_steps=""))
+    assert response.status_code == 302
+    project.refresh_from_db()
+    assert "max_steps" not in project.settings["llm_training"]
+    assert project.settings["llm_training"]["lora_rank"] == 8
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"lora_rank": "0"}, "lora_rank must be at least 1, got 0"),
+        ({"learning_rate": "fast"}, "learning_rate must be a number, got &#x27;fast&#x27;"),
+        ({"max_steps": "2.5"}, "max_steps must be a whole number, got 2.5"),
+        ({"max_length": "8", "learning_rate": "2"}, "max_length must be at least 16, got 8"),
+    ],
+)
+def test_invalid_llm_training_settings_are_refused_whole_with_the_reason(
+    client, project, admin_user, fields, message
+):
+    client.force_login(admin_user)
+    before = dict(project.settings)
+    response = client.post(f"/p/{project.slug}/settings/", training_form(**fields))
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "Nothing was saved" in body and message in body
+    assert Project.objects.get(pk=project.pk).settings == before  # nor the overlap of the form
+    assert not AuditEvent.objects.filter(action="project.settings").exists()

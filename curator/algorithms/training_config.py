@@ -138,3 +138,39 @@ def _problems(config: TrainingConfig) -> list[str]:
     if config.max_steps is None and config.epochs <= 0:
         problems.append("epochs must be above 0 when max_steps is not set")
     return problems
+
+
+# The training settings the project settings page edits one by one; the other keys (target
+# modules, seed, beta, ...) keep their stored values.
+FORM_FIELDS = (
+    "max_steps", "epochs", "learning_rate", "lora_rank", "per_device_batch_size", "max_length",
+)  # fmt: skip
+
+
+def settings_from_form(stored: Mapping[str, Any], form: Mapping[str, str]) -> dict[str, Any]:
+    """The training settings after a settings-page edit: each posted FORM_FIELDS value replaces
+    the stored one, an empty field returns to its default, other stored keys stay as they are.
+
+    Raises ValueError naming every field that is not a number; the ranges are `from_settings`'
+    business, so a whole number where one is due stays an int and anything else a float for it
+    to refuse.
+    """
+    values = dict(stored)
+    problems = []
+    for name in FORM_FIELDS:
+        if name not in form:
+            continue
+        text = str(form[name]).strip()
+        if not text:
+            values.pop(name, None)
+            continue
+        try:
+            number = float(text)
+        except ValueError:
+            problems.append(f"{name} must be a number, got {text!r}")
+            continue
+        whole = name in _INTEGERS or name == "max_steps"
+        values[name] = int(number) if whole and number.is_integer() else number
+    if problems:
+        raise ValueError("invalid training settings: " + "; ".join(problems))
+    return values

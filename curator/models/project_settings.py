@@ -164,7 +164,7 @@ class ProjectSettings:
     prelabel_user: str | None = _setting(None, _text(2000))
     # LLM rounds (sft, dpo, reward): LoRA hyper-parameters (curator/algorithms/training_config.py)
     # and how much of gold the evaluation reads and writes.
-    llm_training: Mapping[str, Any] = _setting({}, _training, editable=False)
+    llm_training: Mapping[str, Any] = _setting({}, _training)
     llm_eval_gold_limit: int = _setting(32, _integer(1, 10_000))
     llm_eval_max_new_tokens: int = _setting(96, _integer(1, 4096))
 

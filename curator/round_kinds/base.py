@@ -50,6 +50,9 @@ class RoundKind:
     snapshot_rows: Callable[[Project], list[SnapshotRow]]
     runner: str
     stages: tuple[str, ...] = field(default=())
+    # Trains the project's LLM (registers a ModelVersion): the round page shows the loss curve,
+    # the evaluation table and the candidate to promote instead of classifier metrics.
+    trains_llm: bool = False
 
     def fits(self, task_type: str) -> bool:
         # Each task type declares the round kinds that train on its labels (one place).

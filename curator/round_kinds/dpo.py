@@ -11,4 +11,5 @@ KIND = RoundKind(
     snapshot_rows=preference_snapshot_rows,
     runner="workers.jobs.llm_round.dpo_round_run",
     stages=("data", "train", "evaluate", "register"),
+    trains_llm=True,
 )

@@ -11,4 +11,5 @@ KIND = RoundKind(
     snapshot_rows=sft_snapshot_rows,
     runner="workers.jobs.llm_round.sft_round_run",
     stages=("data", "train", "evaluate", "register"),
+    trains_llm=True,
 )

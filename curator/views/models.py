@@ -21,11 +21,26 @@ from curator.services.model_versions import (
 )
 from curator.views.access import project_for
 
-SUMMARY_METRICS = 4  # numbers shown per version; the API has the whole evaluation table
+SUMMARY_METRICS = 4  # numbers shown per version; the round page has the whole evaluation table
+# The candidate's measures a version's row shows, with their names on the page.
+CANDIDATE_MEASURES = (
+    ("rouge_l", "ROUGE-L"),
+    ("mean_loglik", "log-likelihood"),
+    ("preference_accuracy", "preference accuracy"),
+    ("reward_accuracy", "reward accuracy"),
+)
 
 
 def metrics_summary(metrics: dict[str, Any]) -> list[tuple[str, float]]:
-    """The first few top-level numbers of an evaluation table, for a one-line summary."""
+    """A one-line summary: the candidate's row of the round's evaluation table (its judged win
+    rate first), or else the first few top-level numbers (versions registered otherwise)."""
+    rows = (metrics.get("evaluation") or {}).get("rows") or []
+    candidate = next((row for row in rows if row.get("variant") == "candidate"), None)
+    if candidate is not None:
+        baseline = metrics["evaluation"].get("baseline") or "baseline"
+        numbers = [(f"win rate vs {baseline}", (candidate.get("win_rate") or {}).get("win_rate"))]
+        numbers += [(name, candidate.get(key)) for key, name in CANDIDATE_MEASURES]
+        return [(name, value) for name, value in numbers if value is not None][:SUMMARY_METRICS]
     numbers = [
         (key, value)
         for key, value in metrics.items()
@@ -49,7 +64,8 @@ def _context(request: HttpRequest, project: Project) -> dict[str, Any]:
 
 
 def _table(request: HttpRequest, project: Project) -> HttpResponse:
-    if request.htmx:
+    # A boosted form (the round page's Promote button) follows the redirect to the whole page.
+    if request.htmx and not request.htmx.boosted:
         return render(request, "curator/_model_versions.html", _context(request, project))
     return redirect("models", slug=project.slug)
 

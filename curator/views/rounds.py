@@ -9,6 +9,7 @@ from curator.models import Job, Round
 from curator.permissions import Action, can
 from curator.views.access import project_for
 from curator.views.common import keyset_param
+from curator.views.llm_rounds import llm_round_panel
 
 
 @login_required
@@ -17,10 +18,13 @@ def round_detail(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     round_ = get_object_or_404(Round, project=project, number=number)
     after = keyset_param(request)
     items = selectors.round_snapshot_page(round_, after_id=after)
+    job = round_.jobs.filter(kind=Job.Kind.ROUND).first()
+    kind = round_kinds.KINDS.get(round_.kind)
     context = {
         "project": project,
         "round": round_,
-        "job": round_.jobs.filter(kind=Job.Kind.ROUND).first(),
+        "job": job,
+        "llm": llm_round_panel(round_, job, request.user) if kind and kind.trains_llm else None,
         "step_jobs": round_.jobs.exclude(kind=Job.Kind.ROUND).order_by("id"),
         "can_start_round": can(request.user, project, Action.START_ROUND),
         "stages": _stages_of(round_),

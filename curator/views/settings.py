@@ -8,6 +8,8 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
+from curator.algorithms.training_config import FORM_FIELDS as TRAINING_FIELDS
+from curator.algorithms.training_config import TrainingConfig, settings_from_form
 from curator.models.project_settings import (
     CONSENSUS,
     DEFAULTS,
@@ -30,7 +32,16 @@ def project_settings(request: HttpRequest, slug: str) -> HttpResponse:
             key: request.POST[key] for key in EDITABLE if key in request.POST
         }
         changes["score_toxicity_on_import"] = "score_toxicity_on_import" in request.POST
+        posted_training = _posted_training(request)
         try:
+            if posted_training:
+                # One field per hyper-parameter, merged into the stored `llm_training` document,
+                # which ProjectSettings then checks as a whole like any other change.
+                stored = (project.settings or {}).get("llm_training") or {}
+                try:
+                    changes["llm_training"] = settings_from_form(stored, posted_training)
+                except ValueError as error:
+                    raise ValidationError({"llm_training": str(error)}) from error
             project_settings_update(project=project, user=request.user, changes=changes)
         except ValidationError as error:
             errors = error.message_dict
@@ -44,6 +55,7 @@ def project_settings(request: HttpRequest, slug: str) -> HttpResponse:
         errors = {**error.message_dict, **errors}
     if request.method == "POST":
         values.update({key: request.POST.get(key, "") for key in EDITABLE})
+        values["llm_training"] = _posted_training(request)
     return render(
         request,
         "curator/project_settings.html",
@@ -54,6 +66,15 @@ def project_settings(request: HttpRequest, slug: str) -> HttpResponse:
             "sampling": SAMPLING,
             "consensus": CONSENSUS,
             "trainers": TRAINERS,
+            "training_defaults": TrainingConfig().as_dict(),
         },
         status=400 if errors else 200,
     )
+
+
+def _posted_training(request: HttpRequest) -> dict[str, str]:
+    return {
+        name: request.POST[f"llm_training.{name}"]
+        for name in TRAINING_FIELDS
+        if f"llm_training.{name}" in request.POST
+    }

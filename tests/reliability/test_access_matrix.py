@@ -187,3 +187,19 @@ def test_superuser_reaches_every_project(world, make_user):
     assert client.get(f"/p/{values['slug']}/").status_code == 200
     assert client.get("/admin/").status_code == 200
     assert User.objects.filter(is_superuser=True).count() == 1
+
+
+@pytest.mark.django_db
+def test_only_admins_see_promote_on_an_llm_round_page_and_every_member_reads_it(world):
+    users, values = world
+    # The world's version belongs to round 1; as an SFT round its page shows the LLM panel.
+    Round.objects.filter(project__slug=values["slug"], number=1).update(kind="sft")
+    path = "/p/{slug}/rounds/{round}/".format(**values)
+    for role in (Role.ANNOTATOR, Role.CURATOR, Role.ADMIN):
+        client = Client()
+        client.force_login(users[role])
+        response = client.get(path)
+        assert response.status_code == 200, role
+        body = response.content.decode()
+        assert "Model version" in body and "/models/" in body, role
+        assert ("Promote v1" in body) == (role == Role.ADMIN), role

@@ -221,3 +221,62 @@ def test_curation_pages_escape_user_text(client, hostile, admin_user):
         response = client.get(url)
         assert response.status_code == 200, url
         assert_escaped(response.content, url)
+
+
+def llm_round_with_results(project, admin_user, capture):
+    """An SFT round as its job leaves it: the evaluation table with model outputs (text a
+    model wrote from hostile prompts) and a candidate version."""
+    from curator.models import ModelVersion
+    from curator.services.rounds import round_start
+
+    with capture(execute=False):
+        round_ = round_start(project=project, user=admin_user, kind="sft")
+    win = {"wins": 1, "ties": 1, "losses": 0, "judged": 2, "win_rate": 0.75, "ci_low": 0.3,
+           "ci_high": 0.95, "position_bias_rate": 0.5}  # fmt: skip
+    round_.status = "succeeded"
+    round_.metrics = {
+        "kind": "sft",
+        "training": {"steps": 2, "rows": 2, "seconds": 1.5, "tokens_per_second": 100.0,
+                     "loss_curve": [{"step": 1, "loss": 2.0, "learning_rate": 1e-3},
+                                    {"step": 2, "loss": 1.5, "learning_rate": 1e-3}]},
+        "evaluation": {
+            "baseline": "base", "gold_size": 2,
+            "rows": [{"variant": "base", "mean_loglik": -2.5, "rouge_l": 0.1, "win_rate": None},
+                     {"variant": "candidate", "mean_loglik": -2.0, "rouge_l": 0.2,
+                      "win_rate": win}],
+            "samples": [{"prompt": PAYLOADS[2], "reference": PAYLOADS[0],
+                         "base": PAYLOADS[1], "candidate": PAYLOADS[6]}],
+        },
+        "model_version": 1,
+    }  # fmt: skip
+    round_.save()
+    ModelVersion.objects.create(
+        project=project, number=1, kind="sft", role="llm", base_model=PAYLOADS[1],
+        adapter_path="models/x", adapter_sha256="0" * 64, round=round_,
+    )  # fmt: skip
+    return round_
+
+
+@pytest.mark.django_db
+def test_llm_round_page_escapes_prompts_responses_and_model_outputs(
+    client, admin_user, django_capture_on_commit_callbacks
+):
+    project = project_create(
+        name=PAYLOADS[0], task_type="correction", labels=[], created_by=admin_user
+    )
+    rows = [
+        {"prompt": f"{payload} {i}", "draft": "", "label": {"text": PAYLOADS[(i + 1) % 7]}}
+        for i, payload in enumerate(PAYLOADS)
+    ]
+    run_import(project, as_jsonl(rows), split="train")
+    round_ = llm_round_with_results(project, admin_user, django_capture_on_commit_callbacks)
+    client.force_login(admin_user)
+    for url in (
+        f"/p/{project.slug}/rounds/{round_.number}/",
+        f"/p/{project.slug}/rounds/{round_.number}/?fragment=status",
+    ):
+        response = client.get(url, HTTP_HX_REQUEST="true")
+        assert response.status_code == 200, url
+        assert_escaped(response.content, url)
+        assert b"&lt;svg/onload=alert(1)&gt;" in response.content  # a sample's prompt, as text
+        assert b"Promote v1" in response.content

@@ -48,6 +48,7 @@ from transformers import (
     PreTrainedTokenizerBase,
     PrinterCallback,
     TrainerCallback,
+    TrainerState,
     set_seed,
 )
 from transformers.trainer_utils import get_last_checkpoint
@@ -84,6 +85,7 @@ class TrainingProgress:
     max_steps: int
     loss: float
     learning_rate: float | None
+    tokens_per_second: float | None = None  # this run's throughput so far (None: unknown)
 
 
 @dataclass
@@ -410,8 +412,14 @@ class _ProgressCallback(TrainerCallback):
                     max_steps=state.max_steps,
                     loss=float(logs["loss"]),
                     learning_rate=logs.get("learning_rate"),
+                    tokens_per_second=self._tokens_per_second(state),
                 )
             )
+
+    def _tokens_per_second(self, state: TrainerState) -> float | None:
+        seconds = time.perf_counter() - self.started
+        tokens = int(state.num_input_tokens_seen) - self.tokens_at_start
+        return tokens / seconds if seconds > 0 and tokens > 0 else None
 
     def on_step_end(self, args, state, control, **kwargs):
         if (

@@ -112,7 +112,11 @@ class _TrainingReporter:
             {"step": progress.step, "loss": progress.loss, "learning_rate": progress.learning_rate}
         )
         Job.objects.filter(pk=self.job.pk, status=Job.Status.RUNNING).update(
-            metrics={"loss_curve": self.curve[-LOSS_POINTS:], "max_steps": progress.max_steps}
+            metrics={
+                "loss_curve": self.curve[-LOSS_POINTS:],
+                "max_steps": progress.max_steps,
+                "tokens_per_second": progress.tokens_per_second,
+            }
         )
         try:
             job_progress(self.job, done=progress.step, total=progress.max_steps, stage="training")

@@ -5,7 +5,7 @@ import io
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from curator.demo import DEMO_PROJECTS, as_jsonl
+from curator.demo import DEMO_PROJECTS, DEMO_SETTINGS, as_jsonl
 from curator.models import Job, Project, Role, User
 from curator.services.imports import import_bytes
 from curator.services.jobs import job_create
@@ -45,6 +45,7 @@ class Command(BaseCommand):
                 task_type=task_type,
                 labels=labels,
                 guidelines=guidelines,
+                settings=DEMO_SETTINGS.get(slug),
                 created_by=users[Role.ADMIN],
             )
             for role, user in users.items():
