@@ -56,7 +56,6 @@ from trl import DPOConfig, DPOTrainer, RewardConfig, RewardTrainer, SFTConfig, S
 from curator.algorithms.training_config import ALL_LINEAR, TrainingConfig
 from curator.hashing import files_sha256
 from workers.inference.device import Placement, placement
-from workers.inference.llm import materialise_gguf
 from workers.inference.sources import resolve
 
 logger = logging.getLogger(__name__)
@@ -84,6 +83,7 @@ class TrainingProgress:
     max_steps: int
     loss: float
     learning_rate: float | None
+    tokens_seen: int = 0  # non-padding input tokens so far (throughput over any window of steps)
 
 
 @dataclass
@@ -129,6 +129,10 @@ def resolve_base(base: str, cache_root: Path | None = None) -> str:
     """
     source = resolve(base)
     if str(source).endswith(".gguf"):
+        # Imported here: workers.inference.llm needs Django, and training from a folder (the
+        # GPU benchmark machine has the ML stack only) must not.
+        from workers.inference.llm import materialise_gguf
+
         source = materialise_gguf(Path(source), cache_root or default_cache_root())
     return str(source)
 
@@ -405,6 +409,7 @@ class _ProgressCallback(TrainerCallback):
                     max_steps=state.max_steps,
                     loss=float(logs["loss"]),
                     learning_rate=logs.get("learning_rate"),
+                    tokens_seen=int(state.num_input_tokens_seen),
                 )
             )
 
