@@ -285,6 +285,13 @@ def report_table(report: dict[str, Any]) -> str:
     return table(title, headers, rows)
 
 
+def _versions() -> dict[str, str]:
+    from importlib.metadata import version
+
+    names = ("torch", "transformers", "trl", "peft", "accelerate", "datasets", "pyarrow")
+    return {name: version(name) for name in names}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tiny", action="store_true", help="CPU smoke run: few short steps")
@@ -303,9 +310,10 @@ def main() -> None:
     if args.skip_large:
         settings = settings[:1]
     args.out.mkdir(parents=True, exist_ok=True)
+    print(f"{_versions()}", flush=True)
     report: dict[str, Any] = {
         "device": torch.cuda.get_device_name(0) if device.device == "cuda" else "cpu",
-        "dtype": str(device.dtype), "torch": torch.__version__,
+        "dtype": str(device.dtype), "versions": _versions(),
         "warmup_steps": warmup, "timed_steps": timed, "results": [],
     }  # fmt: skip
     scratch = Path(tempfile.mkdtemp(prefix="gpu-training-"))
