@@ -22,7 +22,13 @@ def main() -> None:
         "--only",
         default="",
         help="comma-separated sections: import,labeling,embedding,round,"
-        "sampling,llm,llm_training,curation,flywheel (default: all)",
+        "sampling,llm,llm_training,llm_flywheel,curation,flywheel (default: all)",
+    )
+    parser.add_argument(
+        "--flywheel-seeds", type=int, default=0, help="seeds of the LLM flywheel (default 2)"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke-test settings where a section has them"
     )
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
@@ -34,6 +40,7 @@ def main() -> None:
         imports,
         labeling,
         llm,
+        llm_flywheel,
         llm_training,
         rounds,
         sampling,
@@ -51,6 +58,7 @@ def main() -> None:
         ("sampling", sampling, {}),
         ("llm", llm, {}),
         ("llm_training", llm_training, {}),
+        ("llm_flywheel", llm_flywheel, {"seeds": args.flywheel_seeds or None, "quick": args.quick}),
         ("curation", curation, {}),
         ("flywheel", flywheel, {}),
     ]:

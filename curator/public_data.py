@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT.parent / "shared" / "data"
+# CURATOR_PUBLIC_DATA: another copy of that folder (a machine without ../shared, e.g. the GPU one).
+DATA = Path(os.environ.get("CURATOR_PUBLIC_DATA") or ROOT.parent / "shared" / "data")
 SST2_LABELS = {"0": "negative", "1": "positive"}
 DAVIDSON_CLASSES = ("hate", "offensive", "neither")
 FINAL_TURN = "\n\nAssistant:"

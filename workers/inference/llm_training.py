@@ -57,7 +57,6 @@ from trl import DPOConfig, DPOTrainer, RewardConfig, RewardTrainer, SFTConfig, S
 from curator.algorithms.training_config import ALL_LINEAR, TrainingConfig
 from curator.hashing import files_sha256
 from workers.inference.device import Placement, placement
-from workers.inference.llm import materialise_gguf
 from workers.inference.sources import resolve
 
 logger = logging.getLogger(__name__)
@@ -86,6 +85,7 @@ class TrainingProgress:
     loss: float
     learning_rate: float | None
     tokens_per_second: float | None = None  # this run's throughput so far (None: unknown)
+    tokens_seen: int = 0  # non-padding input tokens so far (throughput over any window of steps)
 
 
 @dataclass
@@ -131,6 +131,10 @@ def resolve_base(base: str, cache_root: Path | None = None) -> str:
     """
     source = resolve(base)
     if str(source).endswith(".gguf"):
+        # Imported here: workers.inference.llm needs Django, and training from a folder (the
+        # GPU benchmark machine has the ML stack only) must not.
+        from workers.inference.llm import materialise_gguf
+
         source = materialise_gguf(Path(source), cache_root or default_cache_root())
     return str(source)
 
@@ -413,6 +417,7 @@ class _ProgressCallback(TrainerCallback):
                     loss=float(logs["loss"]),
                     learning_rate=logs.get("learning_rate"),
                     tokens_per_second=self._tokens_per_second(state),
+                    tokens_seen=int(state.num_input_tokens_seen),
                 )
             )
 
