@@ -8,8 +8,11 @@ from typing import Any
 
 from annotation import task_types
 from annotation.agreement import agreement_report
+from annotation.selectors import ratings_of
+from curator.algorithms import curation
 from curator.models import Project, Record, Round, Split
 from curator.models.records import payload_text
+from curator.selectors import routing_stats
 
 
 @dataclass(frozen=True)
@@ -27,8 +30,6 @@ def agreement_gate(
     being checked; None: since the latest round)."""
     if minimum is None or task_types.spec(project.task_type).level is None:
         return None
-    from annotation.selectors import ratings_of
-
     earlier = Round.objects.filter(project=project)
     if current is not None:
         earlier = earlier.filter(number__lt=current.number)
@@ -55,8 +56,6 @@ def spot_check_gate(project: Project, minimum: float | None) -> GateResult | Non
     """Accuracy of auto-accepted LLM labels, measured on the spot checks people labeled."""
     if minimum is None:
         return None
-    from curator.selectors import routing_stats
-
     stats = routing_stats(project)
     accuracy = stats["spot_check_accuracy"]
     if accuracy is None:
@@ -78,8 +77,6 @@ def contamination_gate(
     gold metrics: the round does not train on them."""
     if not enabled:
         return None
-    from curator.algorithms import curation
-
     # Label-set projects compare their text field; prompt/response projects their prompts.
     fields = task_types.spec(project.task_type).fields
     field = project.settings_obj.text_field if fields[0] == "text" else fields[0]

@@ -24,6 +24,7 @@ from curator import job_kinds
 from curator.celery import app, ensure_broker_folders
 from curator.errors import NotStartable
 from curator.models import Job, JobChunk, Project, User
+from curator.services import round_lifecycle
 
 logger = logging.getLogger(__name__)
 
@@ -134,11 +135,7 @@ def job_fail(job_id: int, error: str, *, claimed_by: str | None = None) -> bool:
         )
         job = Job.objects.filter(pk=job_id).only("round_id", "kind").first()
         if failed and job is not None and job.round_id:
-            # rounds.py starts jobs through this module, so it is imported when a round's job
-            # fails rather than at the top (the round lifecycle's owner will take this hook).
-            from curator.services.rounds import pipeline_failed
-
-            pipeline_failed(job)
+            round_lifecycle.round_job_failed(job)
     return bool(failed)
 
 

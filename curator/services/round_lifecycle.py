@@ -22,7 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from curator.json_values import json_safe
-from curator.models import Round
+from curator.models import Job, Round
 
 Status = Round.Status
 UNFINISHED: tuple[str, ...] = (Status.QUEUED, Status.RUNNING)
@@ -114,3 +114,11 @@ def round_record(round_id: int, *, metrics: dict[str, Any], **fields: Any) -> bo
     meanwhile keeps its cancelled state and gets no model.
     """
     return _update(round_id, (Status.RUNNING,), fields, metrics)
+
+
+def round_job_failed(job: Job) -> None:
+    """One of the round's jobs failed, or could not be sent: the round ends failed with why."""
+    if job.round_id is None:
+        return
+    error = Job.objects.filter(pk=job.pk).values_list("error", flat=True).first() or ""
+    round_fail(job.round_id, f"{job.get_kind_display()} job failed: {error}")

@@ -24,7 +24,6 @@ from curator.services.model_jobs import JobNotStartable, check_params
 __all__ = [
     "RoundNotStartable",
     "pipeline_advance",
-    "pipeline_failed",
     "round_cancel",
     "round_start",
 ]
@@ -128,14 +127,6 @@ def pipeline_advance(job: Job) -> None:
         job_dispatch(following)
         return
     round_lifecycle.round_succeed(round_.pk)
-
-
-def pipeline_failed(job: Job) -> None:
-    """One of the round's jobs failed, or could not be sent: the round ends failed with why."""
-    if job.round_id is None:
-        return
-    error = Job.objects.filter(pk=job.pk).values_list("error", flat=True).first() or ""
-    round_lifecycle.round_fail(job.round_id, f"{job.get_kind_display()} job failed: {error}")
 
 
 def round_cancel(*, round_: Round, user: User) -> bool:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 def version_reward_model(version: ModelVersion) -> RewardModel:
     """The reward model of a registered reward version (its base with the trained adapter)."""
+    # Imported on use: scoring with a reward model is rare, and its module loads transformers.
     from workers.inference.reward import get_reward_model
 
     return get_reward_model(

@@ -58,7 +58,8 @@ def round_run(job: Job, **options: Any) -> dict[str, Any]:
     A redelivered job finds its round already running and runs again (the stages overwrite what
     they wrote); a round that finished meanwhile (cancelled, failed) is left alone. An exception
     is left to the job runtime: a lasting failure fails the job, and with it the round
-    (`pipeline_failed`); a transient one hands the job back for a retry with the round running.
+    (`round_lifecycle.round_job_failed`); a transient one hands the job back for a retry with
+    the round running.
     """
     if job.round_id is None:
         raise ValueError(f"job {job.pk} belongs to no round")
