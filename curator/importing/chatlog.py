@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
-from curator.importing.parsers import ImportFormatError, ParsedRow, text_lines
+from curator.importing.parsers import ImportFormatError, ParsedRow, json_lines
 
 ROLES = ("system", "user", "assistant", "tool", "developer")
 
@@ -78,13 +78,7 @@ def _answer(response: Any) -> tuple[str, str | None]:
 def logged_calls(binary: IO[bytes] | Iterable[bytes]) -> Iterator[tuple[int, list[dict], str, Any]]:
     """(line, request messages, answer, model) of each logged call; ImportFormatError names the
     first bad line."""
-    for number, text in text_lines(binary):  # type: ignore[arg-type]
-        if not text.strip():
-            continue
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise ImportFormatError(number, f"invalid JSON: {error.msg}") from None
+    for number, obj in json_lines(binary):
         if not isinstance(obj, dict) or "request" not in obj or "response" not in obj:
             raise ImportFormatError(number, "a logged call needs 'request' and 'response'")
         try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -61,6 +61,18 @@ def text_lines(binary: IO[bytes]) -> Iterator[tuple[int, str]]:
         yield number, text
 
 
+def json_lines(binary: IO[bytes] | Iterable[bytes]) -> Iterator[tuple[int, Any]]:
+    """(line number, value) of each non-blank JSON Lines line; a line that is not JSON raises
+    ImportFormatError naming it."""
+    for number, text in text_lines(binary):  # type: ignore[arg-type]
+        if not text.strip():
+            continue
+        try:
+            yield number, json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ImportFormatError(number, f"invalid JSON: {error.msg}") from None
+
+
 # Checks a row's label against the project: returns it in its stored shape, or raises
 # ValueError saying what is wrong. A set of values checks single-label classification.
 LabelCheck = Callable[[dict[str, Any], Any], Any] | set[str] | None
@@ -106,13 +118,7 @@ def parse_jsonl(
     required: tuple[str, ...] = (),
     adapt: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> Iterator[ParsedRow]:
-    for number, text in text_lines(binary):
-        if not text.strip():
-            continue
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise ImportFormatError(number, f"invalid JSON: {error.msg}") from None
+    for number, obj in json_lines(binary):
         if not isinstance(obj, dict):
             raise ImportFormatError(number, f"expected a JSON object, got {type(obj).__name__}")
         yield _row(number, obj, text_field, label_check, required, adapt)
