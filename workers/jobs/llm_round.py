@@ -132,13 +132,13 @@ class _TrainingReporter:
 
 
 def round_folder(round_: Round) -> Path:
-    """The round's own training folder (checkpoints, then the adapter), under MEDIA_ROOT."""
-    return (
-        Path(settings.MEDIA_ROOT)
-        / "models"
-        / round_.project.slug
-        / f"round-{round_.number}-{round_.kind}"
-    )
+    """The round's own training folder (checkpoints, then the adapter), under MEDIA_ROOT.
+
+    Keyed by the round's id and snapshot digest, not only its number: a project deleted and
+    created again under the same slug must never resume (or reuse) another round's training.
+    """
+    name = f"round-{round_.number}-{round_.kind}-{round_.pk}-{round_.snapshot_sha256[:12]}"
+    return Path(settings.MEDIA_ROOT) / "models" / round_.project.slug / name
 
 
 TRAINERS: dict[str, Callable[..., llm_training.TrainingResult]] = {
