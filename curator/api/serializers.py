@@ -98,7 +98,10 @@ class ModelJobCreateSerializer(serializers.Serializer):
 class JobSerializer(serializers.ModelSerializer):
     progress_percent = serializers.IntegerField(read_only=True)
     # The number of the model version (vN) whose adapter the job's LLM ran with; null: base model.
-    model_version = serializers.SlugRelatedField(slug_field="number", read_only=True)
+    # The number (vN) of the model version the job ran with; null: the base model.
+    model_version = serializers.SlugRelatedField(
+        slug_field="number", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = Job
