@@ -151,6 +151,14 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a `kind` and a `status`: each choice set gets a name of its own.
+    "ENUM_NAME_OVERRIDES": {
+        "ModelVersionKindEnum": "curator.models.model_versions.ModelVersion.Kind",
+        "ModelVersionStatusEnum": "curator.models.model_versions.ModelVersion.Status",
+        "ModelVersionRoleEnum": "curator.models.model_versions.ModelVersion.Role",
+        "RoundStatusEnum": "curator.models.rounds.Round.Status",
+        "JobStatusEnum": "curator.models.jobs.Job.Status",
+    },
 }
 
 # --- Jobs: leases, the sweep, time limits --------------------------------------------------------

@@ -28,6 +28,7 @@ from workers.inference.llm_training import (
     TrainingConfig,
     TrainingHooks,
     TrainingProgress,
+    last_complete_checkpoint,
     merge_adapter,
     resolve_base,
     train_dpo,
@@ -234,3 +235,14 @@ def test_bad_rows_and_settings_are_refused_with_a_clear_message(tmp_path: Path) 
     with pytest.raises(ValueError, match="unknown setting 'lr'"):
         TrainingConfig.from_settings({"lr": 0.1})
     assert not any(tmp_path.iterdir())
+
+
+def test_a_checkpoint_left_half_written_by_a_killed_worker_is_skipped(tmp_path: Path) -> None:
+    for step, finished in ((1, True), (2, True), (3, False)):
+        folder = tmp_path / f"checkpoint-{step}"
+        folder.mkdir()
+        if finished:
+            (folder / "trainer_state.json").write_text("{}")
+    assert last_complete_checkpoint(tmp_path) == str(tmp_path / "checkpoint-2")
+    assert not (tmp_path / "checkpoint-3").exists()
+    assert last_complete_checkpoint(tmp_path / "missing") is None

@@ -51,7 +51,6 @@ from transformers import (
     TrainerState,
     set_seed,
 )
-from transformers.trainer_utils import get_last_checkpoint
 from trl import DPOConfig, DPOTrainer, RewardConfig, RewardTrainer, SFTConfig, SFTTrainer
 
 from curator.algorithms.training_config import ALL_LINEAR, TrainingConfig
@@ -279,7 +278,7 @@ def _run(
     trainer.remove_callback(PrinterCallback)  # progress goes to the hooks, not to stdout
     progress = _ProgressCallback(hooks)
     trainer.add_callback(progress)
-    checkpoint = get_last_checkpoint(str(output))
+    checkpoint = last_complete_checkpoint(output)
     if checkpoint:
         logger.info("resuming %s training from %s", kind, checkpoint)
     trainer.train(resume_from_checkpoint=checkpoint)
@@ -314,6 +313,26 @@ def _run(
         shutil.rmtree(stale, ignore_errors=True)
     trainer.accelerator.wait_for_everyone()
     return result
+
+
+def last_complete_checkpoint(output: Path) -> str | None:
+    """The newest checkpoint the trainer finished writing, or None.
+
+    A worker killed while saving leaves a checkpoint folder without its `trainer_state.json`
+    (the trainer writes it last); resuming from it would fail, so it is removed and the one
+    before it is used.
+    """
+    steps = sorted(
+        (int(folder.name.split("-")[-1]), folder)
+        for folder in output.glob("checkpoint-*")
+        if folder.is_dir() and folder.name.split("-")[-1].isdigit()
+    )
+    for _, folder in reversed(steps):
+        if (folder / "trainer_state.json").exists():
+            return str(folder)
+        logger.warning("removing %s: the trainer did not finish writing it", folder)
+        shutil.rmtree(folder, ignore_errors=True)
+    return None
 
 
 def training_arguments(config: TrainingConfig, output: Path, place: Placement) -> dict[str, Any]:
