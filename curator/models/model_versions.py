@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 from django.conf import settings
 from django.db import models
 
@@ -88,6 +90,11 @@ class ModelVersion(models.Model):
     @property
     def label(self) -> str:
         return f"v{self.number}"
+
+    @property
+    def adapter_dir(self) -> Path:
+        """The saved PEFT adapter folder (`adapter_path` is relative to MEDIA_ROOT)."""
+        return Path(settings.MEDIA_ROOT) / self.adapter_path
 
     @property
     def served_name(self) -> str:

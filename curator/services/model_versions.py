@@ -7,6 +7,8 @@ admins promoting at the same moment leave exactly one promoted version of each r
 
 from __future__ import annotations
 
+import json
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -175,10 +177,7 @@ def model_version_export(version: ModelVersion, archive: Path) -> Path:
     training step saved one next to the adapter (folder `<adapter folder>-merged`, as
     `merged/`), and
     manifest.json. Refuses when the adapter's files no longer match the registered sha256."""
-    import json
-    import zipfile
-
-    adapter = Path(settings.MEDIA_ROOT) / version.adapter_path
+    adapter = version.adapter_dir
     if not adapter.is_dir():
         raise PromotionRefused(f"the adapter folder of {version.label} is missing")
     if files_sha256(adapter) != version.adapter_sha256:

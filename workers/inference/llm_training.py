@@ -65,6 +65,7 @@ ADAPTER_FOLDER = "adapter"
 RESULT_FILE = "result.json"
 
 __all__ = [
+    "TRAINERS",
     "TrainingConfig",
     "TrainingHooks",
     "TrainingProgress",
@@ -229,6 +230,14 @@ def train_reward(
         )
 
     return _run("reward", build, base, config, output_dir, hooks, device)
+
+
+# The trainer of each LLM round kind; the round job and the command line both look it up here.
+TRAINERS: dict[str, Callable[..., TrainingResult]] = {
+    "sft": train_sft,
+    "dpo": train_dpo,
+    "reward": train_reward,
+}
 
 
 def merge_adapter(base: str, adapter_dir: str | Path, out_dir: str | Path) -> str:

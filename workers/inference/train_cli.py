@@ -19,18 +19,11 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from curator.algorithms.training_config import TrainingConfig
 from workers.inference import llm_training
-
-TRAINERS: dict[str, Callable[..., llm_training.TrainingResult]] = {
-    "sft": llm_training.train_sft,
-    "dpo": llm_training.train_dpo,
-    "reward": llm_training.train_reward,
-}
 
 
 def training_rows(kind: str, path: Path) -> list[Any]:
@@ -49,7 +42,7 @@ def training_rows(kind: str, path: Path) -> list[Any]:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--kind", choices=sorted(TRAINERS), required=True)
+    parser.add_argument("--kind", choices=sorted(llm_training.TRAINERS), required=True)
     parser.add_argument("--data", type=Path, required=True, help="exported JSONL")
     parser.add_argument("--output", type=Path, required=True, help="checkpoints and adapter")
     parser.add_argument("--base", default="bundled:SmolLM2-135M-Instruct")
@@ -59,7 +52,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parser.parse_args(argv)
     config = TrainingConfig.from_settings(json.loads(args.settings))
     rows = training_rows(args.kind, args.data)
-    result = TRAINERS[args.kind](
+    result = llm_training.TRAINERS[args.kind](
         rows, args.base, args.parent, config, args.output, device=args.device
     ).to_json()
     print(json.dumps({key: result[key] for key in ("status", "adapter_dir", "steps", "rows")}))

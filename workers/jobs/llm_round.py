@@ -13,7 +13,6 @@ registered once per round.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -141,13 +140,6 @@ def round_folder(round_: Round) -> Path:
     return Path(settings.MEDIA_ROOT) / "models" / round_.project.slug / name
 
 
-TRAINERS: dict[str, Callable[..., llm_training.TrainingResult]] = {
-    "sft": llm_training.train_sft,
-    "dpo": llm_training.train_dpo,
-    "reward": llm_training.train_reward,
-}
-
-
 def stage_train(
     job: Job, round_: Round, data: RoundData, parent: ModelVersion | None
 ) -> tuple[llm_training.TrainingResult, TrainingConfig, str]:
@@ -160,7 +152,7 @@ def stage_train(
     )
     reporter = _TrainingReporter(job)
     job_progress(job, done=0, total=0, stage="training")
-    result = TRAINERS[round_.kind](
+    result = llm_training.TRAINERS[round_.kind](
         data.rows,
         base,
         _adapter_path(parent),
@@ -177,7 +169,7 @@ def stage_train(
 
 
 def _adapter_path(version: ModelVersion | None) -> str | None:
-    return str(Path(settings.MEDIA_ROOT) / version.adapter_path) if version else None
+    return str(version.adapter_dir) if version else None
 
 
 def stage_evaluate(

@@ -8,10 +8,6 @@ again after a promotion, uses the same model; the next job picks up a newer prom
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from django.conf import settings
-
 from curator.model_version_selectors import promoted_version
 from curator.models import Job, ModelVersion, Project
 from workers.inference.llm import LLM, Adapter, get_llm
@@ -19,16 +15,20 @@ from workers.inference.llm import LLM, Adapter, get_llm
 PINNED = "llm_version"
 
 
+def version_adapter(version: ModelVersion) -> Adapter:
+    """A registered version's adapter as inference loads it; its label goes into identities."""
+    return Adapter(
+        path=str(version.adapter_dir),
+        label=f"{version.label}@{version.adapter_sha256[:8]}",
+        served_name=version.served_name,
+    )
+
+
 def version_llm(project: Project, version: ModelVersion | None) -> LLM:
     """The LLM of `version` (None: the project's base LLM setting, no adapter)."""
     if version is None:
         return get_llm(project.setting("llm_model"))
-    adapter = Adapter(
-        path=str(Path(settings.MEDIA_ROOT) / version.adapter_path),
-        label=f"{version.label}@{version.adapter_sha256[:8]}",
-        served_name=version.served_name,
-    )
-    return get_llm(version.base_model, adapter)
+    return get_llm(version.base_model, version_adapter(version))
 
 
 def job_version(job: Job) -> ModelVersion | None:

@@ -6,15 +6,12 @@ without one look exactly as before.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
-
-from django.conf import settings
 
 from curator.model_version_selectors import promoted_version
 from curator.models import Job, ModelVersion
 from curator.models.records import REWARD_KIND
-from workers.inference.llm import Adapter
+from workers.jobs.project_llm import version_adapter
 from workers.jobs.scores import scores_store
 
 if TYPE_CHECKING:
@@ -26,14 +23,7 @@ def version_reward_model(version: ModelVersion) -> RewardModel:
     # Imported on use: scoring with a reward model is rare, and its module loads transformers.
     from workers.inference.reward import get_reward_model
 
-    return get_reward_model(
-        version.base_model,
-        Adapter(
-            path=str(Path(settings.MEDIA_ROOT) / version.adapter_path),
-            label=f"{version.label}@{version.adapter_sha256[:8]}",
-            served_name=version.served_name,
-        ),
-    )
+    return get_reward_model(version.base_model, version_adapter(version))
 
 
 def reward_scores_store(
