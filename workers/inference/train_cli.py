@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +56,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     result = llm_training.TRAINERS[args.kind](
         rows, args.base, args.parent, config, args.output, device=args.device
     ).to_json()
-    print(json.dumps({key: result[key] for key in ("status", "adapter_dir", "steps", "rows")}))
+    summary = json.dumps({key: result[key] for key in ("status", "adapter_dir", "steps", "rows")})
+    # One write of a whole line: the processes of a distributed run share one stdout pipe, and a
+    # write under the pipe's buffer size is never interleaved with another process's.
+    sys.stdout.write(summary + "\n")
+    sys.stdout.flush()
     return result
 
 
