@@ -159,6 +159,7 @@ def _seed_row(row: dict[str, Any]) -> list[object]:
         row["seed"], row["round"], row["items"],
         f"{win['win_rate']:.3f} [{win['ci_low']:.2f}, {win['ci_high']:.2f}]",
         f"{win['wins']}/{win['ties']}/{win['losses']}", win["position_bias_rate"],
+        win["mean_preference"],
         row["win_vs_parent"]["win_rate"], "yes" if row["promoted"] else "no",
         row["mean_loglik"], row["rouge_l"], row["seconds"],
     ]  # fmt: skip
@@ -203,6 +204,7 @@ def _summary(rows: list[dict], plan: Plan, base: Outputs) -> list[dict[str, Any]
                 "promoted_in_seeds": sum(r["promoted"] for r in these),
                 "win_vs_base": [r["win_vs_base"]["win_rate"] for r in these],
                 "position_bias": [r["win_vs_base"]["position_bias_rate"] for r in these],
+                "preference": [r["win_vs_base"]["mean_preference"] for r in these],
                 "mean_loglik": [r["mean_loglik"] for r in these],
                 "rouge_l": [r["rouge_l"] for r in these],
                 "seconds": [r["seconds"] for r in these],
@@ -214,13 +216,14 @@ def _summary(rows: list[dict], plan: Plan, base: Outputs) -> list[dict[str, Any]
 def _report(result: dict[str, Any], plan: Plan) -> str:
     base = result["base"]
     rows: list[list[object]] = [
-        ["0 (base)", 0, "-", "0.500", "-", f"{base['mean_loglik']:.3f}",
+        ["0 (base)", 0, "-", "0.500", "-", "0.500", f"{base['mean_loglik']:.3f}",
          f"{base['rouge_l']:.3f}", "-"]
     ]  # fmt: skip
     for r in result["rounds"]:
         rows.append(
             [r["round"], r["items"], f"{r['promoted_in_seeds']}/{plan.seeds}",
-             mean_sd(r["win_vs_base"]), mean_sd(r["position_bias"]), mean_sd(r["mean_loglik"]),
+             mean_sd(r["win_vs_base"]), mean_sd(r["position_bias"]), mean_sd(r["preference"]),
+             mean_sd(r["mean_loglik"]),
              mean_sd(r["rouge_l"]), mean_sd(r["seconds"])]
         )  # fmt: skip
     title = (
@@ -229,12 +232,13 @@ def _report(result: dict[str, Any], plan: Plan) -> str:
         f"gold {plan.gold} held-out Alpaca instructions, judge: the base model; mean ± sd "
         f"over seeds" + (" [QUICK smoke settings]" if result["quick"] else "")
     )
-    headers = ["round", "items", "promoted", "win vs base", "position bias", "mean loglik",
-               "ROUGE-L", "seconds"]  # fmt: skip
+    headers = ["round", "items", "promoted", "win vs base", "position bias",
+               "calibrated preference vs base", "mean loglik", "ROUGE-L", "seconds"]  # fmt: skip
     per_seed = table(
-        "per seed: win rate vs base [Wilson 95% CI], wins/ties/losses, position bias, win rate "
-        "vs parent, promoted",
-        ["seed", "round", "items", "win vs base", "W/T/L", "pos. bias", "vs parent", "promoted",
+        "per seed: win rate vs base [Wilson 95% CI], wins/ties/losses, position bias, calibrated "
+        "preference vs base, win rate vs parent, promoted",
+        ["seed", "round", "items", "win vs base", "W/T/L", "pos. bias", "pref.", "vs parent",
+         "promoted",
          "loglik", "ROUGE-L", "s"],
         [_seed_row(r) for r in result["per_seed"]],
     )  # fmt: skip
