@@ -123,4 +123,5 @@ urlpatterns = [
     ),
 ]
 
-handler404 = "curator.views.health.not_found"
+handler404 = "curator.views.errors.not_found"
+handler500 = "curator.views.errors.server_failed"

@@ -4,7 +4,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from annotation import task_types
-from annotation.models import Annotation, Assignment
+from annotation.models import MAX_SECONDS_SPENT, Annotation, Assignment
 from annotation.services.annotations import suggestion_for
 from curator import job_kinds, round_kinds
 from curator.models import (
@@ -58,7 +58,13 @@ class ProjectCreateSerializer(serializers.Serializer):
     # correction projects.
     labels = serializers.ListField(child=serializers.JSONField(), required=False, default=list)
     guidelines = serializers.CharField(required=False, allow_blank=True, default="")
+    # Checked by ProjectSettings (the Settings page's rules): unknown keys and broken values are
+    # refused as `settings.<name>`.
     settings = serializers.DictField(required=False, default=dict)
+
+
+class ProjectSettingsChangeSerializer(serializers.Serializer):
+    settings = serializers.DictField()
 
 
 class RecordSerializer(serializers.ModelSerializer):
@@ -214,7 +220,7 @@ class SubmitSerializer(serializers.Serializer):
 
     label = serializers.CharField(max_length=200, required=False)
     value = serializers.JSONField(required=False)
-    seconds_spent = serializers.FloatField(required=False, min_value=0)
+    seconds_spent = serializers.FloatField(required=False, min_value=0, max_value=MAX_SECONDS_SPENT)
     suggestion = serializers.IntegerField(required=False, min_value=1)
     next = serializers.BooleanField(required=False, default=False)
 
@@ -234,7 +240,7 @@ class SubmittedSerializer(AnnotationSerializer):
 
 class ReviseSerializer(serializers.Serializer):
     value = serializers.JSONField()
-    seconds_spent = serializers.FloatField(required=False, min_value=0)
+    seconds_spent = serializers.FloatField(required=False, min_value=0, max_value=MAX_SECONDS_SPENT)
 
 
 class CommentSerializer(serializers.Serializer):

@@ -92,6 +92,9 @@ def job_fan_out(job: Job, record_ids: list[int], chunk_size: int) -> list[JobChu
     here on the chunks hold the work: the job's own lease is cleared in the same commit, so the
     job is never claimed (and fanned out) whole again; the sweep looks after its chunks.
     """
+    if chunk_size < 1:
+        # No chunk would ever finish the job: fail it now rather than leave it running.
+        raise ValueError(f"chunk_size must be at least 1, not {chunk_size}")
     queue = job_kinds.get(job.kind).queue
     with transaction.atomic():
         chunks = JobChunk.objects.bulk_create(
