@@ -132,6 +132,12 @@ MEDIA_ROOT = Path(os.environ.get("CURATOR_MEDIA_ROOT", VAR_DIR / "media"))
 
 # Uploads above this stay on disk while they stream into the database.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# The size limit is checked while the body streams in, not after it was spooled to disk.
+FILE_UPLOAD_HANDLERS = [
+    "curator.views.uploads.LimitedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 CURATOR_MAX_UPLOAD_BYTES = int(os.environ.get("CURATOR_MAX_UPLOAD_BYTES", str(2 * 1024**3)))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 

@@ -123,5 +123,6 @@ urlpatterns = [
     ),
 ]
 
+handler400 = "curator.views.errors.refused"
 handler404 = "curator.views.errors.not_found"
 handler500 = "curator.views.errors.server_failed"

@@ -4,7 +4,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from annotation import task_types
-from annotation.models import MAX_SECONDS_SPENT, Annotation, Assignment
+from annotation.models import MAX_SECONDS_SPENT, Annotation, Assignment, seconds_usable
 from annotation.services.annotations import suggestion_for
 from curator import job_kinds, round_kinds
 from curator.models import (
@@ -175,7 +175,17 @@ class SnapshotItemSerializer(serializers.ModelSerializer):
         fields = ["id", "record", "content_hash", "annotation", "label"]
 
 
+class StoredSecondsField(serializers.FloatField):
+    """A stored seconds_spent; a row from before seconds were checked (NaN, 1e308) reads as
+    null rather than breaking the whole list (JSON has no NaN)."""
+
+    def to_representation(self, value: float) -> float | None:
+        return float(value) if seconds_usable(value) or value == 0 else None
+
+
 class AnnotationSerializer(serializers.ModelSerializer):
+    seconds_spent = StoredSecondsField(read_only=True, allow_null=True)
+
     class Meta:
         model = Annotation
         fields = [

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.views.defaults import page_not_found, server_error
+from django.views.defaults import bad_request, page_not_found, server_error
+
+
+def refused(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """A request Django itself refused (a body over the upload limit, a malformed upload)."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": str(exception) or "Bad request."}, status=400)
+    return bad_request(request, exception)
 
 
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
