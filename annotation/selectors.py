@@ -122,7 +122,7 @@ def annotator_figures(project: Project) -> list[AnnotatorFigures]:
     ).values_list("author_id", "seconds_spent", "suggestion_accepted"):
         row = figures.setdefault(author_id, AnnotatorFigures(author_id, ""))
         row.labels += 1
-        if seconds_usable(spent):
+        if spent is not None and seconds_usable(spent):
             seconds[author_id].append(spent)
         if accepted is not None:
             row.suggestions_shown += 1
@@ -259,7 +259,7 @@ def annotator_progress(project: Project, user: User) -> dict[str, Any]:
         for seconds in mine.exclude(seconds_spent=None)
         .order_by("-id")
         .values_list("seconds_spent", flat=True)[:50]
-        if seconds_usable(seconds)
+        if seconds is not None and seconds_usable(seconds)
     ]
     return {
         **counts,

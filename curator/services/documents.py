@@ -58,13 +58,14 @@ def _pdf_text(name: str, data: bytes) -> str:
     from pypdf import PdfReader, apply_configuration
     from pypdf.errors import LimitReachedError, PyPdfError
 
-    limits = {
-        f"{codec}_maximum_output_length": MAX_PDF_STREAM_BYTES
-        for codec in ("zlib", "lzw", "run_length", "jbig2", "brotli")
-    }
     try:
         with apply_configuration(
-            **limits,
+            None,
+            zlib_maximum_output_length=MAX_PDF_STREAM_BYTES,
+            lzw_maximum_output_length=MAX_PDF_STREAM_BYTES,
+            run_length_maximum_output_length=MAX_PDF_STREAM_BYTES,
+            jbig2_maximum_output_length=MAX_PDF_STREAM_BYTES,
+            brotli_maximum_output_length=MAX_PDF_STREAM_BYTES,
             array_based_stream_maximum_output_length=MAX_PDF_STREAM_BYTES,
             stream_decoding_work_maximum_length=4 * MAX_PDF_STREAM_BYTES,
         ):
