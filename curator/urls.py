@@ -123,4 +123,6 @@ urlpatterns = [
     ),
 ]
 
-handler404 = "curator.views.health.not_found"
+handler400 = "curator.views.errors.refused"
+handler404 = "curator.views.errors.not_found"
+handler500 = "curator.views.errors.server_failed"
