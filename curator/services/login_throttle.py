@@ -57,11 +57,9 @@ def attempted_username(
 ) -> str | None:
     """The username a request tried, cut and cleaned so it can always be stored and audited."""
     field = settings.AXES_USERNAME_FORM_FIELD
-    if credentials:
-        value = credentials.get(field)
-    else:
-        data = getattr(request, "data", None)
-        value = (data if hasattr(data, "get") else request.POST).get(field)
+    # DRF's request carries the parsed body in .data (JSON too), Django's in .POST.
+    source: Any = credentials or getattr(request, "data", None) or request.POST
+    value = source.get(field) if hasattr(source, "get") else None
     if value is None:
         return None
     return str(value).replace("\x00", "")[:USERNAME_MAX_LENGTH]
