@@ -55,7 +55,10 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
             r"\s*\|?>|\[/?(?:INST|SYS)\]|<</?SYS>>|^\s*#{0,3}\s*(?:system|assistant|user)\s*:|"
             r"\b(?:system|assistant)\s*:",
         ),
-        ("mentions the prompt or the model's rules", r"\b(?:system\s+prompt|jailbreak|prompt\s+injection)\b"),
+        (
+            "mentions the prompt or the model's rules",
+            r"\b(?:system\s+prompt|jailbreak|prompt\s+injection)\b",
+        ),
     )
 )
 

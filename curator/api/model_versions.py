@@ -100,7 +100,9 @@ class ModelVersionList(APIView):
     def get(self, request: Request, slug: str) -> Response:
         project = project_for(request.user, slug)
         versions = selectors.project_versions(project)
-        return Response(ModelVersionSerializer(versions, many=True, context={"request": request}).data)
+        return Response(
+            ModelVersionSerializer(versions, many=True, context={"request": request}).data
+        )
 
 
 class ModelVersionDetail(APIView):
@@ -129,7 +131,9 @@ class ModelVersionRollback(APIView):
         data = RollbackSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         restored = model_version_rollback(project, request.user, data.validated_data["role"])
-        return Response(RollbackResultSerializer({"promoted": restored}, context={"request": request}).data)
+        return Response(
+            RollbackResultSerializer({"promoted": restored}, context={"request": request}).data
+        )
 
 
 class ModelVersionExport(APIView):

@@ -128,7 +128,9 @@ class ImportCreate(APIView):
             file_format=data.validated_data.get("format"),
             user=request.user,
         )
-        return Response(s.JobSerializer(job, context={"request": request}).data, status=status.HTTP_202_ACCEPTED)
+        return Response(
+            s.JobSerializer(job, context={"request": request}).data, status=status.HTTP_202_ACCEPTED
+        )
 
 
 class JobList(generics.ListAPIView):
@@ -147,7 +149,9 @@ class JobList(generics.ListAPIView):
         data = s.ModelJobCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         job = model_job_start(project=project, user=request.user, **data.validated_data)
-        return Response(s.JobSerializer(job, context={"request": request}).data, status=status.HTTP_202_ACCEPTED)
+        return Response(
+            s.JobSerializer(job, context={"request": request}).data, status=status.HTTP_202_ACCEPTED
+        )
 
 
 class JobCancel(APIView):
@@ -176,7 +180,11 @@ class JobDetail(APIView):
     @extend_schema(responses=s.JobSerializer)
     def get(self, request: Request, slug: str, job_id: int) -> Response:
         project = _project(request, slug)
-        return Response(s.JobSerializer(get_object_or_404(Job, pk=job_id, project=project), context={"request": request}).data)
+        return Response(
+            s.JobSerializer(
+                get_object_or_404(Job, pk=job_id, project=project), context={"request": request}
+            ).data
+        )
 
 
 class RoundListCreate(generics.ListAPIView):
@@ -196,7 +204,10 @@ class RoundListCreate(generics.ListAPIView):
         round_ = round_start(
             project=project, user=request.user, kind=body.validated_data.get("kind")
         )
-        return Response(s.RoundSerializer(round_, context={"request": request}).data, status=status.HTTP_202_ACCEPTED)
+        return Response(
+            s.RoundSerializer(round_, context={"request": request}).data,
+            status=status.HTTP_202_ACCEPTED,
+        )
 
 
 class RoundDetail(APIView):
@@ -204,7 +215,10 @@ class RoundDetail(APIView):
     def get(self, request: Request, slug: str, number: int) -> Response:
         project = _project(request, slug)
         return Response(
-            s.RoundSerializer(get_object_or_404(Round, project=project, number=number), context={"request": request}).data
+            s.RoundSerializer(
+                get_object_or_404(Round, project=project, number=number),
+                context={"request": request},
+            ).data
         )
 
 
