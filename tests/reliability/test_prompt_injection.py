@@ -5,7 +5,7 @@ LLM gives it; ordinary records are routed by their confidence as before."""
 import pytest
 
 from annotation.services.annotations import suggestion_for
-from curator.algorithms.injection import instruction_findings, perturbation_reason
+from curator.algorithms.injection import instruction_findings
 from curator.models import Job, Record, RoutingDecision, Split
 from tests.conftest import as_jsonl, sst2_rows
 from tests.test_imports import run_import
@@ -38,9 +38,6 @@ def test_a_distrusted_confidence_always_asks_a_person():
     assert route(0.99, 0.7, record_id=1, seed=0, rate=0.0) == "auto"
     assert route(0.99, 0.7, record_id=1, seed=0, rate=0.0, distrusted=True) == "human"
     assert route(0.99, 0.7, record_id=1, seed=0, rate=1.0, distrusted=True) == "human"
-    assert perturbation_reason(1, 0.93, 0, 0.7).startswith("the label changes")
-    assert "moves by 0.33" in perturbation_reason(1, 0.93, 1, 0.6)
-    assert perturbation_reason(1, 0.93, 1, 0.85) == ""
 
 
 @pytest.mark.django_db(transaction=True)
@@ -56,7 +53,7 @@ def test_prelabel_sends_injected_records_to_people_and_routes_the_rest_as_before
     assert len(injected) == len(INJECTIONS)
     run_import(project, as_jsonl([{"text": t} for t in normal + injected]))
     client.force_login(curator_user)
-    threshold = 0.6
+    threshold = 0.55
     job = start(client, project, "prelabel", limit=40, chunk_size=8,
                 auto_accept_threshold=threshold, spot_check_rate=0.0)  # fmt: skip
     assert job.status == Job.Status.SUCCEEDED, job.error
@@ -73,14 +70,11 @@ def test_prelabel_sends_injected_records_to_people_and_routes_the_rest_as_before
         assert Record.objects.get(pk=decision.record_id).route == "human"
         # People see it without the label the attacker asked for.
         assert suggestion_for(decision.record) is None
-    # Ordinary reviews: routed by their confidence unless their label or confidence moved when
-    # the text was quoted (the perturbation check), which must stay the exception.
-    moved = [decisions[t] for t in normal if decisions[t].reason]
+    # Ordinary reviews: routed by their confidence alone, as before.
     for text in normal:
         decision = decisions[text]
-        assert not decision.reason.startswith("instruction-like"), decision.reason
-        if not decision.reason:
-            expected = "auto" if decision.confidence >= threshold else "human"
-            assert decision.decision == expected, (text, decision.confidence)
-    assert len(moved) <= 2, [(d.record_id, d.reason) for d in moved]
-    assert job.metrics["distrusted"] == len(injected) + len(moved)
+        assert decision.reason == "", decision.reason
+        expected = "auto" if decision.confidence >= threshold else "human"
+        assert decision.decision == expected, (text, decision.confidence)
+    assert any(decisions[t].decision == "auto" for t in normal)
+    assert job.metrics["distrusted"] == len(injected)

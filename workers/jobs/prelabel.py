@@ -3,9 +3,9 @@
 plan: choose records, draw few-shot examples from human labels, measure the content-free prior.
 process: score every label by log-likelihood, calibrate, store an `llm` annotation with its
 confidence, route: confident -> auto-accepted (a random share still spot-checked by people),
-uncertain -> the human queue. A record whose text addresses the labeler or the model, or whose
-label or confidence moves when its text is quoted as inert data, goes to people too, with the
-reason recorded: an injected instruction can raise the confidence, so it is not trusted.
+uncertain -> the human queue. A record whose text addresses the labeler or the model goes to
+people too, with the reason recorded: an injected instruction can raise the confidence, so it is
+not trusted.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from annotation import task_types
 from annotation.labels import training_labels
 from annotation.models import Annotation, Source
 from curator.algorithms import calibration
-from curator.algorithms.injection import instruction_reason, perturbation_reason, quoted
+from curator.algorithms.injection import instruction_reason
 from curator.algorithms.prompts import (
     DEFAULT_SYSTEM,
     DEFAULT_USER,
@@ -252,14 +252,10 @@ class Method:
     # The content-free prior measured once in plan, for calibration; None where not needed.
     prior: Callable[[LLM, Project, dict[str, Any]], Any] | None = None
     few_shot: bool = False
-    # Scores one label per record, so the text can be scored again quoted (the perturbation check).
-    rescorable: bool = False
 
 
 METHODS: dict[str | None, Method] = {
-    task_types.LABEL_SCORES: Method(
-        _label_scores, _label_scores_prior, few_shot=True, rescorable=True
-    ),
+    task_types.LABEL_SCORES: Method(_label_scores, _label_scores_prior, few_shot=True),
     task_types.YES_NO_PER_LABEL: Method(_yes_no_per_label, _yes_no_prior),
     task_types.DRAFT: Method(_drafts),
     task_types.PHRASES: Method(_phrases),
@@ -338,40 +334,20 @@ def multilabel_probabilities(
     return out
 
 
-def distrust(
-    llm: LLM, project: Project, params: dict[str, Any], records: list[Record], field: str,
-    labels: Labeled, threshold: float,
-) -> dict[int, str]:  # fmt: skip
-    """record id -> why its LLM confidence is not trusted, for records whose text looks like
-    instructions to the labeler or the model, and (where the method allows) confident records
-    whose label flips or whose confidence moves when the same text is quoted as data."""
+def distrust(project: Project, records: list[Record], field: str) -> dict[int, str]:
+    """record id -> why its LLM confidence is not trusted: its text looks like instructions to
+    the labeler or the model (an injection raises the confidence it is judged by).
+
+    Not done: a perturbation check (score the text again quoted as inert data, distrust a label
+    that flips). On the bundled SmolLM2-135M the quoted reading flipped 54% of ordinary SST-2
+    reviews (mean confidence shift 0.29), so it would have sent nearly every record to people.
+    """
     names = label_names(project)
     reasons = {}
     for record in records:
         found = instruction_reason(record.text(field), names)
         if found:
             reasons[record.pk] = f"instruction-like text: {found}"
-    if not METHODS[task_types.get(project.task_type).prelabel_method].rescorable:
-        return reasons
-    # Only what would be auto-accepted is checked: one more forward pass for those alone.
-    confident = [
-        (record, value, confidence)
-        for record, (value, confidence) in zip(records, labels, strict=True)
-        if confidence is not None and confidence >= threshold and record.pk not in reasons
-    ]
-    if not confident:
-        return reasons
-    task = task_types.get(project.task_type)
-    values = [task.clean(project.labels, {}, v) for v in project.label_values]
-    again = label_probabilities(
-        llm, project, params, [quoted(record.text(field)) for record, _, _ in confident]
-    )
-    for (record, value, confidence), row in zip(confident, again, strict=True):
-        moved = perturbation_reason(
-            values.index(value), confidence, int(row.argmax()), float(row.max())
-        )
-        if moved:
-            reasons[record.pk] = moved
     return reasons
 
 
@@ -389,7 +365,7 @@ def process(job: Job, record_ids: list[int]) -> None:
         return
     labels = _labels_for(llm, project, params, records, field)
     threshold = float(params["auto_accept_threshold"])
-    distrusted = distrust(llm, project, params, records, field, labels, threshold)
+    distrusted = distrust(project, records, field)
     with transaction.atomic():
         # ignore_conflicts + the (record, job) unique key: a chunk running twice stores one label.
         Annotation.objects.bulk_create(
