@@ -16,7 +16,7 @@ from annotation import task_types
 from annotation.agreement import AgreementReport, Rating, agreement_report
 from annotation.consensus import LabelVote, dawid_skene
 from annotation.labels import gold_labels
-from annotation.models import Annotation, Comment, Source, seconds_usable
+from annotation.models import Annotation, Assignment, Comment, Source, seconds_usable
 from curator.models import Project, Record, RoutingDecision, Split, User
 
 # Per-annotator figures need some evidence before they mean anything.
@@ -293,4 +293,12 @@ def waiting_records(project: Project):  # -> QuerySet[Record]
         )
         # Auto-accepted LLM labels need no person (spot checks are routed separately).
         .exclude(route=RoutingDecision.Decision.AUTO)
+    )
+
+
+def records_handed_to(project: Project, user: User):  # -> QuerySet[Record]
+    """The records `user` was given to label (leased, labeled, skipped or returned): what an
+    annotator may list of a project. Gold checks are among them, indistinguishable."""
+    return Record.objects.filter(
+        project=project, pk__in=Assignment.objects.filter(annotator=user).values("record_id")
     )

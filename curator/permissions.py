@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from django.core.exceptions import PermissionDenied
 
+from curator.errors import error_summary
 from curator.models import Membership, Project, Role, User
 
 
@@ -18,12 +20,28 @@ class Action(StrEnum):
     START_ROUND = "start_round"
     PROMOTE_MODEL = "promote_model"
     MANAGE = "manage"
+    # Which records are gold or spot checks, gold payloads and the truths they hold: hidden from
+    # annotators, who are measured by them and must not tell them from ordinary records.
+    SEE_BLIND = "see_blind"
+    # Labels other people gave (round snapshots, diffs, record pages): hidden from annotators,
+    # so a relabel of a flagged record stays independent.
+    SEE_OTHERS_LABELS = "see_others_labels"
+    # A failed job's traceback (server paths, library versions): infrastructure detail.
+    SEE_TRACEBACKS = "see_tracebacks"
 
 
 ROLE_ACTIONS: dict[str, frozenset[Action]] = {
     Role.ANNOTATOR: frozenset({Action.VIEW, Action.ANNOTATE}),
     Role.CURATOR: frozenset(
-        {Action.VIEW, Action.ANNOTATE, Action.IMPORT, Action.REVIEW, Action.RUN_MODEL_JOB}
+        {
+            Action.VIEW,
+            Action.ANNOTATE,
+            Action.IMPORT,
+            Action.REVIEW,
+            Action.RUN_MODEL_JOB,
+            Action.SEE_BLIND,
+            Action.SEE_OTHERS_LABELS,
+        }
     ),
     Role.ADMIN: frozenset(Action),
 }
@@ -54,3 +72,51 @@ def can(user: User, project: Project, action: Action) -> bool:
 def require(user: User, project: Project, action: Action) -> None:
     if not can(user, project, action):
         raise PermissionDenied(f"you may not {action.value.replace('_', ' ')} in this project")
+
+
+def _may(user: User | None, project: Project, action: Action) -> bool:
+    # No viewer (a serializer used without a request): show only what everyone may see.
+    return user is not None and can(user, project, action)
+
+
+# --- what a viewer may see of a job, a round or a model version --------------------------------
+
+# Parameters that name places on the server (an upload's file on disk) are shown to nobody: the
+# original file name is kept beside them for people.
+SERVER_ONLY_PARAMS = frozenset({"path"})
+# Parameters that quote people's labels (a pre-label job's few-shot examples).
+LABEL_PARAMS = frozenset({"examples"})
+
+
+def job_params_shown(user: User | None, project: Project, params: dict[str, Any]) -> dict[str, Any]:
+    hidden = SERVER_ONLY_PARAMS
+    if not _may(user, project, Action.SEE_OTHERS_LABELS):
+        hidden = hidden | LABEL_PARAMS
+    return {key: value for key, value in params.items() if key not in hidden}
+
+
+def job_error_shown(user: User | None, project: Project, error: str) -> str:
+    """A failed job's error: the whole traceback for administrators, a short message without
+    server paths for everyone else."""
+    if not error or _may(user, project, Action.SEE_TRACEBACKS):
+        return error
+    return error_summary(error)
+
+
+def metrics_shown(user: User | None, project: Project, metrics: dict[str, Any]) -> dict[str, Any]:
+    """A round's, job's or model version's metrics as `user` may read them. An LLM evaluation's
+    samples quote gold prompts and people's reference answers, which annotators must not see
+    (gold checks them); a failure keeps its message without server detail."""
+    if not isinstance(metrics, dict):
+        return metrics
+    shown = dict(metrics)
+    evaluation = shown.get("evaluation")
+    if (
+        isinstance(evaluation, dict)
+        and "samples" in evaluation
+        and not _may(user, project, Action.SEE_BLIND)
+    ):
+        shown["evaluation"] = {key: v for key, v in evaluation.items() if key != "samples"}
+    if isinstance(shown.get("error"), str):
+        shown["error"] = job_error_shown(user, project, shown["error"])
+    return shown

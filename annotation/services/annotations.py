@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from annotation import task_types
@@ -33,12 +33,15 @@ def suggestion_for(record: Record) -> Annotation | None:
     """The model label to show beside a record, if any.
 
     Spot checks and gold records are blind: a person checking a model, or being checked, must
-    not see the answer first.
+    not see the answer first. Nor is a label suggested whose confidence routing distrusted (the
+    record's text looked like instructions): that label may be the one an attacker asked for.
     """
     if record.split == Split.GOLD or record.route == RoutingDecision.Decision.SPOT_CHECK:
         return None
+    distrusted = RoutingDecision.objects.filter(annotation=OuterRef("pk")).exclude(reason="")
     return (
         Annotation.objects.filter(record=record, source__in=SUGGESTION_SOURCES)
+        .exclude(Exists(distrusted))
         .order_by("-id")
         .first()
     )

@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 
 from curator import model_version_selectors as selectors
 from curator.models import ModelVersion
-from curator.permissions import Action
+from curator.permissions import Action, metrics_shown
 from curator.services.model_versions import (
     model_version_export,
     model_version_promote,
@@ -51,6 +51,12 @@ class ModelVersionSerializer(serializers.ModelSerializer):
             "promoted_at",
             "created_at",
         ]
+
+    def to_representation(self, version: ModelVersion) -> dict:
+        body = super().to_representation(version)
+        user = getattr(self.context.get("request"), "user", None)
+        body["metrics"] = metrics_shown(user, version.project, version.metrics or {})
+        return body
 
 
 class LineageSerializer(serializers.Serializer):
@@ -94,14 +100,16 @@ class ModelVersionList(APIView):
     def get(self, request: Request, slug: str) -> Response:
         project = project_for(request.user, slug)
         versions = selectors.project_versions(project)
-        return Response(ModelVersionSerializer(versions, many=True).data)
+        return Response(
+            ModelVersionSerializer(versions, many=True, context={"request": request}).data
+        )
 
 
 class ModelVersionDetail(APIView):
     @extend_schema(responses=ModelVersionDetailSerializer)
     def get(self, request: Request, slug: str, number: int) -> Response:
         version = _version(request, slug, number, Action.VIEW)
-        return Response(ModelVersionDetailSerializer(version).data)
+        return Response(ModelVersionDetailSerializer(version, context={"request": request}).data)
 
 
 class ModelVersionPromote(APIView):
@@ -111,7 +119,7 @@ class ModelVersionPromote(APIView):
     def post(self, request: Request, slug: str, number: int) -> Response:
         version = _version(request, slug, number, Action.PROMOTE_MODEL)
         promoted = model_version_promote(version, request.user)
-        return Response(ModelVersionSerializer(promoted).data)
+        return Response(ModelVersionSerializer(promoted, context={"request": request}).data)
 
 
 class ModelVersionRollback(APIView):
@@ -123,7 +131,9 @@ class ModelVersionRollback(APIView):
         data = RollbackSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         restored = model_version_rollback(project, request.user, data.validated_data["role"])
-        return Response(RollbackResultSerializer({"promoted": restored}).data)
+        return Response(
+            RollbackResultSerializer({"promoted": restored}, context={"request": request}).data
+        )
 
 
 class ModelVersionExport(APIView):

@@ -15,8 +15,16 @@ from curator.models import (
     Round,
     RoundSnapshotItem,
     Split,
+    User,
 )
 from curator.models.records import QUALITY_KIND
+from curator.permissions import job_error_shown, job_params_shown, metrics_shown
+
+
+def viewer(serializer: serializers.BaseSerializer) -> User | None:
+    """The user a response is for; None (show the least) when the serializer has no request."""
+    request = serializer.context.get("request")
+    return getattr(request, "user", None)
 
 
 class LabelSerializer(serializers.Serializer):
@@ -90,6 +98,16 @@ class RecordSerializer(serializers.ModelSerializer):
         ]
 
 
+class BlindRecordSerializer(serializers.ModelSerializer):
+    """A record as the labeling path shows it: the same two fields for every record, so an
+    annotator cannot tell a gold check or a spot check (or where a record came from) from any
+    other."""
+
+    class Meta:
+        model = Record
+        fields = ["id", "payload"]
+
+
 class ImportCreateSerializer(serializers.Serializer):
     file = serializers.FileField()
     split = serializers.ChoiceField(choices=Split.choices, default=Split.POOL)
@@ -134,6 +152,14 @@ class JobSerializer(serializers.ModelSerializer):
             "finished_at",
         ]
 
+    def to_representation(self, job: Job) -> dict:
+        body = super().to_representation(job)
+        user, project = viewer(self), job.project
+        body["params"] = job_params_shown(user, project, job.params or {})
+        body["error"] = job_error_shown(user, project, job.error)
+        body["metrics"] = metrics_shown(user, project, job.metrics or {})
+        return body
+
 
 class RoundStartSerializer(serializers.Serializer):
     """Body of a round start: which kind (default: the first that fits the project)."""
@@ -165,6 +191,11 @@ class RoundSerializer(serializers.ModelSerializer):
             "created_at",
             "finished_at",
         ]
+
+    def to_representation(self, round_: Round) -> dict:
+        body = super().to_representation(round_)
+        body["metrics"] = metrics_shown(viewer(self), round_.project, round_.metrics or {})
+        return body
 
 
 class SnapshotItemSerializer(serializers.ModelSerializer):
@@ -212,7 +243,7 @@ class SuggestionSerializer(serializers.Serializer):
 
 
 class AssignmentSerializer(serializers.ModelSerializer):
-    record = RecordSerializer()
+    record = BlindRecordSerializer()
     suggestion = serializers.SerializerMethodField()
 
     class Meta:

@@ -7,6 +7,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
@@ -90,11 +91,29 @@ class ProjectDetail(APIView):
 
 
 class RecordList(generics.ListAPIView):
+    """Curators and admins: every record, filtered by `split` or `held`. Annotators: the
+    records they were handed to label, as the labeling path shows them (gold checks and spot
+    checks look like any other record, so neither the list nor its filters may tell them apart)."""
+
     serializer_class = s.RecordSerializer
     pagination_class = IdCursor
 
+    def get_serializer_class(self):
+        if can(self.request.user, self._project(), Action.SEE_BLIND):
+            return s.RecordSerializer
+        return s.BlindRecordSerializer
+
+    def _project(self) -> Project:
+        if not hasattr(self, "project"):
+            self.project = _project(self.request, self.kwargs["slug"])
+        return self.project
+
     def get_queryset(self):
-        project = _project(self.request, self.kwargs["slug"])
+        project = self._project()
+        if not can(self.request.user, project, Action.SEE_BLIND):
+            if {"split", "held"} & set(self.request.query_params):
+                raise PermissionDenied("only curators may filter records by split or hold")
+            return annotation_selectors.records_handed_to(project, self.request.user)
         records = Record.objects.filter(project=project)
         if self.request.query_params.get("held") in ("true", "1"):
             records = records.filter(held=True)
@@ -121,7 +140,9 @@ class ImportCreate(APIView):
             file_format=data.validated_data.get("format"),
             user=request.user,
         )
-        return Response(s.JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+        return Response(
+            s.JobSerializer(job, context={"request": request}).data, status=status.HTTP_202_ACCEPTED
+        )
 
 
 class JobList(generics.ListAPIView):
@@ -129,7 +150,8 @@ class JobList(generics.ListAPIView):
     pagination_class = IdCursor
 
     def get_queryset(self):
-        return Job.objects.filter(project=_project(self.request, self.kwargs["slug"]))
+        project = _project(self.request, self.kwargs["slug"])
+        return Job.objects.filter(project=project).select_related("project")
 
     @extend_schema(request=s.ModelJobCreateSerializer, responses={202: s.JobSerializer})
     def post(self, request: Request, slug: str) -> Response:
@@ -139,7 +161,9 @@ class JobList(generics.ListAPIView):
         data = s.ModelJobCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         job = model_job_start(project=project, user=request.user, **data.validated_data)
-        return Response(s.JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+        return Response(
+            s.JobSerializer(job, context={"request": request}).data, status=status.HTTP_202_ACCEPTED
+        )
 
 
 class JobCancel(APIView):
@@ -151,7 +175,7 @@ class JobCancel(APIView):
             raise Conflict(f"job {job.pk} already {job.status}")
         audit(request.user, "job.cancel", project=project, target=f"job {job.pk}")
         job.refresh_from_db()
-        return Response(s.JobSerializer(job).data)
+        return Response(s.JobSerializer(job, context={"request": request}).data)
 
 
 class RecordClearHold(APIView):
@@ -168,7 +192,11 @@ class JobDetail(APIView):
     @extend_schema(responses=s.JobSerializer)
     def get(self, request: Request, slug: str, job_id: int) -> Response:
         project = _project(request, slug)
-        return Response(s.JobSerializer(get_object_or_404(Job, pk=job_id, project=project)).data)
+        return Response(
+            s.JobSerializer(
+                get_object_or_404(Job, pk=job_id, project=project), context={"request": request}
+            ).data
+        )
 
 
 class RoundListCreate(generics.ListAPIView):
@@ -176,7 +204,8 @@ class RoundListCreate(generics.ListAPIView):
     pagination_class = IdCursor
 
     def get_queryset(self):
-        return Round.objects.filter(project=_project(self.request, self.kwargs["slug"]))
+        project = _project(self.request, self.kwargs["slug"])
+        return Round.objects.filter(project=project).select_related("project")
 
     @extend_schema(request=s.RoundStartSerializer, responses={202: s.RoundSerializer})
     def post(self, request: Request, slug: str) -> Response:
@@ -187,7 +216,10 @@ class RoundListCreate(generics.ListAPIView):
         round_ = round_start(
             project=project, user=request.user, kind=body.validated_data.get("kind")
         )
-        return Response(s.RoundSerializer(round_).data, status=status.HTTP_202_ACCEPTED)
+        return Response(
+            s.RoundSerializer(round_, context={"request": request}).data,
+            status=status.HTTP_202_ACCEPTED,
+        )
 
 
 class RoundDetail(APIView):
@@ -195,18 +227,22 @@ class RoundDetail(APIView):
     def get(self, request: Request, slug: str, number: int) -> Response:
         project = _project(request, slug)
         return Response(
-            s.RoundSerializer(get_object_or_404(Round, project=project, number=number)).data
+            s.RoundSerializer(
+                get_object_or_404(Round, project=project, number=number),
+                context={"request": request},
+            ).data
         )
 
 
 class RoundSnapshot(generics.ListAPIView):
-    """The exact training set of a round: which label of which record."""
+    """The exact training set of a round: which label of which record (curators and admins:
+    annotators may not read the labels other people gave)."""
 
     serializer_class = s.SnapshotItemSerializer
     pagination_class = IdCursor
 
     def get_queryset(self):
-        project = _project(self.request, self.kwargs["slug"])
+        project = _project(self.request, self.kwargs["slug"], Action.SEE_OTHERS_LABELS)
         round_ = get_object_or_404(Round, project=project, number=self.kwargs["number"])
         return round_.snapshot_items.select_related("record")
 
@@ -453,7 +489,7 @@ class Batch(APIView):
             "stats": curation.batch_stats(job),
             "items": selectors.batch_items(job, state=state),
         }
-        return Response(s.BatchSerializer(body).data)
+        return Response(s.BatchSerializer(body, context={"request": request}).data)
 
 
 class BatchBulk(APIView):
@@ -554,11 +590,12 @@ class RecordLineage(APIView):
 
 
 class RoundDiff(APIView):
-    """Records added, removed and relabeled between two rounds' training sets."""
+    """Records added, removed and relabeled between two rounds' training sets (curators and
+    admins, as the snapshot)."""
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request, slug: str, number: int, other: int) -> Response:
-        project = _project(request, slug)
+        project = _project(request, slug, Action.SEE_OTHERS_LABELS)
         before = get_object_or_404(Round, project=project, number=number)
         after = get_object_or_404(Round, project=project, number=other)
         return Response(lineage.round_diff(before, after))
@@ -572,4 +609,4 @@ class RoundCancel(APIView):
         if not round_cancel(round_=round_, user=request.user):
             raise Conflict(f"round {number} is {round_.status}")
         round_.refresh_from_db()
-        return Response(s.RoundSerializer(round_).data)
+        return Response(s.RoundSerializer(round_, context={"request": request}).data)

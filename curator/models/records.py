@@ -178,6 +178,9 @@ class RoutingDecision(models.Model):
     label = models.CharField(max_length=200)
     confidence = models.FloatField()
     threshold = models.FloatField()
+    # Why the confidence was not trusted and people were asked (instruction-like text, a label
+    # that flips when the text is quoted); empty when the confidence alone decided.
+    reason = models.CharField(max_length=500, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -36,7 +36,8 @@ def record_page(request: HttpRequest, slug: str, record_id: int) -> HttpResponse
 
 @login_required
 def round_diff(request: HttpRequest, slug: str, before: int, after: int) -> HttpResponse:
-    project = project_for(request.user, slug, Action.VIEW)
+    # The labels that changed are people's labels: curators and admins only.
+    project = project_for(request.user, slug, Action.SEE_OTHERS_LABELS)
     first = get_object_or_404(Round, project=project, number=before)
     second = get_object_or_404(Round, project=project, number=after)
     return render(

@@ -97,7 +97,12 @@ def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "can_run_model_jobs": can(request.user, project, Action.RUN_MODEL_JOB),
         "can_review": can(request.user, project, Action.REVIEW),
         "can_manage": can(request.user, project, Action.MANAGE),
-        "routing": selectors.routing_stats(project),
+        # Spot-check counts move the moment a spot check is labeled, which would tell its
+        # annotator what it was; the diffs between rounds list people's labels.
+        "routing": selectors.routing_stats(project)
+        if can(request.user, project, Action.SEE_BLIND)
+        else None,
+        "can_see_labels": can(request.user, project, Action.SEE_OTHERS_LABELS),
         "can_annotate": can(request.user, project, Action.ANNOTATE),
         "splits": Split.choices,
     }

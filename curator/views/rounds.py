@@ -6,7 +6,7 @@ from django.shortcuts import get_object_or_404, render
 
 from curator import round_kinds, selectors
 from curator.models import Job, Round
-from curator.permissions import Action, can
+from curator.permissions import Action, can, metrics_shown
 from curator.views.access import project_for
 from curator.views.common import keyset_param
 from curator.views.llm_rounds import llm_round_panel
@@ -16,8 +16,16 @@ from curator.views.llm_rounds import llm_round_panel
 def round_detail(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     project = project_for(request.user, slug)
     round_ = get_object_or_404(Round, project=project, number=number)
-    after = keyset_param(request)
-    items = selectors.round_snapshot_page(round_, after_id=after)
+    # What this viewer may read of the metrics (an annotator: no gold samples, no traceback);
+    # the page only shows the instance, it is never saved.
+    round_.metrics = metrics_shown(request.user, project, round_.metrics)
+    # The snapshot lists the labels people gave: not for annotators (independent relabels).
+    can_see_labels = can(request.user, project, Action.SEE_OTHERS_LABELS)
+    items = (
+        selectors.round_snapshot_page(round_, after_id=keyset_param(request))
+        if can_see_labels
+        else []
+    )
     job = round_.jobs.filter(kind=Job.Kind.ROUND).first()
     kind = round_kinds.KINDS.get(round_.kind)
     context = {
@@ -32,6 +40,7 @@ def round_detail(request: HttpRequest, slug: str, number: int) -> HttpResponse:
         "gates": round_.metrics.get("gates") or round_.config.get("gates") or [],
         "confusion_rows": _confusion_rows(round_.metrics.get("confusion")),
         "items": items,
+        "can_see_labels": can_see_labels,
         "next_after": items[-1]["record_id"] if len(items) == 100 else None,
         "text_field": project.settings_obj.text_field,
     }

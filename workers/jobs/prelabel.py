@@ -3,7 +3,9 @@
 plan: choose records, draw few-shot examples from human labels, measure the content-free prior.
 process: score every label by log-likelihood, calibrate, store an `llm` annotation with its
 confidence, route: confident -> auto-accepted (a random share still spot-checked by people),
-uncertain -> the human queue.
+uncertain -> the human queue. A record whose text addresses the labeler or the model goes to
+people too, with the reason recorded: an injected instruction can raise the confidence, so it is
+not trusted.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from annotation import task_types
 from annotation.labels import training_labels
 from annotation.models import Annotation, Source
 from curator.algorithms import calibration
+from curator.algorithms.injection import instruction_reason
 from curator.algorithms.prompts import (
     DEFAULT_SYSTEM,
     DEFAULT_USER,
@@ -46,6 +49,7 @@ DEFAULTS = {
     "self_consistency": 0,
     "seed": 0,
 }
+MAX_REASON = 500  # RoutingDecision.reason's length
 # Spot checks jump the queue: their value is a quick, honest measure of auto-accepted accuracy.
 SPOT_CHECK_PRIORITY = 10000.0
 
@@ -155,8 +159,12 @@ def spot_checked(record_id: int, seed: int, rate: float) -> bool:
     return int.from_bytes(digest[:8], "big") / 2**64 < rate
 
 
-def route(confidence: float, threshold: float, record_id: int, seed: int, rate: float) -> str:
-    if confidence < threshold:
+def route(
+    confidence: float, threshold: float, record_id: int, seed: int, rate: float,
+    distrusted: bool = False,
+) -> str:  # fmt: skip
+    """Where a pre-labeled record goes; a distrusted confidence (see `distrust`) always asks."""
+    if distrusted or confidence < threshold:
         return RoutingDecision.Decision.HUMAN
     if spot_checked(record_id, seed, rate):
         return RoutingDecision.Decision.SPOT_CHECK
@@ -326,6 +334,23 @@ def multilabel_probabilities(
     return out
 
 
+def distrust(project: Project, records: list[Record], field: str) -> dict[int, str]:
+    """record id -> why its LLM confidence is not trusted: its text looks like instructions to
+    the labeler or the model (an injection raises the confidence it is judged by).
+
+    Not done: a perturbation check (score the text again quoted as inert data, distrust a label
+    that flips). On the bundled SmolLM2-135M the quoted reading flipped 54% of ordinary SST-2
+    reviews (mean confidence shift 0.29), so it would have sent nearly every record to people.
+    """
+    names = label_names(project)
+    reasons = {}
+    for record in records:
+        found = instruction_reason(record.text(field), names)
+        if found:
+            reasons[record.pk] = f"instruction-like text: {found}"
+    return reasons
+
+
 def process(job: Job, record_ids: list[int]) -> None:
     project = job.project
     params = job.params
@@ -340,6 +365,7 @@ def process(job: Job, record_ids: list[int]) -> None:
         return
     labels = _labels_for(llm, project, params, records, field)
     threshold = float(params["auto_accept_threshold"])
+    distrusted = distrust(project, records, field)
     with transaction.atomic():
         # ignore_conflicts + the (record, job) unique key: a chunk running twice stores one label.
         Annotation.objects.bulk_create(
@@ -364,9 +390,10 @@ def process(job: Job, record_ids: list[int]) -> None:
         for annotation in annotations:
             if annotation.confidence is None:  # excluded by the query; narrows the type
                 continue
+            reason = distrusted.get(annotation.record_id, "")
             decision = route(
                 annotation.confidence, threshold, annotation.record_id, int(params["seed"]),
-                float(params["spot_check_rate"]),
+                float(params["spot_check_rate"]), distrusted=bool(reason),
             )  # fmt: skip
             decisions.append(
                 RoutingDecision(
@@ -374,6 +401,7 @@ def process(job: Job, record_ids: list[int]) -> None:
                     decision=decision,
                     label=task_types.vote_key(project.task_type, annotation.value),
                     confidence=annotation.confidence, threshold=threshold,
+                    reason=reason[:MAX_REASON],
                 )
             )  # fmt: skip
         RoutingDecision.objects.bulk_create(decisions, ignore_conflicts=True)
@@ -393,6 +421,8 @@ def finalize(job: Job) -> dict[str, Any]:
     return {
         "labeled": sum(counts.values()),
         "routes": dict(counts),
+        # Sent to people because their confidence was not trusted (see `distrust`).
+        "distrusted": decisions.exclude(reason="").count(),
         "labels": dict(labels),
         "mean_confidence": float(np.mean(confidences)) if confidences else None,
         "prior": job.params.get("prior"),
