@@ -17,6 +17,7 @@ from curator.models import (
     Split,
 )
 from curator.models.records import QUALITY_KIND
+from curator.views.job_links import job_links
 
 
 class LabelSerializer(serializers.Serializer):
@@ -95,8 +96,25 @@ class ModelJobCreateSerializer(serializers.Serializer):
     params = serializers.DictField(required=False, default=dict)
 
 
+class JobLinkSerializer(serializers.Serializer):
+    label = serializers.CharField()
+    url = serializers.CharField(help_text="a page of the web interface")
+
+
 class JobSerializer(serializers.ModelSerializer):
     progress_percent = serializers.IntegerField(read_only=True)
+    elapsed_seconds = serializers.FloatField(
+        read_only=True, allow_null=True, help_text="since it started; null while queued"
+    )
+    throughput = serializers.FloatField(
+        read_only=True, allow_null=True, help_text="items done per second so far"
+    )
+    eta_seconds = serializers.FloatField(
+        read_only=True, allow_null=True, help_text="seconds left at that rate, while running"
+    )
+    links = serializers.SerializerMethodField(
+        help_text="what it produced (batch, round, report, records) and its round"
+    )
     # The number of the model version (vN) whose adapter the job's LLM ran with; null: base model.
     # The number (vN) of the model version the job ran with; null: the base model.
     model_version = serializers.SlugRelatedField(
@@ -126,7 +144,15 @@ class JobSerializer(serializers.ModelSerializer):
             "created_at",
             "started_at",
             "finished_at",
+            "elapsed_seconds",
+            "throughput",
+            "eta_seconds",
+            "links",
         ]
+
+    @extend_schema_field(JobLinkSerializer(many=True))
+    def get_links(self, job: Job) -> list[dict[str, str]]:
+        return [{"label": link.label, "url": link.url} for link in job_links(job)]
 
 
 class RoundStartSerializer(serializers.Serializer):

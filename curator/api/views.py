@@ -29,11 +29,10 @@ from curator.api import serializers as s
 from curator.models import FilterDecision, Job, Project, Record, ReviewState, Round, Split
 from curator.permissions import Action, can
 from curator.services import curation
-from curator.services.audit import audit
 from curator.services.documents import document_add
 from curator.services.exports import FORMATS, export_write, labeled_rows
 from curator.services.imports import import_start
-from curator.services.jobs import job_cancel
+from curator.services.job_stop import job_stop
 from curator.services.model_jobs import model_job_start, record_hold_clear
 from curator.services.projects import project_create
 from curator.services.rounds import round_cancel, round_start
@@ -117,7 +116,29 @@ class JobList(generics.ListAPIView):
     pagination_class = ById
 
     def get_queryset(self):
-        return Job.objects.filter(project=_project(self.request, self.kwargs["slug"]))
+        jobs = Job.objects.filter(project=_project(self.request, self.kwargs["slug"]))
+        jobs = jobs.select_related("project", "round")
+        kind = self.request.query_params.get("kind")
+        if kind:
+            if not job_kinds.exists(kind):
+                kinds = ", ".join(name for name, _ in job_kinds.choices())
+                raise ValidationError({"kind": f"use one of {kinds}"})
+            jobs = jobs.filter(kind=kind)
+        status_ = self.request.query_params.get("status")
+        if status_:
+            if status_ not in Job.Status.values:
+                raise ValidationError({"status": f"use one of {', '.join(Job.Status.values)}"})
+            jobs = jobs.filter(status=status_)
+        return jobs
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("kind", str, description="only jobs of this kind"),
+            OpenApiParameter("status", str, enum=Job.Status.values, description="only these"),
+        ]
+    )
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)
 
     @extend_schema(request=s.ModelJobCreateSerializer, responses={202: s.JobSerializer})
     def post(self, request: Request, slug: str) -> Response:
@@ -133,11 +154,12 @@ class JobList(generics.ListAPIView):
 class JobCancel(APIView):
     @extend_schema(request=None, responses={200: s.JobSerializer})
     def post(self, request: Request, slug: str, job_id: int) -> Response:
-        project = _project(request, slug, Action.RUN_MODEL_JOB)
-        job = get_object_or_404(Job, pk=job_id, project=project)
-        if not job_cancel(job):
+        """Stop a queued or running job (a round's job stops its round); 409 once finished."""
+        project = _project(request, slug)
+        job = get_object_or_404(Job.objects.select_related("round"), pk=job_id, project=project)
+        if not job_stop(job=job, user=request.user):
+            job.refresh_from_db()
             raise Conflict(f"job {job.pk} already {job.status}")
-        audit(request.user, "job.cancel", project=project, target=f"job {job.pk}")
         job.refresh_from_db()
         return Response(s.JobSerializer(job).data)
 

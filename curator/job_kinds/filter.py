@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from curator.algorithms.curation import check_config
-from curator.job_kinds import JobKind, ParamsRefused
+from curator.job_kinds import JobKind, ParamsRefused, ResultLink
 
 if TYPE_CHECKING:
     from curator.models import Project
@@ -29,4 +29,6 @@ KIND = JobKind(
     check=_check,
     startable=True,
     pipeline_step=True,
+    results=(ResultLink("filter-report", "Filter report"),),
+    records_via="filter_decisions__job",
 )

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from annotation import task_types
-from curator.job_kinds import JobKind, ParamsRefused
+from curator.job_kinds import JobKind, ParamsRefused, ResultLink
 
 if TYPE_CHECKING:
     from curator.models import Project
@@ -52,4 +52,7 @@ KIND = JobKind(
     startable=True,
     pipeline_step=True,
     review_batch=True,
+    task_types=TASK_TYPES,
+    results=(ResultLink("batch", "Review the batch"),),
+    records_via="created_by_job",
 )

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from annotation import task_types
 from curator.job_kinds import JobKind
+
+# Its verdicts are labels (suggestions) of the task types that compare two responses.
+TASK_TYPES = task_types.supporting(task_types.JUDGE)
 
 PARAMS = frozenset({
     "mode", "prompt_field", "a_field", "b_field", "response_field", "human_field", "rubric",
@@ -19,4 +23,7 @@ KIND = JobKind(
     startable=True,
     pipeline_step=True,
     card_template="curator/job_cards/judge.html",
+    task_types=TASK_TYPES,
+    button="Run the LLM judge on every pair",
+    records_via="scores__job",
 )

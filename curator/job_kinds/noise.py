@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from curator.job_kinds import JobKind
+from annotation.task_types.registry import TASK_TYPES as ALL_TASK_TYPES
+from curator.job_kinds import JobKind, ResultLink
+
+# Its out-of-fold classifier needs one class per label: the task types a classifier round
+# trains on.
+TASK_TYPES = tuple(task.name for task in ALL_TASK_TYPES if task.trainable)
 
 KIND = JobKind(
     name="noise",
@@ -12,4 +17,7 @@ KIND = JobKind(
     params=frozenset({"folds", "seed", "limit", "relabel"}),
     startable=True,
     pipeline_step=True,
+    task_types=TASK_TYPES,
+    results=(ResultLink("data", "Suspected label errors", per_job=False),),
+    records_via="noise_flags__job",
 )

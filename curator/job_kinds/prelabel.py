@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from annotation import task_types
-from curator.job_kinds import JobKind, ParamsRefused
+from curator.job_kinds import JobKind, ParamsRefused, ResultLink
 
 if TYPE_CHECKING:
     from curator.models import Project
@@ -41,4 +41,8 @@ KIND = JobKind(
     startable=True,
     pipeline_step=True,
     card_template="curator/job_cards/prelabel.html",
+    task_types=TASK_TYPES,
+    button="Pre-label with the LLM",
+    results=(ResultLink("review", "Review page", per_job=False),),
+    records_via="routing__job",
 )

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from annotation.task_types.base import DPO
 from annotation.task_types.registry import TASK_TYPES as ALL_TASK_TYPES
-from curator.job_kinds import JobKind, ParamsRefused
+from curator.job_kinds import JobKind, ParamsRefused, ResultLink
 
 if TYPE_CHECKING:
     from curator.models import Project
@@ -72,4 +72,7 @@ KIND = JobKind(
     pipeline_step=True,
     review_batch=True,
     card_template="curator/job_cards/self_reward.html",
+    task_types=TASK_TYPES,
+    results=(ResultLink("batch", "Review the batch"),),
+    records_via="created_by_job",
 )

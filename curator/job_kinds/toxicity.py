@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from curator.job_kinds import JobKind
+from curator.job_kinds import JobKind, ResultLink
 
 KIND = JobKind(
     name="toxicity",
@@ -12,4 +12,7 @@ KIND = JobKind(
     params=frozenset({"threshold", "rescore", "chunk_size"}),
     startable=True,
     card_template="curator/job_cards/toxicity.html",
+    button="Score toxicity",
+    results=(ResultLink("held-records", "Held records", per_job=False),),
+    records_via="scores__job",
 )

@@ -4,6 +4,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from curator import job_kinds
 from curator.models.projects import Project
@@ -89,6 +90,30 @@ class Job(models.Model):
     def card_template(self) -> str | None:
         """The template that summarises this kind's metrics on the job card."""
         return job_kinds.get(self.kind).card_template if job_kinds.exists(self.kind) else None
+
+    @property
+    def elapsed_seconds(self) -> float | None:
+        """Seconds since its (last) claim: until now while it runs, until it finished after."""
+        if self.started_at is None:
+            return None
+        end = self.finished_at or timezone.now()
+        return max(0.0, (end - self.started_at).total_seconds())
+
+    @property
+    def throughput(self) -> float | None:
+        """Items done per second (records, pairs, rows) over its elapsed time."""
+        elapsed = self.elapsed_seconds
+        if not elapsed or not self.progress_done:
+            return None
+        return self.progress_done / elapsed
+
+    @property
+    def eta_seconds(self) -> float | None:
+        """Seconds left at the rate so far, while it runs and knows its total; else None."""
+        rate = self.throughput
+        if self.status != self.Status.RUNNING or not rate or not self.progress_total:
+            return None
+        return max(0, self.progress_total - self.progress_done) / rate
 
     @property
     def progress_percent(self) -> int:
