@@ -12,10 +12,12 @@ from curator.views import (
     lineage,
     members,
     models,
+    project_edit,
     projects,
     review,
     rounds,
     settings,
+    users,
 )
 from curator.views.auth import ThrottledLoginView
 
@@ -49,6 +51,10 @@ urlpatterns = [
         name="project-member-remove",
     ),
     path("projects/new/", projects.project_new, name="project-new"),
+    path("p/<slug:slug>/edit/", project_edit.project_edit, name="project-edit"),
+    path("users/", users.users_page, name="users"),
+    path("users/<int:user_id>/reinvite/", users.user_reinvite_view, name="user-reinvite"),
+    path("invite/<str:uidb64>/<str:token>/", users.invite_accept, name="invite-accept"),
     path("p/<slug:slug>/data/", curation.data_page, name="data"),
     path("p/<slug:slug>/models/", models.models_page, name="models"),
     path("p/<slug:slug>/models/rollback/", models.model_rollback, name="model-rollback"),
