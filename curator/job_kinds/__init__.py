@@ -152,8 +152,7 @@ def params_check(project: Project, name: str, params: Mapping[str, Any]) -> None
         kind.check(project, params)
     if not kind.fits(project.task_type):
         raise ParamsRefused(
-            f"a {kind.label.lower()} job does not apply to "
-            f"{project.get_task_type_display().lower()} projects"
+            f"{kind.label} jobs do not apply to {project.get_task_type_display().lower()} projects"
         )
 
 
