@@ -76,9 +76,9 @@ def test_every_offered_action_starts_for_its_task_type(
             assert job.status == Job.Status.QUEUED
         for kind in round_kinds.kinds_for(task_type):
             assert kind.name in page
-    # What is not offered is refused with a reason, before anything is queued.
+    # A kind that does not fit is refused with a reason, before anything is queued.
     for kind in job_kinds.all_kinds():
-        if kind.startable and kind.name not in offered and kind.button:
+        if kind.startable and not kind.fits(task_type):
             response = logged_in(admin_user).post(
                 f"/api/projects/{project.slug}/jobs/", {"kind": kind.name},
                 content_type="application/json",
@@ -99,16 +99,17 @@ def test_pairwise_projects_offer_the_judge_and_no_prelabel(admin_user):
     page = client.get(f"/p/{classification.slug}/").content.decode()
     assert "Pre-label with the LLM" in page and "Run the LLM judge" not in page
     refused = client.post(
-        f"/api/projects/{classification.slug}/jobs/", {"kind": "judge"},
+        f"/api/projects/{classification.slug}/jobs/", {"kind": "self_reward"},
         content_type="application/json",
     )  # fmt: skip
     assert refused.status_code == 409
-    detail = refused.json()["detail"]
-    assert detail == "LLM judge jobs do not apply to single-label classification projects"
+    assert "pairwise preference projects" in refused.json()["detail"]
     refused = client.post(
         f"/api/projects/{pairwise.slug}/jobs/", {"kind": "noise"}, content_type="application/json"
     )
-    assert refused.status_code == 409 and "do not apply" in refused.json()["detail"]
+    assert refused.status_code == 409
+    detail = refused.json()["detail"]
+    assert detail == "Label-noise detection jobs do not apply to pairwise preference projects"
 
 
 @pytest.mark.django_db

@@ -75,6 +75,9 @@ class JobKind:
     # The words of its one-click start button on the project page ("" where it is started
     # elsewhere, with parameters to choose, or not by people at all).
     button: str = ""
+    # The task types whose project page shows that button (None: wherever the kind fits). The
+    # judge scores any record holding two responses, but only settles pairwise projects.
+    button_task_types: tuple[str, ...] | None = None
     # Pages showing what a succeeded job produced, linked from its card and the API.
     results: tuple[ResultLink, ...] = ()
     # The lookup from a Record to the job for "the records this job wrote or judged" (e.g.
@@ -129,7 +132,11 @@ def startable_for(task_type: str) -> list[JobKind]:
 
 def buttons_for(task_type: str) -> list[JobKind]:
     """Kinds the project page starts with one click, for a project of this task type."""
-    return [kind for kind in startable_for(task_type) if kind.button]
+    return [
+        kind
+        for kind in startable_for(task_type)
+        if kind.button and (kind.button_task_types is None or task_type in kind.button_task_types)
+    ]
 
 
 def pipeline_steps() -> list[str]:

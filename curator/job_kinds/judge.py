@@ -5,8 +5,9 @@ from __future__ import annotations
 from annotation import task_types
 from curator.job_kinds import JobKind
 
-# Its verdicts are labels (suggestions) of the task types that compare two responses.
-TASK_TYPES = task_types.supporting(task_types.JUDGE)
+# It judges any record holding a prompt and two responses (or one, pointwise), whatever the
+# project; its verdicts are labels (suggestions) only where the task compares two responses.
+LABELS_FOR = task_types.supporting(task_types.JUDGE)
 
 PARAMS = frozenset({
     "mode", "prompt_field", "a_field", "b_field", "response_field", "human_field", "rubric",
@@ -23,7 +24,7 @@ KIND = JobKind(
     startable=True,
     pipeline_step=True,
     card_template="curator/job_cards/judge.html",
-    task_types=TASK_TYPES,
     button="Run the LLM judge on every pair",
+    button_task_types=LABELS_FOR,
     records_via="scores__job",
 )
