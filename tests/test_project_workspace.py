@@ -321,6 +321,33 @@ def test_removing_a_label_in_use_asks_first_and_never_rewrites_labels(project, a
     assert edit(client, project, labels="positive\nneutral").status_code == 302
 
 
+@pytest.mark.django_db
+def test_the_api_edits_a_project_and_asks_before_removing_a_label_in_use(
+    project, admin_user, curator_user
+):
+    run_import(project, as_jsonl(sst2_rows("dev", 20)))
+    url = f"/api/projects/{project.slug}/"
+    client = logged_in(admin_user)
+    renamed = client.patch(url, {"guidelines": "New rules.", "labels": [
+        {"value": "negative", "name": "Bad"}, {"value": "positive", "name": "Good"}]},
+        content_type="application/json")  # fmt: skip
+    assert renamed.status_code == 200, renamed.content
+    assert renamed.json()["guidelines"] == "New rules." and renamed.json()["name"] == project.name
+    asked = client.patch(url, {"labels": ["positive", "neutral"]}, content_type="application/json")
+    negatives = Annotation.objects.filter(project=project, value="negative").count()
+    assert asked.status_code == 409 and asked.json()["labels_in_use"] == {"negative": negatives}
+    assert "never rewritten" in asked.json()["detail"]
+    done = client.patch(url, {"labels": ["positive", "neutral"], "confirm_removal": True},
+                        content_type="application/json")  # fmt: skip
+    assert [label["value"] for label in done.json()["labels"]] == ["positive", "neutral"]
+    bad = client.patch(url, {"labels": ["solo"]}, content_type="application/json")
+    assert bad.status_code == 400 and "labels" in bad.json()
+    refused = logged_in(curator_user).patch(url, {"name": "x"}, content_type="application/json")
+    assert refused.status_code == 403
+    project.refresh_from_db()
+    assert project.name == "SST-2 sentiment"
+
+
 # --- accounts and invitations -----------------------------------------------------------------
 
 

@@ -38,6 +38,7 @@ class ProjectSerializer(serializers.ModelSerializer):
             "slug",
             "name",
             "task_type",
+            "description",
             "labels",
             "guidelines",
             "settings",
@@ -60,6 +61,21 @@ class ProjectCreateSerializer(serializers.Serializer):
     labels = serializers.ListField(child=serializers.JSONField(), required=False, default=list)
     guidelines = serializers.CharField(required=False, allow_blank=True, default="")
     settings = serializers.DictField(required=False, default=dict)
+
+
+class ProjectUpdateSerializer(serializers.Serializer):
+    """An admin's edit; a field left out keeps its value."""
+
+    name = serializers.CharField(max_length=200, required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+    guidelines = serializers.CharField(required=False, allow_blank=True)
+    labels = serializers.ListField(child=serializers.JSONField(), required=False)
+    confirm_removal = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Remove labels that stored labels use (409 without it). Existing labels are "
+        "never rewritten.",
+    )
 
 
 class RecordSerializer(serializers.ModelSerializer):

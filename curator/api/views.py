@@ -34,7 +34,7 @@ from curator.services.exports import FORMATS, export_write, labeled_rows
 from curator.services.imports import import_start
 from curator.services.job_stop import job_stop
 from curator.services.model_jobs import model_job_start, record_hold_clear
-from curator.services.projects import project_create
+from curator.services.projects import project_create, project_update
 from curator.services.rounds import round_cancel, round_start
 from curator.views.access import project_for
 
@@ -74,6 +74,25 @@ class ProjectDetail(APIView):
     @extend_schema(responses=s.ProjectSerializer)
     def get(self, request: Request, slug: str) -> Response:
         return Response(s.ProjectSerializer(_project(request, slug)).data)
+
+    @extend_schema(request=s.ProjectUpdateSerializer, responses={200: s.ProjectSerializer})
+    def patch(self, request: Request, slug: str) -> Response:
+        """Admins edit the name, description, guidelines and labels. Removing a label that
+        stored labels use answers 409 with `labels_in_use` unless `confirm_removal`."""
+        project = _project(request, slug, Action.MANAGE)
+        body = s.ProjectUpdateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        project = project_update(
+            project=project,
+            user=request.user,
+            name=data.get("name", project.name),
+            description=data.get("description", project.description),
+            guidelines=data.get("guidelines", project.guidelines),
+            labels=data.get("labels", project.labels),
+            confirm_removal=data["confirm_removal"],
+        )
+        return Response(s.ProjectSerializer(project).data)
 
 
 class RecordList(generics.ListAPIView):
