@@ -94,10 +94,12 @@ def test_pairwise_projects_offer_the_judge_and_no_prelabel(admin_user):
     page = client.get(f"/p/{pairwise.slug}/").content.decode()
     assert "Run the LLM judge on every pair" in page and "Pre-label with the LLM" not in page
     assert "Start a round" in page  # DPO and reward rounds train on settled choices
+    assert "auto-accepted" not in page  # no LLM labels to route in a pairwise project
     data = client.get(f"/p/{pairwise.slug}/data/").content.decode()
     assert "Find label errors" not in data  # noise needs one class per label
     page = client.get(f"/p/{classification.slug}/").content.decode()
     assert "Pre-label with the LLM" in page and "Run the LLM judge" not in page
+    assert "LLM labels auto-accepted" in page
     refused = client.post(
         f"/api/projects/{classification.slug}/jobs/", {"kind": "self_reward"},
         content_type="application/json",

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 from annotation import task_types
 from curator import job_kinds, round_kinds, selectors
 from curator.importing.parsers import ImportFormatError
-from curator.models import Round, Split
+from curator.models import Job, Round, Split
 from curator.permissions import Action, can, role_of
 from curator.services.imports import import_start
 from curator.services.jobs import BrokerUnavailable
@@ -112,6 +112,8 @@ def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "splits": Split.choices,
         # Only the jobs that fit this task type get a button (nothing that always refuses).
         "job_buttons": job_kinds.buttons_for(project.task_type),
+        # Auto-accept and spot-check figures mean something only where the LLM pre-labels.
+        "routes_llm_labels": job_kinds.get(Job.Kind.PRELABEL).fits(project.task_type),
         "import_fields": task.payload_fields(text_field),
         "import_example": json.dumps(task.import_example(project.labels, text_field)),
     }
