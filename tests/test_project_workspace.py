@@ -158,6 +158,27 @@ def test_running_job_card_shows_times_rate_eta_and_a_cancel_for_those_allowed(
 
 
 @pytest.mark.django_db
+def test_the_rate_counts_from_the_first_items_done_not_from_model_loading(project):
+    from workers.runtime import job_progress
+
+    job = running_job(project, progress_done=0, claimed_by="w1")
+    job_progress(job, done=10)  # after 100 s spent loading the model
+    first = Job.objects.get(pk=job.pk)
+    first_at = timezone.now() - timedelta(seconds=20)
+    Job.objects.filter(pk=job.pk).update(
+        timings={**first.timings, "first_done_at": first_at.isoformat()}
+    )
+    job.refresh_from_db()
+    job_progress(job, done=50)  # 40 more in the 20 s since: 2 a second, 75 s for the last 150
+    job.refresh_from_db()
+    assert job.timings["first_done"] == 10
+    assert job.throughput == pytest.approx(2, rel=0.05)
+    assert job.eta_seconds == pytest.approx(75, rel=0.05)
+    # Over the whole claim it would read 0.5 a second and 5 minutes left.
+    assert 50 / job.elapsed_seconds < 0.51
+
+
+@pytest.mark.django_db
 def test_cancel_from_the_card_stops_the_job_and_says_so(project, curator_user, annotator):
     job = running_job(project)
     assert logged_in(annotator).post(f"/p/{project.slug}/jobs/{job.pk}/cancel/").status_code == 403
