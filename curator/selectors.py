@@ -14,7 +14,7 @@ from rest_framework.authtoken.models import Token
 from annotation import task_types
 from annotation.models import Annotation, Source
 from annotation.selectors import waiting_count
-from curator import charts
+from curator import charts, job_kinds
 from curator.models import (
     Job,
     LineageEdge,
@@ -72,6 +72,32 @@ def project_overview(project: Project) -> dict[str, Any]:
 
 def recent_jobs(project: Project, limit: int = 10) -> QuerySet[Job]:
     return Job.objects.filter(project=project).select_related("round").order_by("-id")[:limit]
+
+
+def jobs_of(
+    project: Project, *, kind: str = "", status: str = "", before: int = 0
+) -> QuerySet[Job]:
+    """The project's jobs, newest first, optionally of one kind and one status; `before` is the
+    keyset cursor (a job id) of the next page."""
+    jobs = Job.objects.filter(project=project).select_related("round", "project")
+    if kind:
+        jobs = jobs.filter(kind=kind)
+    if status:
+        jobs = jobs.filter(status=status)
+    if before:
+        jobs = jobs.filter(pk__lt=before)
+    return jobs.order_by("-id")
+
+
+def job_records(job: Job, *, after: int = 0) -> QuerySet[Record]:
+    """The records a job wrote or judged (imported, generated, scored, routed, flagged), by id;
+    none for a kind that keeps no records of its own."""
+    via = job_kinds.get(job.kind).records_via if job_kinds.exists(job.kind) else ""
+    if not via:
+        return Record.objects.none()
+    # An id subquery rather than a join: a job may have scored a record more than once.
+    ids = Record.objects.filter(**{via: job}).values("pk")
+    return Record.objects.filter(project_id=job.project_id, pk__in=ids, pk__gt=after).order_by("id")
 
 
 def rounds_of(project: Project) -> QuerySet[Round]:

@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and Redoc as local static files
     "django_htmx",
     # One throttle and one record of failures for every way in: /login/, /admin/login/ and
     # POST /api/auth/token/ all authenticate through django.contrib.auth, which axes watches.
@@ -184,6 +185,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Projects, records, imports, annotations, jobs and rounds of the data flywheel.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     # Several models have a `kind` and a `status`: each choice set gets a name of its own.
     "ENUM_NAME_OVERRIDES": {

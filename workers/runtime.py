@@ -36,6 +36,7 @@ from django.utils.module_loading import import_string
 from curator import job_kinds
 from curator.json_values import json_safe
 from curator.models import Job, JobChunk
+from curator.models.jobs import FIRST_DONE, FIRST_DONE_AT
 from curator.services.jobs import JobCancelled, job_fail, job_upload_remove, resend_after
 from curator.services.rounds import pipeline_advance
 
@@ -145,6 +146,7 @@ def job_claim(job_id: int) -> Job | None:
             started_at=timezone.now(),
             attempts=F("attempts") + 1,
             error="",
+            timings={},  # a new claim measures its rate afresh (see Job.throughput)
         )
     )
     if not claimed:
@@ -182,6 +184,16 @@ def job_progress(
         raise JobCancelled(f"job {job.pk} was cancelled or another worker holds it now")
     for key, value in fields.items():
         setattr(job, key, value)
+    if done and FIRST_DONE_AT not in (job.timings or {}):
+        mark = first_done_mark(done)
+        Job.objects.filter(pk=job.pk).exclude(timings__has_key=FIRST_DONE_AT).update(timings=mark)
+        job.timings = mark
+
+
+def first_done_mark(done: int) -> dict[str, Any]:
+    """When the first items were done: the card's rate and ETA count from here, so the minutes
+    spent loading a model do not make the rest of the job look slow."""
+    return {FIRST_DONE_AT: timezone.now().isoformat(), FIRST_DONE: done}
 
 
 def job_succeed(job: Job, *, metrics: dict[str, Any] | None = None) -> bool:
@@ -292,7 +304,9 @@ def chunk_complete(chunk: JobChunk, seconds: float) -> bool:
         job = Job.objects.select_for_update().get(pk=chunk.job_id)
         job.chunks_done += 1
         job.progress_done += len(chunk.record_ids)
-        job.save(update_fields=["chunks_done", "progress_done"])
+        if FIRST_DONE_AT not in (job.timings or {}):
+            job.timings = first_done_mark(job.progress_done)
+        job.save(update_fields=["chunks_done", "progress_done", "timings"])
         return job.chunks_done == job.chunks_total
 
 

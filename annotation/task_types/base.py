@@ -138,7 +138,27 @@ class TaskType(ABC):
         """The labeling form's template: templates/annotation/tasks/<name>.html."""
         return f"annotation/tasks/{self.name}.html"
 
+    def payload_fields(self, text_field: str = "text") -> tuple[str, ...]:
+        """The payload keys a record of this task needs ("text" read as the project's field)."""
+        return tuple(text_field if field == "text" else field for field in self.fields)
+
+    def content_text(self, payload: Any, text_field: str = "text") -> str:
+        """Everything a person reads in a record, for screens of the content (toxicity)."""
+        texts = (text_of(payload, field) for field in self.payload_fields(text_field))
+        return "\n\n".join(text for text in texts if text)
+
+    def import_example(self, labels: Labels, text_field: str = "text") -> dict[str, Any]:
+        """One line of an import file, labeled (the label may be left out): the hint on the
+        import form, which a test imports for every task type."""
+        values = label_values(labels)
+        return {text_field: "The text people label", "label": values[0] if values else ""}
+
     # --- the project's labels ---------------------------------------------------------------
+
+    def labels_in(self, value: Any) -> set[str]:
+        """The project's label values a stored label uses: a label still in use is only
+        removed from the project once an admin confirms."""
+        return set() if value is None or not self.uses_labels else {str(value)}
 
     def check_labels(self, labels: Labels) -> None:
         """Task-specific rules on a project's label list (already normalised); ValidationError

@@ -32,6 +32,13 @@ class Correction(TaskType):
         "The box holds a draft the LLM wrote: correct it, or submit it unchanged to accept it."
     )
 
+    def import_example(self, labels: Labels, text_field: str = "text") -> dict[str, Any]:
+        return {
+            "prompt": "Summarise: the meeting moved to Friday.",
+            "draft": "The meeting is on Monday.",
+            "label": "The meeting moved to Friday.",
+        }
+
     def value_from_form(self, form: Mapping[str, Any]) -> Any:
         return {"text": form.get("text")}
 

@@ -44,6 +44,12 @@ class Multilabel(TaskType):
             raise ValidationError(f"not labels of this project: {', '.join(unknown)}")
         return [value for value in values if value in chosen]
 
+    def import_example(self, labels: Labels, text_field: str = "text") -> dict[str, Any]:
+        return {text_field: "The text people label", "label": label_values(labels)[:2]}
+
+    def labels_in(self, value: Any) -> set[str]:
+        return {str(item) for item in value or []}
+
     def agreement_units(self, labels: Labels, value: Any, text: str = "") -> list[tuple[str, Any]]:
         # One yes/no unit per label: people agree or not on each label separately.
         chosen = set(value or [])

@@ -28,6 +28,14 @@ class Pairwise(TaskType):
     judge_labels = True
     form_field = "choice"
 
+    def import_example(self, labels: Labels, text_field: str = "text") -> dict[str, Any]:
+        return {
+            "prompt": "How do I boil an egg?",
+            "response_a": "Simmer it for 9 minutes, then cool it in cold water.",
+            "response_b": "Eggs are laid by hens.",
+            "label": {"choice": "a", "reason": "A answers the question"},
+        }
+
     def value_from_form(self, form: Mapping[str, Any]) -> Any:
         return {"choice": form.get("choice"), "reason": form.get("reason", "")}
 

@@ -45,6 +45,16 @@ class Span(TaskType):
     record_votes_are_categories = False
     form_field = "spans"
 
+    def import_example(self, labels: Labels, text_field: str = "text") -> dict[str, Any]:
+        tag = label_values(labels)[0] if labels else ""
+        return {
+            text_field: "Ada Lovelace wrote the first program.",
+            "label": [{"start": 0, "end": 12, "label": tag}],
+        }
+
+    def labels_in(self, value: Any) -> set[str]:
+        return {str(span.get("label")) for span in value or [] if isinstance(span, Mapping)}
+
     def value_from_form(self, form: Mapping[str, Any]) -> Any:
         raw = form.get(self.form_field) or "[]"
         try:

@@ -20,6 +20,7 @@ from curator.errors import NotStartable
 from curator.importing.parsers import ImportFormatError
 from curator.services.jobs import BrokerUnavailable
 from curator.services.model_versions import PromotionRefused
+from curator.services.projects import LabelRemovalUnconfirmed
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +40,10 @@ def api_exception_handler(error: Exception, context: dict[str, Any]) -> Response
 
 
 def _domain_error_response(error: Exception) -> Response | None:
+    if isinstance(error, LabelRemovalUnconfirmed):  # a question for the caller, not bad input
+        return Response(
+            {"detail": error.message, "labels_in_use": error.uses}, status=status.HTTP_409_CONFLICT
+        )
     if isinstance(error, DjangoValidationError):
         # {"field": ["message", ...]} like a serializer's errors; without a field, the
         # serializer convention for errors about the request as a whole.

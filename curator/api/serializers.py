@@ -19,6 +19,7 @@ from curator.models import (
 )
 from curator.models.records import QUALITY_KIND
 from curator.permissions import job_error_shown, job_params_shown, metrics_shown
+from curator.views.job_links import job_links
 
 
 def viewer(serializer: serializers.BaseSerializer) -> User | None:
@@ -45,6 +46,7 @@ class ProjectSerializer(serializers.ModelSerializer):
             "slug",
             "name",
             "task_type",
+            "description",
             "labels",
             "guidelines",
             "settings",
@@ -71,8 +73,24 @@ class ProjectCreateSerializer(serializers.Serializer):
     settings = serializers.DictField(required=False, default=dict)
 
 
-class ProjectSettingsChangeSerializer(serializers.Serializer):
-    settings = serializers.DictField()
+class ProjectUpdateSerializer(serializers.Serializer):
+    """An admin's edit; a field left out keeps its value."""
+
+    name = serializers.CharField(max_length=200, required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+    guidelines = serializers.CharField(required=False, allow_blank=True)
+    labels = serializers.ListField(child=serializers.JSONField(), required=False)
+    confirm_removal = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Remove labels that stored labels use (409 without it). Existing labels are "
+        "never rewritten.",
+    )
+    settings = serializers.DictField(
+        required=False,
+        help_text="Settings to change, checked as the Settings page checks them (all or "
+        "nothing; null returns a setting to its default).",
+    )
 
 
 class RecordSerializer(serializers.ModelSerializer):
@@ -119,8 +137,25 @@ class ModelJobCreateSerializer(serializers.Serializer):
     params = serializers.DictField(required=False, default=dict)
 
 
+class JobLinkSerializer(serializers.Serializer):
+    label = serializers.CharField()
+    url = serializers.CharField(help_text="a page of the web interface")
+
+
 class JobSerializer(serializers.ModelSerializer):
     progress_percent = serializers.IntegerField(read_only=True)
+    elapsed_seconds = serializers.FloatField(
+        read_only=True, allow_null=True, help_text="since it started; null while queued"
+    )
+    throughput = serializers.FloatField(
+        read_only=True, allow_null=True, help_text="items done per second so far"
+    )
+    eta_seconds = serializers.FloatField(
+        read_only=True, allow_null=True, help_text="seconds left at that rate, while running"
+    )
+    links = serializers.SerializerMethodField(
+        help_text="what it produced (batch, round, report, records) and its round"
+    )
     # The number of the model version (vN) whose adapter the job's LLM ran with; null: base model.
     # The number (vN) of the model version the job ran with; null: the base model.
     model_version = serializers.SlugRelatedField(
@@ -150,6 +185,10 @@ class JobSerializer(serializers.ModelSerializer):
             "created_at",
             "started_at",
             "finished_at",
+            "elapsed_seconds",
+            "throughput",
+            "eta_seconds",
+            "links",
         ]
 
     def to_representation(self, job: Job) -> dict:
@@ -159,6 +198,10 @@ class JobSerializer(serializers.ModelSerializer):
         body["error"] = job_error_shown(user, project, job.error)
         body["metrics"] = metrics_shown(user, project, job.metrics or {})
         return body
+
+    @extend_schema_field(JobLinkSerializer(many=True))
+    def get_links(self, job: Job) -> list[dict[str, str]]:
+        return [{"label": link.label, "url": link.url} for link in job_links(job)]
 
 
 class RoundStartSerializer(serializers.Serializer):

@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import FileResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
@@ -31,14 +32,13 @@ from curator.models import FilterDecision, Job, Project, Record, ReviewState, Ro
 from curator.models.validation import nested_field_errors
 from curator.permissions import Action, can
 from curator.services import curation
-from curator.services.audit import audit
 from curator.services.documents import document_add
 from curator.services.exports import FORMATS, export_write, labeled_rows
 from curator.services.imports import import_start
-from curator.services.jobs import job_cancel
+from curator.services.job_stop import job_stop
 from curator.services.model_jobs import model_job_start, record_hold_clear
 from curator.services.project_settings import project_settings_update
-from curator.services.projects import project_create
+from curator.services.projects import project_create, project_update
 from curator.services.rounds import round_cancel, round_start
 from curator.views.access import project_for
 from curator.views.common import as_id
@@ -76,17 +76,31 @@ class ProjectDetail(APIView):
     def get(self, request: Request, slug: str) -> Response:
         return Response(s.ProjectSerializer(_project(request, slug)).data)
 
-    @extend_schema(request=s.ProjectSettingsChangeSerializer, responses=s.ProjectSerializer)
+    @extend_schema(request=s.ProjectUpdateSerializer, responses={200: s.ProjectSerializer})
     def patch(self, request: Request, slug: str) -> Response:
-        """Change settings (as the Settings page: the same rules, all or nothing; null returns
-        a setting to its default)."""
+        """Admins edit the name, description, guidelines, labels and settings. Removing a label
+        that stored labels use answers 409 with `labels_in_use` unless `confirm_removal`;
+        settings follow the Settings page's rules, all or nothing."""
         project = _project(request, slug, Action.MANAGE)
-        data = s.ProjectSettingsChangeSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        with nested_field_errors("settings"):
-            project = project_settings_update(
-                project=project, user=request.user, changes=data.validated_data["settings"]
-            )
+        body = s.ProjectUpdateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        with transaction.atomic():
+            if "settings" in data:
+                with nested_field_errors("settings"):
+                    project = project_settings_update(
+                        project=project, user=request.user, changes=data["settings"]
+                    )
+            if data.keys() - {"settings", "confirm_removal"}:
+                project = project_update(
+                    project=project,
+                    user=request.user,
+                    name=data.get("name", project.name),
+                    description=data.get("description", project.description),
+                    guidelines=data.get("guidelines", project.guidelines),
+                    labels=data.get("labels", project.labels),
+                    confirm_removal=data["confirm_removal"],
+                )
         return Response(s.ProjectSerializer(project).data)
 
 
@@ -150,8 +164,29 @@ class JobList(generics.ListAPIView):
     pagination_class = IdCursor
 
     def get_queryset(self):
-        project = _project(self.request, self.kwargs["slug"])
-        return Job.objects.filter(project=project).select_related("project")
+        jobs = Job.objects.filter(project=_project(self.request, self.kwargs["slug"]))
+        jobs = jobs.select_related("project", "round")
+        kind = self.request.query_params.get("kind")
+        if kind:
+            if not job_kinds.exists(kind):
+                kinds = ", ".join(name for name, _ in job_kinds.choices())
+                raise ValidationError({"kind": f"use one of {kinds}"})
+            jobs = jobs.filter(kind=kind)
+        status_ = self.request.query_params.get("status")
+        if status_:
+            if status_ not in Job.Status.values:
+                raise ValidationError({"status": f"use one of {', '.join(Job.Status.values)}"})
+            jobs = jobs.filter(status=status_)
+        return jobs
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("kind", str, description="only jobs of this kind"),
+            OpenApiParameter("status", str, enum=Job.Status.values, description="only these"),
+        ]
+    )
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)
 
     @extend_schema(request=s.ModelJobCreateSerializer, responses={202: s.JobSerializer})
     def post(self, request: Request, slug: str) -> Response:
@@ -169,11 +204,12 @@ class JobList(generics.ListAPIView):
 class JobCancel(APIView):
     @extend_schema(request=None, responses={200: s.JobSerializer})
     def post(self, request: Request, slug: str, job_id: int) -> Response:
-        project = _project(request, slug, Action.RUN_MODEL_JOB)
-        job = get_object_or_404(Job, pk=job_id, project=project)
-        if not job_cancel(job):
+        """Stop a queued or running job (a round's job stops its round); 409 once finished."""
+        project = _project(request, slug)
+        job = get_object_or_404(Job.objects.select_related("round"), pk=job_id, project=project)
+        if not job_stop(job=job, user=request.user):
+            job.refresh_from_db()
             raise Conflict(f"job {job.pk} already {job.status}")
-        audit(request.user, "job.cancel", project=project, target=f"job {job.pk}")
         job.refresh_from_db()
         return Response(s.JobSerializer(job, context={"request": request}).data)
 

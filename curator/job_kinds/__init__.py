@@ -56,6 +56,17 @@ class KindUnfit(Exception):
 
 
 @dataclass(frozen=True)
+class ResultLink:
+    """A page that shows what a finished job produced (its batch, its report, held records)."""
+
+    # A URL name of the web interface; it takes the project's slug, then the job's id if
+    # `per_job`. Plain data: the job card resolves it, this floor never imports the URLs.
+    url_name: str
+    label: str
+    per_job: bool = True
+
+
+@dataclass(frozen=True)
 class JobKind:
     name: str
     label: str
@@ -79,6 +90,23 @@ class JobKind:
     # Template (rendered inside the job card) that summarises a succeeded job's metrics.
     card_template: str | None = None
     task: str = RUN_JOB_TASK
+    # The task types whose projects it fits (None: every one). Nothing offers a kind where it
+    # does not fit, and its start is refused there before anything is queued.
+    task_types: tuple[str, ...] | None = None
+    # The words of its one-click start button on the project page ("" where it is started
+    # elsewhere, with parameters to choose, or not by people at all).
+    button: str = ""
+    # The task types whose project page shows that button (None: wherever the kind fits). The
+    # judge scores any record holding two responses, but only settles pairwise projects.
+    button_task_types: tuple[str, ...] | None = None
+    # Pages showing what a succeeded job produced, linked from its card and the API.
+    results: tuple[ResultLink, ...] = ()
+    # The lookup from a Record to the job for "the records this job wrote or judged" (e.g.
+    # "created_by_job", "scores__job"); "" where a job has no records of its own.
+    records_via: str = ""
+
+    def fits(self, task_type: str) -> bool:
+        return self.task_types is None or task_type in self.task_types
 
 
 @cache
@@ -118,6 +146,20 @@ def startable() -> list[str]:
     return [kind.name for kind in _registry().values() if kind.startable]
 
 
+def startable_for(task_type: str) -> list[JobKind]:
+    """Kinds users may start in a project of this task type."""
+    return [kind for kind in _registry().values() if kind.startable and kind.fits(task_type)]
+
+
+def buttons_for(task_type: str) -> list[JobKind]:
+    """Kinds the project page starts with one click, for a project of this task type."""
+    return [
+        kind
+        for kind in startable_for(task_type)
+        if kind.button and (kind.button_task_types is None or task_type in kind.button_task_types)
+    ]
+
+
 def pipeline_steps() -> list[str]:
     """Kinds a round's pipeline may run after training."""
     return [kind.name for kind in _registry().values() if kind.pipeline_step]
@@ -140,8 +182,12 @@ def params_check(project: Project, name: str, params: Mapping[str, Any]) -> None
     if errors:
         listed = "; ".join(f"{key}: {message}" for key, message in sorted(errors.items()))
         raise ParamsRefused(f"{name} parameters refused ({listed})", errors)
-    if kind.check is not None:
+    if kind.check is not None:  # its own words first: they may say what to run instead
         kind.check(project, params)
+    if not kind.fits(project.task_type):
+        raise KindUnfit(
+            f"{kind.label} jobs do not apply to {project.get_task_type_display().lower()} projects"
+        )
 
 
 def names_enum() -> Any:

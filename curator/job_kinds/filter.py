@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from curator import value_rules as rules
 from curator.algorithms.curation import check_config
-from curator.job_kinds import JobKind, ParamsRefused
+from curator.job_kinds import JobKind, ParamsRefused, ResultLink
 
 if TYPE_CHECKING:
     from curator.models import Project
@@ -30,4 +30,6 @@ KIND = JobKind(
     check=_check,
     startable=True,
     pipeline_step=True,
+    results=(ResultLink("filter-report", "Filter report"),),
+    records_via="filter_decisions__job",
 )

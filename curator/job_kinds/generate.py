@@ -15,6 +15,7 @@ from curator.job_kinds import (
     JobKind,
     KindUnfit,
     ParamsRefused,
+    ResultLink,
 )
 
 if TYPE_CHECKING:
@@ -67,4 +68,7 @@ KIND = JobKind(
     startable=True,
     pipeline_step=True,
     review_batch=True,
+    task_types=TASK_TYPES,
+    results=(ResultLink("batch", "Review the batch"),),
+    records_via="created_by_job",
 )

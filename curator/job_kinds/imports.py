@@ -10,4 +10,5 @@ KIND = JobKind(
     queue="cpu",
     runner="curator.services.imports.import_file",
     card_template="curator/job_cards/import.html",
+    records_via="created_by_job",
 )

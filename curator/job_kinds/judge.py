@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from annotation import task_types
 from curator import value_rules as rules
 from curator.job_kinds import CHUNK_SIZE, JobKind
+
+# It judges any record holding a prompt and two responses (or one, pointwise), whatever the
+# project; its verdicts are labels (suggestions) only where the task compares two responses.
+LABELS_FOR = task_types.supporting(task_types.JUDGE)
 
 FIELD = rules.text(200)  # a payload key
 PARAMS = {
@@ -30,4 +35,7 @@ KIND = JobKind(
     startable=True,
     pipeline_step=True,
     card_template="curator/job_cards/judge.html",
+    button="Run the LLM judge on every pair",
+    button_task_types=LABELS_FOR,
+    records_via="scores__job",
 )

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from annotation.task_types.registry import TASK_TYPES as ALL_TASK_TYPES
 from curator import value_rules as rules
-from curator.job_kinds import SEED, JobKind
+from curator.job_kinds import SEED, JobKind, ResultLink
+
+# Its out-of-fold classifier needs one class per label: the task types a classifier round
+# trains on.
+TASK_TYPES = tuple(task.name for task in ALL_TASK_TYPES if task.trainable)
 
 KIND = JobKind(
     name="noise",
@@ -18,4 +23,7 @@ KIND = JobKind(
     },
     startable=True,
     pipeline_step=True,
+    task_types=TASK_TYPES,
+    results=(ResultLink("data", "Suspected label errors", per_job=False),),
+    records_via="noise_flags__job",
 )

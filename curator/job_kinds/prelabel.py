@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from annotation import task_types
 from curator import value_rules as rules
-from curator.job_kinds import CHUNK_SIZE, MAX_NEW_TOKENS, SEED, JobKind, KindUnfit
+from curator.job_kinds import CHUNK_SIZE, MAX_NEW_TOKENS, SEED, JobKind, KindUnfit, ResultLink
 
 if TYPE_CHECKING:
     from curator.models import Project
@@ -50,4 +50,8 @@ KIND = JobKind(
     startable=True,
     pipeline_step=True,
     card_template="curator/job_cards/prelabel.html",
+    task_types=TASK_TYPES,
+    button="Pre-label with the LLM",
+    results=(ResultLink("review", "Review page", per_job=False),),
+    records_via="routing__job",
 )

@@ -9,7 +9,15 @@ from typing import TYPE_CHECKING, Any
 from annotation.task_types.base import DPO
 from annotation.task_types.registry import TASK_TYPES as ALL_TASK_TYPES
 from curator import value_rules as rules
-from curator.job_kinds import CHUNK_SIZE, RECORD_ID, SEED, JobKind, KindUnfit, ParamsRefused
+from curator.job_kinds import (
+    CHUNK_SIZE,
+    RECORD_ID,
+    SEED,
+    JobKind,
+    KindUnfit,
+    ParamsRefused,
+    ResultLink,
+)
 
 if TYPE_CHECKING:
     from curator.models import Project
@@ -60,4 +68,7 @@ KIND = JobKind(
     pipeline_step=True,
     review_batch=True,
     card_template="curator/job_cards/self_reward.html",
+    task_types=TASK_TYPES,
+    results=(ResultLink("batch", "Review the batch"),),
+    records_via="created_by_job",
 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from curator import value_rules as rules
-from curator.job_kinds import CHUNK_SIZE, JobKind
+from curator.job_kinds import CHUNK_SIZE, JobKind, ResultLink
 
 KIND = JobKind(
     name="toxicity",
@@ -17,4 +17,7 @@ KIND = JobKind(
     },
     startable=True,
     card_template="curator/job_cards/toxicity.html",
+    button="Score toxicity",
+    results=(ResultLink("held-records", "Held records", per_job=False),),
+    records_via="scores__job",
 )

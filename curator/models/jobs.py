@@ -4,9 +4,16 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from curator import job_kinds
 from curator.models.projects import Project
+
+# Keys of Job.timings while a job runs: when its first items were done, and how many. Its rate
+# counts from there (the runtime writes them at the first progress report).
+FIRST_DONE_AT = "first_done_at"
+FIRST_DONE = "first_done"
 
 
 class Job(models.Model):
@@ -89,6 +96,45 @@ class Job(models.Model):
     def card_template(self) -> str | None:
         """The template that summarises this kind's metrics on the job card."""
         return job_kinds.get(self.kind).card_template if job_kinds.exists(self.kind) else None
+
+    @property
+    def elapsed_seconds(self) -> float | None:
+        """Seconds since its (last) claim: until now while it runs, until it finished after."""
+        if self.started_at is None:
+            return None
+        end = self.finished_at or timezone.now()
+        return max(0.0, (end - self.started_at).total_seconds())
+
+    @property
+    def throughput(self) -> float | None:
+        """Items done per second (records, pairs, rows). While it runs: since its first items
+        were done, once more followed (loading a model is not the pace of the rest); else over
+        its whole elapsed time."""
+        if self.status == self.Status.RUNNING and (since := self._since_first_done()):
+            seconds, done = since
+            if seconds > 0 and done > 0:
+                return done / seconds
+        elapsed = self.elapsed_seconds
+        if not elapsed or not self.progress_done:
+            return None
+        return self.progress_done / elapsed
+
+    def _since_first_done(self) -> tuple[float, int] | None:
+        """(seconds, items done) since the first progress report, if the runtime marked one."""
+        timings = self.timings or {}
+        first_at = parse_datetime(str(timings.get(FIRST_DONE_AT) or ""))
+        if first_at is None:
+            return None
+        seconds = (timezone.now() - first_at).total_seconds()
+        return seconds, self.progress_done - int(timings.get(FIRST_DONE) or 0)
+
+    @property
+    def eta_seconds(self) -> float | None:
+        """Seconds left at the rate so far, while it runs and knows its total; else None."""
+        rate = self.throughput
+        if self.status != self.Status.RUNNING or not rate or not self.progress_total:
+            return None
+        return max(0, self.progress_total - self.progress_done) / rate
 
     @property
     def progress_percent(self) -> int:

@@ -30,6 +30,8 @@ class Project(models.Model):
     )
     # [{"value": "positive", "name": "Positive"}, ...]; the order gives the number keys 1..9.
     labels = models.JSONField(default=list)
+    # What the project is for, on the project list and page (guidelines say how to label).
+    description = models.TextField(blank=True, default="", db_default="")
     guidelines = models.TextField(blank=True)
     settings = models.JSONField(default=dict, blank=True)
     created_by = models.ForeignKey(

@@ -6,9 +6,11 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Count
 from django.utils.text import slugify
 
 from annotation import task_types
+from annotation.models import Annotation
 from curator.models import Membership, Project, Role, User
 from curator.models.project_settings import ProjectSettings
 from curator.models.validation import field_errors, nested_field_errors
@@ -78,6 +80,84 @@ def project_create(
         )
         Membership.objects.create(user=created_by, project=project, role=Role.ADMIN)
         audit(created_by, "project.create", project=project, target=project.slug)
+    return project
+
+
+class LabelRemovalUnconfirmed(ValidationError):
+    """Labels still in use would leave the project: the admin must confirm, knowing what follows."""
+
+    def __init__(self, uses: dict[str, int]) -> None:
+        self.uses = uses
+        listed = ", ".join(f"{value!r} ({count} label{'s' if count != 1 else ''})"
+                           for value, count in uses.items())  # fmt: skip
+        super().__init__(
+            f"Removing {listed} needs your confirmation. Existing labels are never rewritten: "
+            "they keep the value people chose, still count in agreement and still train the "
+            "next round unless those records are relabeled or settled in review. Annotators "
+            "are no longer offered the removed label."
+        )
+
+
+def labels_in_use(project: Project, values: set[str]) -> dict[str, int]:
+    """How many stored labels (annotations of any source) use each of these label values."""
+    if not values:
+        return {}
+    task = task_types.get(project.task_type)
+    uses = dict.fromkeys(sorted(values), 0)
+    # One row per distinct stored value: a handful for a label set, however many records.
+    distinct = (
+        Annotation.objects.filter(project=project)
+        .values("value")
+        .annotate(n=Count("id"))
+        .values_list("value", "n")
+    )
+    for value, n in distinct:
+        for used in task.labels_in(value) & values:
+            uses[used] += n
+    return {value: count for value, count in uses.items() if count}
+
+
+def project_update(
+    *,
+    project: Project,
+    user: User,
+    name: str,
+    description: str,
+    guidelines: str,
+    labels: list[Any],
+    confirm_removal: bool = False,
+) -> Project:
+    """Admins edit a project's name, description, guidelines and label set.
+
+    Adding a label or renaming one (a new name for the same value) is always safe. Removing a
+    value that stored labels use raises LabelRemovalUnconfirmed unless `confirm_removal`:
+    labels are never rewritten, so the admin should know they stay as they are.
+    """
+    require(user, project, Action.MANAGE)
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": "give the project a name"})
+    with field_errors("labels"):
+        labels_checked = normalise_labels(labels, project.task_type)
+    before = {label["value"]: label["name"] for label in project.labels}
+    after = {label["value"]: label["name"] for label in labels_checked}
+    removed = set(before) - set(after)
+    with transaction.atomic():
+        project = Project.objects.select_for_update().get(pk=project.pk)
+        uses = labels_in_use(project, removed)
+        if uses and not confirm_removal:
+            raise LabelRemovalUnconfirmed(uses)
+        project.name = name
+        project.description = description
+        project.guidelines = guidelines
+        project.labels = labels_checked
+        project.save(update_fields=["name", "description", "guidelines", "labels"])
+        audit(
+            user, "project.update", project=project, target=project.slug,
+            added=sorted(set(after) - set(before)), removed=sorted(removed),
+            renamed=sorted(v for v in set(before) & set(after) if before[v] != after[v]),
+            removed_in_use=uses,
+        )  # fmt: skip
     return project
 
 

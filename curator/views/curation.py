@@ -14,7 +14,6 @@ from django.views.decorators.http import require_POST
 
 from curator import job_kinds, selectors
 from curator.algorithms.curation import DEFAULT_FILTERS, ORDER
-from curator.job_kinds import generate, self_reward
 from curator.job_kinds.generate import GENERATORS
 from curator.json_values import strict_json_loads
 from curator.models import Document, FilterDecision, Job, Record, ReviewState
@@ -49,8 +48,9 @@ def data_page(request: HttpRequest, slug: str) -> HttpResponse:
         "noise": curation.noise_report(project),
         "generators": GENERATORS,
         # Offer only the batch jobs that fit the project (no form that always refuses).
-        "can_generate": project.task_type in generate.TASK_TYPES,
-        "can_self_reward": project.task_type in self_reward.TASK_TYPES,
+        "can_generate": job_kinds.get(Job.Kind.GENERATE).fits(project.task_type),
+        "can_self_reward": job_kinds.get(Job.Kind.SELF_REWARD).fits(project.task_type),
+        "can_find_noise": job_kinds.get(Job.Kind.NOISE).fits(project.task_type),
         "filter_order": ORDER,
         "default_filters": json.dumps(DEFAULT_FILTERS, indent=1),
         "can_run": can(request.user, project, Action.RUN_MODEL_JOB),

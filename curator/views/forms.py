@@ -6,7 +6,7 @@ from __future__ import annotations
 from django import forms
 
 from curator.job_kinds.self_reward import MAX_CANDIDATES, MAX_PROMPTS, RANKERS
-from curator.models import Split
+from curator.models import Project, Role, Split
 from curator.models.records import BATCH_SCORE_KINDS
 from curator.services.curation import DECISIONS
 
@@ -25,6 +25,27 @@ class ProjectForm(forms.Form):
     # One label per line, "value|name".
     labels = forms.CharField(required=False, strip=False)
     guidelines = forms.CharField(required=False)
+
+
+class ProjectEditForm(forms.Form):
+    name = forms.CharField(max_length=200, error_messages={"required": "give the project a name"})
+    description = forms.CharField(required=False)
+    guidelines = forms.CharField(required=False)
+    labels = forms.CharField(required=False, strip=False)  # one per line, "value|name"
+    # Set by the admin after the page explained what removing a label in use means.
+    confirm_removal = forms.BooleanField(required=False)
+
+
+class InviteForm(forms.Form):
+    username = forms.CharField(max_length=150)
+    email = forms.EmailField(required=False)
+    project = forms.ModelChoiceField(queryset=Project.objects.none(), required=False)
+    role = forms.ChoiceField(choices=Role.choices, required=False)
+
+    def __init__(self, *args, projects: list[Project], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Only projects the inviting person manages.
+        self.fields["project"].queryset = Project.objects.filter(pk__in=[p.pk for p in projects])
 
 
 class MemberForm(forms.Form):

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -8,9 +10,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from annotation import task_types
-from curator import round_kinds, selectors
+from curator import job_kinds, round_kinds, selectors
 from curator.importing.parsers import ImportFormatError
-from curator.models import Round, Split
+from curator.models import Job, Round, Split
 from curator.permissions import Action, can, role_of
 from curator.services.imports import import_start
 from curator.services.jobs import BrokerUnavailable
@@ -19,6 +21,8 @@ from curator.services.rounds import RoundNotStartable, round_cancel, round_start
 from curator.views.access import project_for
 from curator.views.common import start_model_job
 from curator.views.forms import ImportForm, ProjectForm, errors_text
+from curator.views.jobs import RECENT as RECENT_JOBS
+from curator.views.jobs import job_rows
 
 
 @login_required
@@ -82,11 +86,17 @@ def project_new(request: HttpRequest) -> HttpResponse:
 @login_required
 def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
     project = project_for(request.user, slug)
+    task = task_types.get(project.task_type)
+    text_field = project.settings_obj.text_field
+    recent = list(selectors.recent_jobs(project, limit=RECENT_JOBS))
     context = {
         "project": project,
         "role": role_of(request.user, project),
         "overview": selectors.project_overview(project),
-        "jobs": selectors.recent_jobs(project),
+        # The jobs list polls for new jobs (a worker starts a toxicity job after an import).
+        "rows": job_rows(request.user, recent),
+        "poll": True,
+        "poll_query": {"recent": "1"},
         "rounds": selectors.rounds_of(project)[:20],
         "dashboard": selectors.rounds_dashboard(project),
         "active_round": selectors.active_round(project),
@@ -105,6 +115,12 @@ def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "can_see_labels": can(request.user, project, Action.SEE_OTHERS_LABELS),
         "can_annotate": can(request.user, project, Action.ANNOTATE),
         "splits": Split.choices,
+        # Only the jobs that fit this task type get a button (nothing that always refuses).
+        "job_buttons": job_kinds.buttons_for(project.task_type),
+        # Auto-accept and spot-check figures mean something only where the LLM pre-labels.
+        "routes_llm_labels": job_kinds.get(Job.Kind.PRELABEL).fits(project.task_type),
+        "import_fields": task.payload_fields(text_field),
+        "import_example": json.dumps(task.import_example(project.labels, text_field)),
     }
     return render(request, "curator/project_detail.html", context)
 

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 from django.db.models import Exists, OuterRef
 
+from annotation import task_types
 from curator.models import Job, Record, Score
 from workers.inference.toxicity import get_toxicity_scorer
 from workers.jobs.fanout import FannedOut
@@ -36,8 +37,10 @@ def plan(job: Job) -> list[int]:
 def process(job: Job, record_ids: list[int]) -> None:
     scorer = get_toxicity_scorer(job.project.settings_obj.toxicity_model)
     field = job.project.settings_obj.text_field
+    task = task_types.get(job.project.task_type)
     records = list(Record.objects.filter(pk__in=record_ids).order_by("id"))
-    values = scorer.score([r.text(field) for r in records])
+    # Every field a person reads: a pair's prompt and both responses, not only a text field.
+    values = scorer.score([task.content_text(r.payload, field) for r in records])
     scores_store(
         round_=None, kind=KIND, model_identity=scorer.identity, job=job,
         record_ids=[r.pk for r in records], values=values.tolist(),
