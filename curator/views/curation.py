@@ -15,7 +15,6 @@ from django.views.decorators.http import require_POST
 from curator import job_kinds, selectors
 from curator.algorithms.curation import DEFAULT_FILTERS, ORDER
 from curator.job_kinds import generate, self_reward
-from curator.job_kinds.generate import GENERATORS
 from curator.models import Document, FilterDecision, Job, Record, ReviewState
 from curator.models.records import QUALITY_KIND
 from curator.permissions import Action, can
@@ -46,7 +45,9 @@ def data_page(request: HttpRequest, slug: str) -> HttpResponse:
         "filter_runs": jobs.filter(kind=Job.Kind.FILTER)[:20],
         "noise_runs": jobs.filter(kind=Job.Kind.NOISE)[:5],
         "noise": curation.noise_report(project),
-        "generators": GENERATORS,
+        # The generators that work for the project's task type (instruction items for
+        # correction projects, labeled texts for label sets).
+        "generators": generate.generators(project),
         # Offer only the batch jobs that fit the project (no form that always refuses).
         "can_generate": project.task_type in generate.TASK_TYPES,
         "can_self_reward": project.task_type in self_reward.TASK_TYPES,
