@@ -137,9 +137,7 @@ def _edit(record: Record, user: User, text: str, label: Any, now) -> tuple[Recor
     if corrected is not None:
         _approve(record, user, corrected, now, note="approved with the curator's edit")
         return record, corrected
-    payload = task.edited_payload(
-        record.payload, text, label, project.settings_obj.text_field
-    )
+    payload = task.edited_payload(record.payload, text, label, project.settings_obj.text_field)
     if Record.objects.filter(project=project, content_hash=content_hash(payload)).exists():
         raise ValidationError({"text": "a record with exactly this text exists already"})
     edited = Record.objects.create(
