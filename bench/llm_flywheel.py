@@ -1,7 +1,8 @@
 """A 3-round SFT flywheel on Alpaca instructions: does adding curated items round after round
 make the LLM better than its base, as the judge sees it?
 
-    python -m bench.llm_flywheel [--seeds N] [--quick]
+    python -m bench.llm_flywheel [--seeds N] [--quick] [--gold N] [--per-round N]
+                                 [--max-new-tokens N] [--max-length N] [--batch N]
     python -m bench.run --only llm_flywheel [--flywheel-seeds N] [--quick]
 
 A fixed gold set of held-out instructions with their reference answers. Round 1 trains a LoRA on
@@ -159,15 +160,16 @@ def _seed_row(row: dict[str, Any]) -> list[object]:
         row["seed"], row["round"], row["items"],
         f"{win['win_rate']:.3f} [{win['ci_low']:.2f}, {win['ci_high']:.2f}]",
         f"{win['wins']}/{win['ties']}/{win['losses']}", win["position_bias_rate"],
+        win["mean_preference"],
         row["win_vs_parent"]["win_rate"], "yes" if row["promoted"] else "no",
         row["mean_loglik"], row["rouge_l"], row["seconds"],
     ]  # fmt: skip
 
 
-def run(seeds: int | None = None, quick: bool = False) -> tuple[dict, str]:
+def run(seeds: int | None = None, quick: bool = False, **sizes: int) -> tuple[dict, str]:
+    """`sizes` overrides fields of the plan (gold, per_round, max_new_tokens, ...)."""
     plan = QUICK if quick else Plan()
-    if seeds:
-        plan = Plan(**(asdict(plan) | {"seeds": seeds}))
+    plan = Plan(**(asdict(plan) | ({"seeds": seeds} if seeds else {}) | sizes))
     data = public_data.alpaca()
     gold, pool = data[: plan.gold], data[HELD_OUT:]
     started = time.perf_counter()
@@ -203,6 +205,7 @@ def _summary(rows: list[dict], plan: Plan, base: Outputs) -> list[dict[str, Any]
                 "promoted_in_seeds": sum(r["promoted"] for r in these),
                 "win_vs_base": [r["win_vs_base"]["win_rate"] for r in these],
                 "position_bias": [r["win_vs_base"]["position_bias_rate"] for r in these],
+                "preference": [r["win_vs_base"]["mean_preference"] for r in these],
                 "mean_loglik": [r["mean_loglik"] for r in these],
                 "rouge_l": [r["rouge_l"] for r in these],
                 "seconds": [r["seconds"] for r in these],
@@ -214,13 +217,14 @@ def _summary(rows: list[dict], plan: Plan, base: Outputs) -> list[dict[str, Any]
 def _report(result: dict[str, Any], plan: Plan) -> str:
     base = result["base"]
     rows: list[list[object]] = [
-        ["0 (base)", 0, "-", "0.500", "-", f"{base['mean_loglik']:.3f}",
+        ["0 (base)", 0, "-", "0.500", "-", "0.500", f"{base['mean_loglik']:.3f}",
          f"{base['rouge_l']:.3f}", "-"]
     ]  # fmt: skip
     for r in result["rounds"]:
         rows.append(
             [r["round"], r["items"], f"{r['promoted_in_seeds']}/{plan.seeds}",
-             mean_sd(r["win_vs_base"]), mean_sd(r["position_bias"]), mean_sd(r["mean_loglik"]),
+             mean_sd(r["win_vs_base"]), mean_sd(r["position_bias"]), mean_sd(r["preference"]),
+             mean_sd(r["mean_loglik"]),
              mean_sd(r["rouge_l"]), mean_sd(r["seconds"])]
         )  # fmt: skip
     title = (
@@ -229,12 +233,13 @@ def _report(result: dict[str, Any], plan: Plan) -> str:
         f"gold {plan.gold} held-out Alpaca instructions, judge: the base model; mean ± sd "
         f"over seeds" + (" [QUICK smoke settings]" if result["quick"] else "")
     )
-    headers = ["round", "items", "promoted", "win vs base", "position bias", "mean loglik",
-               "ROUGE-L", "seconds"]  # fmt: skip
+    headers = ["round", "items", "promoted", "win vs base", "position bias",
+               "calibrated preference vs base", "mean loglik", "ROUGE-L", "seconds"]  # fmt: skip
     per_seed = table(
-        "per seed: win rate vs base [Wilson 95% CI], wins/ties/losses, position bias, win rate "
-        "vs parent, promoted",
-        ["seed", "round", "items", "win vs base", "W/T/L", "pos. bias", "vs parent", "promoted",
+        "per seed: win rate vs base [Wilson 95% CI], wins/ties/losses, position bias, calibrated "
+        "preference vs base, win rate vs parent, promoted",
+        ["seed", "round", "items", "win vs base", "W/T/L", "pos. bias", "pref.", "vs parent",
+         "promoted",
          "loglik", "ROUGE-L", "s"],
         [_seed_row(r) for r in result["per_seed"]],
     )  # fmt: skip
@@ -276,5 +281,9 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", type=int, default=0)
     parser.add_argument("--quick", action="store_true")
-    cli = parser.parse_args()
-    print(run(seeds=cli.seeds or None, quick=cli.quick)[1])
+    for size in ("gold", "per_round", "max_new_tokens", "max_length", "batch"):
+        parser.add_argument(f"--{size.replace('_', '-')}", type=int, dest=size)
+    cli = vars(parser.parse_args())
+    seeds, quick = cli.pop("seeds"), cli.pop("quick")
+    sizes = {key: value for key, value in cli.items() if value is not None}
+    print(run(seeds=seeds or None, quick=quick, **sizes)[1])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from curator.algorithms.evaluation import (
@@ -11,7 +12,7 @@ from curator.algorithms.evaluation import (
     rouge_l,
     win_rate,
 )
-from curator.algorithms.judging import PairVerdict
+from curator.algorithms.judging import PairVerdict, verdicts
 from curator.algorithms.training_config import TrainingConfig
 
 
@@ -34,6 +35,16 @@ def test_win_rate_of_the_candidate_as_response_b_mirrors_a() -> None:
     assert win_rate(judged, candidate="a").win_rate == pytest.approx(0.25)
     with pytest.raises(ValueError, match="at least one judged pair"):
         win_rate([])
+
+
+def test_mean_preference_moves_when_a_position_biased_judge_ties_every_pair() -> None:
+    # The judge picked the first position in both orders every time (all ties), but leaned
+    # towards A: P(A better) averaged over the two orders is 0.7, 0.6 and 0.5.
+    judged = verdicts(np.array([0.9, 0.8, 0.7]), np.array([0.5, 0.6, 0.7]))
+    assert [v.verdict for v in judged] == ["tie", "tie", "tie"]
+    assert win_rate(judged, "a").win_rate == pytest.approx(0.5)
+    assert win_rate(judged, "a").mean_preference == pytest.approx(0.6)
+    assert win_rate(judged, "b").mean_preference == pytest.approx(0.4)
 
 
 def test_rouge_l_is_the_f1_of_the_longest_common_subsequence() -> None:

@@ -172,15 +172,17 @@ def test_correction_projects_are_offered_only_the_generators_that_work(admin_use
             content_type="application/json",
         )  # fmt: skip
 
-    for params, message in (
-        ({"generator": "adversarial"}, "instruction, rewrite"),
-        ({"generator": "grounded"}, "instruction, rewrite"),
-        ({"generator": "instruction", "labels": ["x"]}, "label-set projects only"),
-        ({"generator": "instruction", "response_max_new_tokens": 0}, "between 1 and"),
-    ):
+    for params, field, message in (
+        ({"generator": "adversarial"}, "generator", "instruction, rewrite for this project"),
+        ({"generator": "grounded"}, "generator", "instruction, rewrite for this project"),
+        ({"generator": "instruction", "labels": ["x"]}, "labels", "label-set projects only"),
+        ({"generator": "instruction", "response_max_new_tokens": 0}, "response_max_new_tokens",
+         "between 1 and"),
+    ):  # fmt: skip
         response = post(params)
-        # Refused before queueing, as every job kind's parameter checks are (409).
-        assert response.status_code == 409 and message in response.content.decode(), params
+        # A bad value, refused before queueing, names its parameter.
+        assert response.status_code == 400, (params, response.content)
+        assert message in " ".join(response.json()[f"params.{field}"]), response.json()
     annotator = join(project, make_user, Role.ANNOTATOR, "annie")
     assert post({"generator": "instruction"}, annotator).status_code == 403
     assert not Job.objects.filter(project=project, kind=Job.Kind.GENERATE).exists()

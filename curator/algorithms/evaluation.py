@@ -26,6 +26,12 @@ class WinRate:
 
     A tie (the two orders disagree, i.e. position bias) counts half a win, the usual convention
     of pairwise leaderboards; the interval is Wilson's score interval on that rate.
+
+    `mean_preference` is the judge's probability that the candidate is better, averaged over
+    both orders and then over pairs (balanced position calibration, Wang et al. 2023, "Large
+    Language Models are not Fair Evaluators"). A judge that always picks one position makes every
+    verdict a tie, but its probabilities still lean towards the better response, so this figure
+    can move when the win rate cannot; 0.5 means no preference.
     """
 
     wins: int
@@ -35,6 +41,7 @@ class WinRate:
     ci_low: float
     ci_high: float
     position_bias_rate: float
+    mean_preference: float
 
     @property
     def judged(self) -> int:
@@ -62,6 +69,9 @@ def win_rate(
         ci_low=float(low),
         ci_high=float(high),
         position_bias_rate=position_bias_rate(verdicts),
+        mean_preference=float(
+            np.mean([v.preference_a if candidate == "a" else 1 - v.preference_a for v in verdicts])
+        ),
     )
 
 

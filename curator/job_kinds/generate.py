@@ -7,13 +7,24 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from annotation import task_types
-from curator.job_kinds import JobKind, ParamsRefused
+from curator import value_rules as rules
+from curator.job_kinds import (
+    CHUNK_SIZE,
+    MAX_NEW_TOKENS,
+    RECORD_ID,
+    SEED,
+    JobKind,
+    KindUnfit,
+    ParamsRefused,
+)
 
 if TYPE_CHECKING:
     from curator.models import Project
 
+# Every generator of any task type; each task type offers its own (`TaskType.generators`).
+GENERATORS = (task_types.INSTRUCTION, task_types.REWRITE, task_types.ADVERSARIAL,
+              task_types.GROUNDED)  # fmt: skip
 MAX_GENERATED = 2000
-MAX_NEW_TOKENS = 1024
 TASK_TYPES = task_types.supporting(task_types.GENERATE)
 
 
@@ -25,40 +36,42 @@ def generators(project: Project) -> tuple[str, ...]:
 def _check(project: Project, params: Mapping[str, Any]) -> None:
     task = task_types.get(project.task_type)
     if project.task_type not in TASK_TYPES:
-        raise ParamsRefused(f"generation is not offered for {task.title.lower()} projects")
-    if params.get("generator") not in task.generators:
+        raise KindUnfit(f"generation is not offered for {task.title.lower()} projects")
+    offered = ", ".join(task.generators)
+    if params.get("generator") not in task.generators:  # the rule checks the value's type
         raise ParamsRefused(
-            f"generator must be one of {', '.join(task.generators)} for this project"
+            f"generator must be one of {offered} for this project",
+            {"generator": f"must be one of {offered} for this project"},
         )
-    try:
-        count = int(params.get("count", 20))
-    except (TypeError, ValueError):
-        raise ParamsRefused("count must be a whole number") from None
-    if not 1 <= count <= MAX_GENERATED:
-        raise ParamsRefused(f"count must be between 1 and {MAX_GENERATED}")
-    if params["generator"] == "grounded" and not project.documents.exists():
-        raise ParamsRefused("grounded generation needs a document: upload one first")
-    for key in ("max_new_tokens", "response_max_new_tokens"):
-        if key in params:
-            try:
-                tokens = int(params[key])
-            except (TypeError, ValueError):
-                raise ParamsRefused(f"{key} must be a whole number") from None
-            if not 1 <= tokens <= MAX_NEW_TOKENS:
-                raise ParamsRefused(f"{key} must be between 1 and {MAX_NEW_TOKENS}")
+    if params["generator"] == task_types.GROUNDED and not project.documents.exists():
+        raise KindUnfit("grounded generation needs a document: upload one first")
     labels = params.get("labels")
     if labels is not None and task.generation != task_types.LABELED_TEXT:
-        raise ParamsRefused("labels apply to label-set projects only")
+        raise ParamsRefused(
+            "labels apply to label-set projects only",
+            {"labels": "apply to label-set projects only"},
+        )
     if labels is not None and (
         not isinstance(labels, list) or set(map(str, labels)) - set(project.label_values)
     ):
-        raise ParamsRefused("labels must be a list of this project's labels")
+        raise ParamsRefused(
+            "labels must be a list of this project's labels",
+            {"labels": "must be a list of this project's labels"},
+        )
 
 
-PARAMS = frozenset({
-    "generator", "count", "labels", "temperature", "max_new_tokens", "seed", "chunk_size",
-    "documents", "response_max_new_tokens",
-})  # fmt: skip
+PARAMS = {
+    "generator": rules.choice(GENERATORS),
+    "count": rules.whole(1, MAX_GENERATED),
+    "labels": rules.list_of(rules.text(200), 1000),
+    "temperature": rules.between(0, 2),
+    "max_new_tokens": MAX_NEW_TOKENS,
+    # Instruction items: the longest response, after a prompt of at most max_new_tokens.
+    "response_max_new_tokens": MAX_NEW_TOKENS,
+    "seed": SEED,
+    "chunk_size": CHUNK_SIZE,
+    "documents": rules.list_of(RECORD_ID, 1000),
+}
 
 
 KIND = JobKind(

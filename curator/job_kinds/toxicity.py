@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from curator.job_kinds import JobKind
+from curator import value_rules as rules
+from curator.job_kinds import CHUNK_SIZE, JobKind
 
 KIND = JobKind(
     name="toxicity",
     label="Toxicity",
     queue="gpu",
     runner="workers.jobs.toxicity.RUNNER",
-    params=frozenset({"threshold", "rescore", "chunk_size"}),
+    params={
+        "threshold": rules.between(0, 1),
+        "rescore": rules.boolean,
+        "chunk_size": CHUNK_SIZE,
+    },
     startable=True,
     card_template="curator/job_cards/toxicity.html",
 )

@@ -23,6 +23,7 @@ from django.utils import timezone
 from annotation import task_types
 from annotation.labels import gold_annotations, training_labels
 from annotation.models import Annotation
+from curator.exporting import neutralise
 from curator.hashing import files_sha256
 from curator.models import Job, Project, Record, Round
 
@@ -111,7 +112,8 @@ def export_write(
                 if writer is None:
                     writer = csv.DictWriter(handle, fieldnames=list(row))
                     writer.writeheader()
-                writer.writerow({key: _flat(value) for key, value in row.items()})
+                # Cells and label values alike: no formula runs when the file is opened.
+                writer.writerow({key: neutralise(_flat(value)) for key, value in row.items()})
     else:
         materialised = list(counted(rows))
         if fmt == "parquet":
