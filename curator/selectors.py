@@ -12,6 +12,7 @@ from django.utils.safestring import mark_safe
 from rest_framework.authtoken.models import Token
 
 from annotation import task_types
+from annotation.labels import TRAINABLE_REVIEW
 from annotation.models import Annotation, Source
 from annotation.selectors import waiting_count
 from curator import charts, job_kinds
@@ -163,6 +164,33 @@ def routing_stats(project: Project) -> dict[str, Any]:
     }
 
 
+def training_prompts(project: Project) -> dict[int, str]:
+    """record id -> prompt: the first record of each distinct prompt of the pool and train
+    split that may train. Gold prompts never: what is made from these prompts (generated items,
+    self-rewarding pairs) trains, and gold must stay out of training."""
+    gold = set(
+        project.records.filter(split=Split.GOLD, payload__has_key="prompt").values_list(
+            "payload__prompt", flat=True
+        )
+    )
+    candidates = (
+        project.records.filter(
+            split__in=[Split.POOL, Split.TRAIN],
+            payload__has_key="prompt",
+            held=False,
+            filtered_by__isnull=True,
+            review__in=TRAINABLE_REVIEW,
+        )
+        .order_by("id")
+        .values_list("id", "payload__prompt")
+    )
+    first: dict[str, int] = {}
+    for pk, prompt in candidates.iterator(chunk_size=5000):
+        if isinstance(prompt, str) and prompt.strip() and prompt not in gold:
+            first.setdefault(prompt, pk)
+    return {pk: prompt for prompt, pk in first.items()}
+
+
 def batch_item(record: Record) -> dict[str, Any]:
     return batch_items_for([record])[0]
 
@@ -200,6 +228,12 @@ def batch_items_for(records: list[Record]) -> list[dict[str, Any]]:
     parent_payloads = dict(
         Record.objects.filter(pk__in=set(parents.values())).values_list("id", "payload")
     )
+    # The label each approved item trains with (a curator may have corrected a response).
+    final = dict(
+        Annotation.objects.filter(record_id__in=ids, source=Source.REVIEW)
+        .order_by("id")
+        .values_list("record_id", "value")
+    )
     items = []
     for record in records:
         project = record.project
@@ -208,23 +242,44 @@ def batch_items_for(records: list[Record]) -> list[dict[str, Any]]:
         given = intended.get(record.pk)
         key = task_types.vote_key(project.task_type, given) if given is not None else None
         pair = _pair_of(record.payload)
+        instruction = _instruction_of(record.payload, project.task_type, final.get(record.pk))
+        if pair:
+            # A generated pair shows its prompt and both answers; an edit rewrites the answer
+            # its intended choice picks.
+            edit_text = pair.get(f"response_{key}", "")
+        elif instruction:
+            edit_text = instruction["response"]  # an edit corrects the response
+        else:
+            edit_text = record.text(field)
         items.append(
             {
                 "record": record,
                 "text": record.text(field),
-                # A generated pair shows its prompt and both answers; an edit rewrites the
-                # answer its intended choice picks.
                 "pair": pair,
-                "edit_text": pair.get(f"response_{key}", "") if pair else record.text(field),
-                "intended": key if pair else given,
+                # A generated instruction item shows its prompt, the LLM's response and, once
+                # approved, the response it trains with.
+                "instruction": instruction,
+                "edit_text": edit_text,
+                "intended": key if pair or instruction else given,
                 "scores": scores.get(record.pk, {}),
                 "parent_id": parent,
                 "parent_text": payload_text(
-                    parent_payloads.get(parent, {}) if parent is not None else {}, field
+                    parent_payloads.get(parent, {}) if parent is not None else {},
+                    "prompt" if pair or instruction else field,
                 ),
             }
         )
     return items
+
+
+def _instruction_of(payload: Any, task_type: str, final: Any) -> dict[str, str] | None:
+    if task_types.get(task_type).generation != task_types.PROMPT_RESPONSE:
+        return None
+    return {
+        "prompt": payload_text(payload, "prompt"),
+        "response": payload_text(payload, "draft"),
+        "final": task_types.vote_key(task_type, final) if final is not None else "",
+    }
 
 
 def _pair_of(payload: Any) -> dict[str, str] | None:

@@ -18,6 +18,7 @@ from curator.services.exports import export_write
 from curator.services.projects import project_create
 from tests.conftest import as_jsonl
 from tests.test_imports import run_import
+from workers.jobs import generate, generate_instructions
 from workers.jobs.prelabel import METHODS
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -104,6 +105,14 @@ def test_declared_rounds_and_model_jobs_are_ones_that_exist(task):
     # The worker knows how to pre-label every task type that says it can be.
     assert task.prelabel_method is None or task.prelabel_method in METHODS
     assert task.trainable == (task_types.CLASSIFIER in task.round_kinds)
+    # The worker has a prompt template for every generator a task type offers.
+    templates = {
+        task_types.LABELED_TEXT: generate.TEMPLATES,
+        task_types.PROMPT_RESPONSE: generate_instructions.TEMPLATES,
+    }
+    assert (task_types.GENERATE in task.model_jobs) == bool(task.generation and task.generators)
+    if task.generation is not None:
+        assert set(task.generators) <= set(templates[task.generation])
 
 
 @pytest.mark.django_db

@@ -12,15 +12,21 @@ from collections.abc import Mapping
 from typing import Any
 
 from annotation.task_types.base import (
+    ADVERSARIAL,
     CLASSIFIER,
     DPO,
     DRAFT,
     GENERATE,
+    GROUNDED,
+    INSTRUCTION,
     JUDGE,
     LABEL_SCORES,
+    LABELED_TEXT,
     PHRASES,
     PRELABEL,
+    PROMPT_RESPONSE,
     REWARD,
+    REWRITE,
     SFT,
     YES_NO_PER_LABEL,
     KeyHelp,
@@ -92,9 +98,10 @@ def describe(task_type: str, labels: Labels, value: Any) -> str:
 
 
 __all__ = [
-    "CLASSIFICATION", "CLASSIFIER", "CORRECTION", "DPO", "DRAFT", "EXPORT_KEYS", "GENERATE",
-    "JUDGE", "LABEL_SCORES", "MAX_REASON", "MAX_TEXT", "MULTILABEL", "PAIRWISE",
-    "PAIRWISE_CHOICES", "PHRASES", "PRELABEL", "RATING", "REWARD", "SFT", "SPAN", "TOKEN",
+    "ADVERSARIAL", "CLASSIFICATION", "CLASSIFIER", "CORRECTION", "DPO", "DRAFT", "EXPORT_KEYS",
+    "GENERATE", "GROUNDED", "INSTRUCTION", "JUDGE", "LABELED_TEXT", "LABEL_SCORES", "MAX_REASON",
+    "MAX_TEXT", "MULTILABEL", "PAIRWISE", "PAIRWISE_CHOICES", "PHRASES", "PRELABEL",
+    "PROMPT_RESPONSE", "RATING", "REWARD", "REWRITE", "SFT", "SPAN", "TOKEN",
     "YES_NO_PER_LABEL", "KeyHelp", "TaskType", "agreement_units", "all",
     "check_labels", "choices", "clean_value", "describe", "draft_of", "export_row", "get",
     "import_row", "label_keys", "names", "same_value", "spans_json", "spec", "supporting",

@@ -36,6 +36,18 @@ YES_NO_PER_LABEL = "yes_no_per_label"  # one calibrated yes/no question per labe
 DRAFT = "draft"  # the LLM writes a response, a suggestion for people
 PHRASES = "phrases"  # the LLM lists phrases per tag, found in the text as spans
 
+# What a generation job writes for a task type (`TaskType.generation`); workers/jobs/generate.py
+# implements each.
+LABELED_TEXT = "labeled_text"  # a new text with the label it was written for
+PROMPT_RESPONSE = "prompt_response"  # a new prompt with the LLM's response as its draft
+
+# Generators (the `generator` param of generation jobs), offered per task type
+# (`TaskType.generators`).
+INSTRUCTION = "instruction"  # new examples written from a few seeds
+REWRITE = "rewrite"  # a paraphrase of one seed
+ADVERSARIAL = "adversarial"  # a minimal edit of a seed that flips its label
+GROUNDED = "grounded"  # written from a passage of an uploaded document
+
 
 @dataclass(frozen=True)
 class KeyHelp:
@@ -102,8 +114,10 @@ class TaskType(ABC):
     round_kinds: ClassVar[tuple[str, ...]] = ()
     # How the LLM pre-labels this task (a *_METHOD constant above), None where it does not.
     prelabel_method: ClassVar[str | None] = None
-    # Whether generation jobs write labeled examples of this task.
-    generates_examples: ClassVar[bool] = False
+    # What generation jobs write for this task (LABELED_TEXT, PROMPT_RESPONSE; None: no
+    # generation), and which generators apply.
+    generation: ClassVar[str | None] = None
+    generators: ClassVar[tuple[str, ...]] = ()
     # Whether the pairwise judge's verdicts are labels of this task (suggestions to people,
     # compared with people's choices).
     judge_labels: ClassVar[bool] = False
@@ -129,7 +143,7 @@ class TaskType(ABC):
     def model_jobs(self) -> frozenset[str]:
         """Model jobs that write labels of this task type (see PRELABEL, GENERATE, JUDGE)."""
         jobs = {PRELABEL} if self.prelabel_method else set()
-        jobs |= {GENERATE} if self.generates_examples else set()
+        jobs |= {GENERATE} if self.generation and self.generators else set()
         jobs |= {JUDGE} if self.judge_labels else set()
         return frozenset(jobs)
 
@@ -211,6 +225,12 @@ class TaskType(ABC):
         """The payload of a generated item after a curator rewrote its text; `value` is the
         label the edited item will carry."""
         return {**payload, text_field: text}
+
+    def edited_label(self, labels: Labels, payload: Any, text: str) -> Any | None:
+        """Where the text a curator edits is the label itself (a response), the label their
+        edit gives the item, which keeps its payload; None where an edit rewrites the payload
+        into a new record (see edited_payload)."""
+        return None
 
     # --- exporting and importing ----------------------------------------------------------
 

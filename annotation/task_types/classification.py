@@ -7,8 +7,13 @@ from typing import Any
 from django.core.exceptions import ValidationError
 
 from annotation.task_types.base import (
+    ADVERSARIAL,
     CLASSIFIER,
+    GROUNDED,
+    INSTRUCTION,
     LABEL_SCORES,
+    LABELED_TEXT,
+    REWRITE,
     Labels,
     TaskType,
     label_keys,
@@ -22,7 +27,8 @@ class Classification(TaskType):
     title = "Single-label classification"
     round_kinds = (CLASSIFIER,)
     prelabel_method = LABEL_SCORES
-    generates_examples = True
+    generation = LABELED_TEXT
+    generators = (INSTRUCTION, REWRITE, ADVERSARIAL, GROUNDED)
 
     def clean(self, labels: Labels, payload: Any, raw: Any, text_field: str = "text") -> str:
         values = label_values(labels)

@@ -12,7 +12,18 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-from annotation.task_types.base import DRAFT, SFT, KeyHelp, Labels, TaskType, draft_of, text_of
+from annotation.task_types.base import (
+    DRAFT,
+    INSTRUCTION,
+    PROMPT_RESPONSE,
+    REWRITE,
+    SFT,
+    KeyHelp,
+    Labels,
+    TaskType,
+    draft_of,
+    text_of,
+)
 
 MAX_TEXT = 20000
 PREVIEW = 200
@@ -26,6 +37,10 @@ class Correction(TaskType):
     fields = ("prompt",)
     round_kinds = (SFT,)
     prelabel_method = DRAFT
+    # Generated instruction items: a new prompt (from a few seed prompts, or a paraphrase of
+    # one) with the LLM's response as its draft; approved, they train the next SFT round.
+    generation = PROMPT_RESPONSE
+    generators = (INSTRUCTION, REWRITE)
     record_votes_are_categories = False
     form_field = "text"
     suggestion_notice = (
@@ -57,6 +72,11 @@ class Correction(TaskType):
     def suggestion_in_payload_accepted(self, payload: Any, value: Any) -> bool | None:
         # The draft is the model's suggestion: submitting it unedited accepts it.
         return not value["edited"] if draft_of(payload) else None
+
+    def edited_label(self, labels: Labels, payload: Any, text: str) -> Any:
+        # The curator corrects the generated response: the record keeps the model's draft,
+        # the label holds their response (edited: true), as when an annotator corrects one.
+        return self.clean(labels, payload, {"text": text})
 
     def vote_key(self, value: Any) -> str:
         return value.get("text", "").strip() if isinstance(value, Mapping) else str(value)

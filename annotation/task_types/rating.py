@@ -10,8 +10,13 @@ from typing import Any
 from django.core.exceptions import ValidationError
 
 from annotation.task_types.base import (
+    ADVERSARIAL,
     CLASSIFIER,
+    GROUNDED,
+    INSTRUCTION,
     LABEL_SCORES,
+    LABELED_TEXT,
+    REWRITE,
     Labels,
     TaskType,
     label_keys,
@@ -27,7 +32,8 @@ class Rating(TaskType):
     max_labels = 10  # keys 1-9 and 0
     round_kinds = (CLASSIFIER,)
     prelabel_method = LABEL_SCORES
-    generates_examples = True
+    generation = LABELED_TEXT
+    generators = (INSTRUCTION, REWRITE, ADVERSARIAL, GROUNDED)
     form_field = "rating"
 
     def check_labels(self, labels: Labels) -> None:

@@ -121,6 +121,24 @@ def near_duplicates(
     return drops
 
 
+def max_jaccard(new: Sequence[str], existing: Sequence[str], num_perm: int = 128) -> list[float]:
+    """For each new text, the highest estimated Jaccard similarity (MinHash over word 3-gram
+    shingles) with any existing text that LSH finds at 0.5 or more; 0.0 where none is."""
+    from datasketch import MinHash, MinHashLSH
+
+    if not existing:
+        return [0.0] * len(new)
+    lsh = MinHashLSH(threshold=0.5, num_perm=num_perm)
+    old = MinHash.bulk([shingles(t) for t in existing], num_perm=num_perm, seed=1)
+    for index, signature in enumerate(old):
+        lsh.insert(index, signature)
+    result = []
+    for signature in MinHash.bulk([shingles(t) for t in new], num_perm=num_perm, seed=1):
+        matches = lsh.query(signature)
+        result.append(max((float(old[m].jaccard(signature)) for m in matches), default=0.0))
+    return result
+
+
 def semantic_duplicates(
     embeddings: np.ndarray, ids: Sequence[int], threshold: float = 0.95, cluster_size: int = 2000
 ) -> list[Drop]:

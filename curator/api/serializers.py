@@ -411,6 +411,11 @@ class BatchItemSerializer(serializers.Serializer):
     text = serializers.CharField()
     # A generated pair: its prompt, response_a and response_b (null for other items).
     pair = serializers.DictField(child=serializers.CharField(), allow_null=True)
+    # A generated instruction item: its prompt, the LLM's response and the response it trains
+    # with once approved ("" before; null for other items).
+    instruction = serializers.DictField(
+        child=serializers.CharField(allow_blank=True), allow_null=True
+    )
     review = serializers.CharField(source="record.review")
     review_note = serializers.CharField(source="record.review_note")
     intended = serializers.CharField(allow_null=True)

@@ -1,4 +1,5 @@
-"""Synthetic generation: new labeled examples from seeds, rewrites, contrast sets, documents."""
+"""Synthetic generation: new labeled examples from seeds, rewrites, contrast sets, documents;
+for correction projects, new instructions with the LLM's response (SFT items)."""
 
 from __future__ import annotations
 
@@ -21,22 +22,36 @@ from curator.job_kinds import (
 if TYPE_CHECKING:
     from curator.models import Project
 
-GENERATORS = ("instruction", "rewrite", "adversarial", "grounded")
+# Every generator of any task type; each task type offers its own (`TaskType.generators`).
+GENERATORS = (task_types.INSTRUCTION, task_types.REWRITE, task_types.ADVERSARIAL,
+              task_types.GROUNDED)  # fmt: skip
 MAX_GENERATED = 2000
 TASK_TYPES = task_types.supporting(task_types.GENERATE)
 
 
+def generators(project: Project) -> tuple[str, ...]:
+    """The generators that work for the project's task type (empty: no generation)."""
+    return task_types.get(project.task_type).generators
+
+
 def _check(project: Project, params: Mapping[str, Any]) -> None:
+    task = task_types.get(project.task_type)
     if project.task_type not in TASK_TYPES:
-        raise KindUnfit("generation writes labeled examples for label-set projects")
-    if "generator" not in params:  # its rule checks its value
+        raise KindUnfit(f"generation is not offered for {task.title.lower()} projects")
+    offered = ", ".join(task.generators)
+    if params.get("generator") not in task.generators:  # the rule checks the value's type
         raise ParamsRefused(
-            f"generator must be one of {', '.join(GENERATORS)}",
-            {"generator": f"must be one of {', '.join(GENERATORS)}"},
+            f"generator must be one of {offered} for this project",
+            {"generator": f"must be one of {offered} for this project"},
         )
-    if params["generator"] == "grounded" and not project.documents.exists():
+    if params["generator"] == task_types.GROUNDED and not project.documents.exists():
         raise KindUnfit("grounded generation needs a document: upload one first")
     labels = params.get("labels")
+    if labels is not None and task.generation != task_types.LABELED_TEXT:
+        raise ParamsRefused(
+            "labels apply to label-set projects only",
+            {"labels": "apply to label-set projects only"},
+        )
     if labels is not None and (
         not isinstance(labels, list) or set(map(str, labels)) - set(project.label_values)
     ):
@@ -52,6 +67,8 @@ PARAMS = {
     "labels": rules.list_of(rules.text(200), 1000),
     "temperature": rules.between(0, 2),
     "max_new_tokens": MAX_NEW_TOKENS,
+    # Instruction items: the longest response, after a prompt of at most max_new_tokens.
+    "response_max_new_tokens": MAX_NEW_TOKENS,
     "seed": SEED,
     "chunk_size": CHUNK_SIZE,
     "documents": rules.list_of(RECORD_ID, 1000),

@@ -64,7 +64,10 @@ def item_review(
 
     Approving stores a `review` annotation with the intended (or the curator's) label and moves
     the item to the train split. Editing creates a new record with the edited text, linked to
-    the original as its parent, approved at once; the original is rejected as "edited".
+    the original as its parent, approved at once; the original is rejected as "edited". Where
+    the text a curator edits is the label itself (a generated response of a correction project,
+    `TaskType.edited_label`), the item keeps its payload (the model's draft) and is approved
+    with the curator's response.
     """
     with field_errors("decision"):
         return _item_review(record, user, decision, reason, text, label)
@@ -96,7 +99,7 @@ def _item_review(
             _approve(locked, user, chosen, now)
             result = locked
         else:
-            result = _edit(locked, user, text or "", chosen, now)
+            result, chosen = _edit(locked, user, text or "", chosen, now)
         audit(user, f"item.{decision}", project=project, target=f"record {record.pk}",
               reason=reason, label=chosen if decision != "reject" else None)  # fmt: skip
     return result
@@ -112,8 +115,8 @@ def _decide(record: Record, user: User, state: str, note: str, now) -> None:
     record.save(update_fields=fields)
 
 
-def _approve(record: Record, user: User, label: Any, now) -> None:
-    _decide(record, user, ReviewState.APPROVED, "", now)
+def _approve(record: Record, user: User, label: Any, now, note: str = "") -> None:
+    _decide(record, user, ReviewState.APPROVED, note, now)
     review = Annotation.objects.create(
         record=record, project=record.project, value=label, source=Source.REVIEW, author=user
     )
@@ -122,14 +125,19 @@ def _approve(record: Record, user: User, label: Any, now) -> None:
     )
 
 
-def _edit(record: Record, user: User, text: str, label: Any, now) -> Record:
+def _edit(record: Record, user: User, text: str, label: Any, now) -> tuple[Record, Any]:
+    """The approved record and the label it trains with."""
     project = record.project
     text = text.strip()
     if not text:
         raise ValidationError({"text": "the edited text must not be empty"})
-    payload = task_types.get(project.task_type).edited_payload(
-        record.payload, text, label, project.settings_obj.text_field
-    )
+    task = task_types.get(project.task_type)
+    with field_errors("text"):
+        corrected = task.edited_label(project.labels, record.payload, text)
+    if corrected is not None:
+        _approve(record, user, corrected, now, note="approved with the curator's edit")
+        return record, corrected
+    payload = task.edited_payload(record.payload, text, label, project.settings_obj.text_field)
     if Record.objects.filter(project=project, content_hash=content_hash(payload)).exists():
         raise ValidationError({"text": "a record with exactly this text exists already"})
     edited = Record.objects.create(
@@ -145,7 +153,7 @@ def _edit(record: Record, user: User, text: str, label: Any, now) -> Record:
     LineageEdge.objects.create(parent=record, child=edited, operation="edit")
     _approve(edited, user, label, now)
     _decide(record, user, ReviewState.REJECTED, f"edited into record {edited.pk}", now)
-    return edited
+    return edited, label
 
 
 def bulk_review(
@@ -187,11 +195,14 @@ def batch_stats(job: Job) -> dict[str, Any]:
     agreement = scores.get(AGREEMENT_KIND, [])
     limit = job.project.settings_obj.toxicity_threshold
     task = task_types.get(job.project.task_type)
+    # A pair's intended label counts by its choice, not its reason; a generated response is no
+    # category to count.
     labels = Counter(
-        task.vote_key(v)  # a pair's intended label counts by its choice, not its reason
+        task.vote_key(v)
         for v in Annotation.objects.filter(job=job, source=Source.LLM).values_list(
             "value", flat=True
         )
+        if task.record_votes_are_categories
     )
     return {
         "items": int(records.count()),

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from curator import job_kinds, selectors
 from curator.algorithms.curation import DEFAULT_FILTERS, ORDER
-from curator.job_kinds.generate import GENERATORS
+from curator.job_kinds import generate
 from curator.json_values import strict_json_loads
 from curator.models import Document, FilterDecision, Job, Record, ReviewState
 from curator.models.records import QUALITY_KIND
@@ -46,7 +46,9 @@ def data_page(request: HttpRequest, slug: str) -> HttpResponse:
         "filter_runs": jobs.filter(kind=Job.Kind.FILTER)[:20],
         "noise_runs": jobs.filter(kind=Job.Kind.NOISE)[:5],
         "noise": curation.noise_report(project),
-        "generators": GENERATORS,
+        # The generators that work for the project's task type (instruction items for
+        # correction projects, labeled texts for label sets).
+        "generators": generate.generators(project),
         # Offer only the batch jobs that fit the project (no form that always refuses).
         "can_generate": job_kinds.get(Job.Kind.GENERATE).fits(project.task_type),
         "can_self_reward": job_kinds.get(Job.Kind.SELF_REWARD).fits(project.task_type),

@@ -1,6 +1,9 @@
-"""Synthetic generation: a batch of new labeled examples for curators to review.
+"""Synthetic generation: a batch of new examples for curators to review.
 
-Generators (job param `generator`), for classification projects:
+What a job writes follows the project's task type (`TaskType.generation`): labeled texts here,
+prompts with the LLM's response for correction projects (`workers/jobs/generate_instructions.py`).
+
+Generators (job param `generator`), for classification and rating projects:
 - instruction: new examples of a label, written from a few labeled seeds of that label;
 - rewrite: paraphrases of hard (misclassified or least confident) and minority-label examples
   that keep the label;
@@ -27,6 +30,7 @@ import numpy as np
 import torch
 from django.db import transaction
 
+from annotation import task_types
 from annotation.labels import training_labels
 from annotation.models import Annotation, Source
 from curator.algorithms import curation, judging
@@ -52,6 +56,7 @@ from curator.models.records import (
 from curator.services.curation import batch_stats
 from workers.inference.encoder import get_encoder
 from workers.inference.toxicity import get_toxicity_scorer
+from workers.jobs import generate_instructions
 from workers.jobs.fanout import FannedOut
 from workers.jobs.project_llm import job_llm
 from workers.jobs.reward_scores import reward_scores_store
@@ -121,8 +126,14 @@ def _probabilities(project: Project, texts: list[str]) -> tuple[list[str], np.nd
     return model.labels, model.predict_proba(encoder.encode(texts))
 
 
+def _writes_prompts(job: Job) -> bool:
+    return task_types.get(job.project.task_type).generation == task_types.PROMPT_RESPONSE
+
+
 def plan(job: Job) -> list[int]:
     """Choose the seed records; each chunk then writes one item per seed."""
+    if _writes_prompts(job):
+        return generate_instructions.plan(job)
     project = job.project
     llm = job_llm(job)  # first: it pins the model version into job.params
     params = {**DEFAULTS, **job.params}
@@ -293,6 +304,9 @@ def _process_grounded(job: Job, units: list[int]) -> None:
 
 
 def process(job: Job, seed_ids: list[int]) -> None:
+    if _writes_prompts(job):
+        generate_instructions.process(job, seed_ids)
+        return
     project = job.project
     params = job.params
     generator = params["generator"]
@@ -410,7 +424,10 @@ def _score(job: Job, created: list[tuple[Record, str]]) -> None:
 def finalize(job: Job) -> dict[str, Any]:
     """Near-duplicate scores against the rest of the project, then the batch's statistics."""
     project = job.project
+    # Instruction items are compared by their prompt, labeled texts by their text.
     field = project.settings_obj.text_field
+    if _writes_prompts(job):
+        field = generate_instructions.DEDUP_FIELD
     batch = list(
         Record.objects.filter(created_by_job=job).order_by("id").values_list("id", "payload")
     )
@@ -421,28 +438,12 @@ def finalize(job: Job) -> dict[str, Any]:
             .order_by("-id")
             .values_list("id", "payload")[:50000]
         )
-        similarity = _max_jaccard(
+        similarity = curation.max_jaccard(
             [payload_text(p, field) for _, p in batch], [payload_text(p, field) for _, p in others]
         )
         scores_store(round_=None, kind=NEAR_DUP_KIND, model_identity="minhash-3gram-128",
                      job=job, record_ids=[pk for pk, _ in batch], values=similarity)  # fmt: skip
     return batch_stats(job)
-
-
-def _max_jaccard(new: list[str], existing: list[str]) -> list[float]:
-    from datasketch import MinHash, MinHashLSH
-
-    if not existing:
-        return [0.0] * len(new)
-    lsh = MinHashLSH(threshold=0.5, num_perm=128)
-    old = MinHash.bulk([curation.shingles(t) for t in existing], num_perm=128, seed=1)
-    for index, signature in enumerate(old):
-        lsh.insert(index, signature)
-    result = []
-    for signature in MinHash.bulk([curation.shingles(t) for t in new], num_perm=128, seed=1):
-        matches = lsh.query(signature)
-        result.append(max((float(old[m].jaccard(signature)) for m in matches), default=0.0))
-    return result
 
 
 # The runner named by curator/job_kinds/generate.py.

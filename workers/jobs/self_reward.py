@@ -22,7 +22,6 @@ import torch
 from django.db import transaction
 
 from annotation import task_types
-from annotation.labels import TRAINABLE_REVIEW
 from annotation.models import Annotation, Source
 from curator.algorithms import calibration, judging
 from curator.algorithms import self_reward as ranking
@@ -39,6 +38,7 @@ from curator.models import (
     Split,
 )
 from curator.models.records import JUDGE_MARGIN_KIND, REWARD_GAP_KIND, TOXICITY_KIND
+from curator.selectors import training_prompts
 from curator.services.curation import batch_stats
 from workers.inference.toxicity import get_toxicity_scorer
 from workers.jobs.fanout import FannedOut
@@ -82,31 +82,10 @@ def plan(job: Job) -> list[int]:
 def _prompt_records(job: Job) -> list[int]:
     """Given records, or one record per distinct prompt of the pool and train split that may
     train (gold prompts never: they must stay out of training), a seeded sample of `limit`."""
-    project = job.project
     given = job.params.get("prompt_records")
     if given:
         return list(dict.fromkeys(int(pk) for pk in given))
-    gold = set(
-        project.records.filter(split=Split.GOLD, payload__has_key="prompt").values_list(
-            "payload__prompt", flat=True
-        )
-    )
-    candidates = (
-        project.records.filter(
-            split__in=[Split.POOL, Split.TRAIN],
-            payload__has_key="prompt",
-            held=False,
-            filtered_by__isnull=True,
-            review__in=TRAINABLE_REVIEW,
-        )
-        .order_by("id")
-        .values_list("id", "payload__prompt")
-    )
-    first: dict[str, int] = {}
-    for pk, prompt in candidates.iterator(chunk_size=5000):
-        if isinstance(prompt, str) and prompt.strip() and prompt not in gold:
-            first.setdefault(prompt, pk)
-    ids = sorted(first.values())
+    ids = sorted(training_prompts(job.project))
     random.Random(int(job.params["seed"])).shuffle(ids)
     return sorted(ids[: int(job.params["limit"])])
 
