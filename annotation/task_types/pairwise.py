@@ -27,6 +27,11 @@ class Pairwise(TaskType):
     round_kinds = (DPO, REWARD)
     judge_labels = True
     form_field = "choice"
+    # Ties have no chosen response: the DPO shape leaves them out.
+    export_shapes = {"dpo": ("prompt", "chosen", "rejected")}
+
+    def label_lookup(self, value: str) -> dict[str, Any] | None:
+        return {"value__choice": value}  # "a", "b" or "tie"
 
     def value_from_form(self, form: Mapping[str, Any]) -> Any:
         return {"choice": form.get("choice"), "reason": form.get("reason", "")}

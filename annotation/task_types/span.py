@@ -44,6 +44,12 @@ class Span(TaskType):
     agreement_needs_text = True
     record_votes_are_categories = False
     form_field = "spans"
+    export_shapes = {"text_spans": ("text", "spans")}
+
+    def label_lookup(self, value: str) -> dict[str, Any] | None:
+        # A span tagged `value` inside the stored list, as its JSON text; the two databases write
+        # it alike (`"label": "X"`), so a text match finds it on both.
+        return {"value__icontains": f'"label": {json.dumps(value)}'}
 
     def value_from_form(self, form: Mapping[str, Any]) -> Any:
         raw = form.get(self.form_field) or "[]"

@@ -113,6 +113,11 @@ def params_check(project: Project, name: str, params: Mapping[str, Any]) -> None
     unknown = set(params) - kind.params
     if unknown:
         raise ParamsRefused(f"unknown parameter(s) for {name}: {', '.join(sorted(unknown))}")
+    ids = params.get("record_ids")
+    if ids is not None and not (
+        isinstance(ids, list) and ids and all(isinstance(i, int) and i > 0 for i in ids)
+    ):
+        raise ParamsRefused("record_ids is a non-empty list of record ids")
     if kind.check is not None:
         kind.check(project, params)
 

@@ -12,4 +12,5 @@ KIND = JobKind(
     params=frozenset({"folds", "seed", "limit", "relabel"}),
     startable=True,
     pipeline_step=True,
+    card_template="curator/job_cards/noise.html",
 )

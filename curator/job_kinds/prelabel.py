@@ -27,7 +27,7 @@ def _check(project: Project, params: Mapping[str, Any]) -> None:
 
 PARAMS = frozenset({
     "limit", "few_shot_per_label", "auto_accept_threshold", "spot_check_rate", "self_consistency",
-    "seed", "system_template", "user_template", "chunk_size", "max_new_tokens",
+    "seed", "system_template", "user_template", "chunk_size", "max_new_tokens", "record_ids",
 })  # fmt: skip
 
 

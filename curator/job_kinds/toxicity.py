@@ -9,7 +9,8 @@ KIND = JobKind(
     label="Toxicity",
     queue="gpu",
     runner="workers.jobs.toxicity.RUNNER",
-    params=frozenset({"threshold", "rescore", "chunk_size"}),
+    # record_ids: only these records (the data manager's "start a model job on them").
+    params=frozenset({"threshold", "rescore", "chunk_size", "record_ids"}),
     startable=True,
     card_template="curator/job_cards/toxicity.html",
 )

@@ -14,6 +14,11 @@ def payload_text(payload: Any, field: str = "text") -> str:
     return value if isinstance(value, str) else str(value)
 
 
+# Above any sampling score (those are probabilities, entropies or distances): a record with this
+# priority is asked first. A curator's "send to the queue first" and a send-back set it.
+REQUEUED_PRIORITY = 1e6
+
+
 class Split(models.TextChoices):
     POOL = "pool", "Pool"  # unlabeled or being labeled; what the queue serves
     TRAIN = "train", "Train"  # labeled outside the queue, used for training as is
