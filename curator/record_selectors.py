@@ -211,18 +211,17 @@ def _agreement(project: Project, agreement: str) -> Q | None:
     people = Annotation.objects.filter(project=project, source=Source.HUMAN)
     if agreement == "disagree":
         # Distinct values among each author's standing labels (superseded ones do not count).
-        grouped = (
+        disagreeing = (
             people.filter(superseded_by__isnull=True)
             .values("record_id")
             .annotate(values=Count("value", distinct=True))
             .filter(values__gte=2)
         )
-    else:
-        grouped = people.values("record_id").annotate(authors=Count("author_id", distinct=True))
-        grouped = (
-            grouped.filter(authors=1) if agreement == "single" else grouped.filter(authors__gte=2)
-        )
-    return Q(pk__in=grouped.values("record_id"))
+        return Q(pk__in=disagreeing.values("record_id"))
+    authors = people.values("record_id").annotate(authors=Count("author_id", distinct=True))
+    if agreement == "single":
+        return Q(pk__in=authors.filter(authors=1).values("record_id"))
+    return Q(pk__in=authors.filter(authors__gte=2).values("record_id"))
 
 
 def _score(score: ScoreRange) -> Q:

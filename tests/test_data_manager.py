@@ -14,7 +14,7 @@ from django.core.exceptions import PermissionDenied
 
 from annotation.models import Annotation, Comment, RecordAssignee, Source
 from annotation.services.assignment import next_assignment
-from curator.models import AuditEvent, Job, NoiseFlag, Record, Role, Score, Split
+from curator.models import AuditEvent, Job, NoiseFlag, Record, Role, Score, Split, User
 from curator.models.records import REQUEUED_PRIORITY, TOXICITY_KIND
 from curator.record_selectors import (
     Cursor,
@@ -101,7 +101,13 @@ def test_full_text_search_finds_words_and_their_forms(project, curator_user, dat
     assert search("ZYZZYVA charming") == {zyzzyva}  # every word, any case
     assert search("zyzzyva -charming") == set()  # websearch syntax: minus excludes
     assert zyzzyva in search("charm")  # stemmed: "charming" is found by "charm"
-    assert search("zyzzyva", ) & ids(Record.objects.filter(split=Split.TRAIN)) == set()
+    assert (
+        search(
+            "zyzzyva",
+        )
+        & ids(Record.objects.filter(split=Split.TRAIN))
+        == set()
+    )
     # Combined with a filter, on the payload's strings only (not its keys).
     assert search("text") == set()
     assert ids(filtered_records(project, curator_user, RecordFilters(q="zyzzyva", split="train"))
@@ -180,9 +186,10 @@ def test_assigned_records_go_to_their_annotators_only(project, curator_user, ann
     target = data["pool"][35]
     Record.objects.filter(pk=target.pk).update(priority=REQUEUED_PRIORITY)  # everyone's first
     records = filtered_records(project, curator_user, RecordFilters(ids=(target.pk,)))
+    stranger = User.objects.create(username="stranger")
     with pytest.raises(BulkRefused, match="not members"):
         records_bulk_act(project=project, user=curator_user, action="assign", records=records,
-                         annotators=[curator_user.__class__.objects.create(username="stranger")])  # fmt: skip
+                         annotators=[stranger])  # fmt: skip
     records_bulk_act(project=project, user=curator_user, action="assign", records=records,
                      annotators=[annotator])  # fmt: skip
     assert RecordAssignee.objects.filter(record=target, annotator=annotator).exists()
