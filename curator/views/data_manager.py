@@ -33,6 +33,7 @@ from curator.views.forms import errors_text
 from curator.views.record_forms import (
     COLUMNS,
     FORMAT_NAMES,
+    SORTS,
     BulkActionForm,
     ExportForm,
     RecordFilterForm,
@@ -85,7 +86,7 @@ def data_manager(request: HttpRequest, slug: str) -> HttpResponse:
         "formats": FORMAT_NAMES,
         "rounds": exportable_rounds(project),
         "filtered": not filters.is_empty(),
-        "sort": str(page.sort),
+        "sort": dict(SORTS).get(str(page.sort), str(page.sort)),
     }
     template = "curator/_records_table.html" if request.headers.get("HX-Request") else (
         "curator/data_manager.html")  # fmt: skip
