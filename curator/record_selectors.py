@@ -20,12 +20,10 @@ from django.db.models import (
     Count,
     Exists,
     F,
-    FloatField,
     Func,
     OuterRef,
     Q,
     QuerySet,
-    Subquery,
     TextField,
     Value,
 )
@@ -47,7 +45,9 @@ from curator.models.records import BATCH_SCORE_KINDS
 from curator.permissions import Action, can
 
 PAGE_SIZE = 50
-COUNT_CAP = 10_000  # counting a 1M-record filter exactly is a scan; above this we say "10,000+"
+# Counting a filter exactly on 1M records is a scan of every match; past this we say "1000+"
+# (a bulk action on the filtered set still acts on all of them).
+COUNT_CAP = 1_000
 
 # What a record's state is, as the data manager's "status" filter names it.
 STATUSES = {
@@ -69,7 +69,7 @@ LABEL_SOURCES = (Source.HUMAN, Source.REVIEW, Source.IMPORT)
 
 class PayloadVector(Func):
     """The tsvector of every string in the payload. Written exactly as the index expression of
-    migration curator 0009, which is what lets PostgreSQL use the index."""
+    migration curator 0009_data_manager_indexes, which is what lets PostgreSQL use the index."""
 
     template = "jsonb_to_tsvector('english'::regconfig, %(expressions)s, '[\"string\"]'::jsonb)"
     output_field = SearchVectorField()
@@ -279,10 +279,15 @@ def filtered_records(project: Project, user: User, filters: RecordFilters) -> Qu
     return records
 
 
-def _latest_score(kind: str) -> Subquery:
-    return Subquery(
-        Score.objects.filter(record=OuterRef("pk"), kind=kind).order_by("-id").values("value")[:1],
-        output_field=FloatField(),
+def _with_latest_score(records: QuerySet[Record], kind: str) -> QuerySet[Record]:
+    """Records joined to their latest score of `kind` (as `sort_value`); records without one
+    are left out. A join rather than a subquery per record, so that PostgreSQL can walk the
+    scores in value order (index score_kind_value) and stop after one page."""
+    newer = Score.objects.filter(record=OuterRef("pk"), kind=kind, id__gt=OuterRef("sort_score"))
+    return (
+        records.filter(scores__kind=kind)
+        .annotate(sort_value=F("scores__value"), sort_score=F("scores__id"))
+        .filter(~Exists(newer))
     )
 
 
@@ -310,8 +315,10 @@ def records_page(
             )
         ordered = records.order_by("-id" if sort.descending else "id")
     else:
-        value = F("priority") if sort.key == PRIORITY else _latest_score(sort.key)
-        records = records.annotate(sort_value=value).filter(sort_value__isnull=False)
+        if sort.key == PRIORITY:
+            records = records.annotate(sort_value=F("priority"))
+        else:
+            records = _with_latest_score(records, sort.key)
         if after is not None and after.value is not None:
             past = "lt" if sort.descending else "gt"
             records = records.filter(

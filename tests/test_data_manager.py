@@ -300,3 +300,14 @@ def test_pairwise_csv_has_prompt_responses_and_dpo_leaves_ties_out(client, admin
     lines = [json.loads(line) for line in archive.read("data.jsonl").decode().splitlines()]
     assert len(lines) == 5 and all(set(x) == {"record_id", "prompt", "chosen", "rejected"}
                                    for x in lines)  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_sorting_by_a_score_uses_each_records_latest_score_once(project, curator_user, data):
+    pool = data["pool"]
+    # A second toxicity model scored one record later: that score is the one it sorts by.
+    Score.objects.create(record=pool[10], kind=TOXICITY_KIND, value=0.95, model_identity="t2")
+    page = records_page(project, curator_user, RecordFilters(), Sort.parse("-toxicity"))
+    pks = [r.pk for r in page.records]
+    assert pks[0] == pool[10].pk and pks.count(pool[10].pk) == 1 and len(pks) == 10
+    assert page.records[0].sort_value == 0.95
