@@ -311,3 +311,24 @@ def test_sorting_by_a_score_uses_each_records_latest_score_once(project, curator
     pks = [r.pk for r in page.records]
     assert pks[0] == pool[10].pk and pks.count(pool[10].pk) == 1 and len(pks) == 10
     assert page.records[0].sort_value == 0.95
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("task_type", ["multilabel", "pairwise", "span", "rating"])
+def test_label_filter_reads_each_task_types_stored_value(admin_user, task_type):
+    from curator.hashing import content_hash
+    from tests.test_task_type_registry import EXAMPLES
+
+    labels, payload, _, value = EXAMPLES[task_type]
+    project = project_create(name=task_type, task_type=task_type, labels=labels,
+                             created_by=admin_user)  # fmt: skip
+    field = "prompt" if "prompt" in payload else "text"
+    other = {**payload, field: "other"}
+    labeled = Record.objects.create(project=project, payload=payload,
+                                    content_hash=content_hash(payload))  # fmt: skip
+    Record.objects.create(project=project, payload=other, content_hash=content_hash(other))
+    Annotation.objects.create(record=labeled, project=project, value=value, source=Source.IMPORT)
+    wanted = {"multilabel": "economy", "pairwise": "b", "span": "ORG", "rating": "4"}[task_type]
+    absent = {"multilabel": "sports", "pairwise": "a", "span": "LOC", "rating": "2"}[task_type]
+    find = lambda label: ids(filtered_records(project, admin_user, RecordFilters(label=label)))  # noqa: E731
+    assert find(wanted) == {labeled.pk} and find(absent) == set()
