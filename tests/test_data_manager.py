@@ -244,6 +244,11 @@ def test_bulk_form_acts_on_every_filtered_record(client, project, curator_user, 
     assert ids(Record.objects.filter(project=project, held=True).exclude(held_reason="tox")) == (
         negative
     )
+    # A search narrows the set an action takes, like any other filter.
+    client.post(f"/p/{project.slug}/records/bulk/", {
+        "action": "prioritise", "scope": "filtered", "query": "q=zyzzyva",
+    })  # fmt: skip
+    assert list(Record.objects.filter(priority=REQUEUED_PRIORITY)) == [data["pool"][0]]
     # Selected rows without a selection: refused, nothing done.
     client.post(f"/p/{project.slug}/records/bulk/", {"action": "clear", "scope": "selected"})
     assert Record.objects.filter(project=project, held=True).count() == len(negative) + 5
@@ -275,6 +280,7 @@ def test_export_download_writes_the_filtered_set_with_its_manifest(client, proje
                                         "scope": "selected", "ids": selected}))  # fmt: skip
     lines = [json.loads(line) for line in archive.read("data.jsonl").decode().splitlines()]
     assert [set(line) for line in lines] == [{"record_id", "text", "label"}] * 2
+    assert client.get(url, {"output": "csv", "shape": "full", "export_round": 9}).status_code == 404
     assert client.get(url, {"output": "xml", "shape": "full"}).status_code == 400
     assert client.get(url, {"output": "csv", "shape": "dpo"}).status_code == 400
 
@@ -332,3 +338,31 @@ def test_label_filter_reads_each_task_types_stored_value(admin_user, task_type):
     absent = {"multilabel": "sports", "pairwise": "a", "span": "LOC", "rating": "2"}[task_type]
     find = lambda label: ids(filtered_records(project, admin_user, RecordFilters(label=label)))  # noqa: E731
     assert find(wanted) == {labeled.pk} and find(absent) == set()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_model_job_started_on_a_filtered_set_scores_only_those(celery_worker, client, admin_user,
+                                                                 curator_user):  # fmt: skip
+    from curator.models import Membership
+    from tests.conftest import wait_for_job
+
+    project = project_create(
+        name="Tweets", labels=["negative", "positive"], created_by=admin_user,
+        settings={"gold_rate": 0, "score_toxicity_on_import": False},
+    )  # fmt: skip
+    Membership.objects.create(user=curator_user, project=project, role=Role.CURATOR)
+    rows = sst2_rows("dev", 30)
+    run_import(project, as_jsonl(rows[:20]), split=Split.TRAIN)
+    run_import(project, as_jsonl(rows[20:], drop=("label",)))
+    client.force_login(curator_user)
+    response = client.post(f"/p/{project.slug}/records/bulk/", {
+        "action": "model_job", "job_kind": "toxicity", "scope": "filtered",
+        "query": "split=train&label=positive",
+    }, follow=True)  # fmt: skip
+    assert "job" in response.content.decode() and "started on" in response.content.decode()
+    job = wait_for_job(Job.objects.get(project=project, kind="toxicity").pk)
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    positive = {r.pk for r in Record.objects.filter(project=project, split=Split.TRAIN)
+                if Annotation.objects.get(record=r).value == "positive"}  # fmt: skip
+    scored = set(Score.objects.filter(job=job).values_list("record_id", flat=True))
+    assert scored == positive and positive
