@@ -65,7 +65,7 @@ lint: install
 # Static types (django-stubs) on the algorithms, selectors, services, jobs and inference.
 # Every floor below the interfaces: algorithms, models, label reads, selectors, services, kinds,
 # the job runtime and job bodies, and inference.
-TYPED := curator/algorithms curator/errors.py curator/json_values.py curator/hashing.py \
+TYPED := curator/algorithms curator/errors.py curator/json_values.py curator/value_rules.py curator/hashing.py \
 	curator/charts.py curator/celery.py curator/models annotation/models.py annotation/task_types \
 	annotation/agreement.py annotation/consensus.py annotation/labels.py annotation/selectors.py \
 	curator/selectors.py curator/model_version_selectors.py curator/lineage.py curator/job_kinds \

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import math
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -11,6 +13,16 @@ class Source(models.TextChoices):
     LLM = "llm", "LLM"
     REVIEW = "review", "Review"
     IMPORT = "import", "Import"  # a label that came with the data (e.g. gold labels)
+
+
+# The longest a label may say it took: a day. A larger (or NaN, infinite) figure is a broken
+# timer or a hostile client, and would break every median of the annotators' speed.
+MAX_SECONDS_SPENT = 24 * 3600.0
+
+
+def seconds_usable(seconds: float | None) -> bool:
+    """Whether a stored seconds_spent can enter figures (rows stored before the check may not)."""
+    return seconds is not None and math.isfinite(seconds) and 0 < seconds <= MAX_SECONDS_SPENT
 
 
 class Annotation(models.Model):
@@ -38,6 +50,7 @@ class Annotation(models.Model):
     supersedes = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="superseded_by"
     )
+    # Time on the card, as the client measured it: finite, 0..MAX_SECONDS_SPENT (services check).
     seconds_spent = models.FloatField(null=True, blank=True)
     # For an adjudication (source "review"): the labels the curator weighed against each other.
     adjudicates = models.ManyToManyField("self", symmetrical=False, blank=True, related_name="+")

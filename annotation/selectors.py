@@ -16,7 +16,7 @@ from annotation import task_types
 from annotation.agreement import AgreementReport, Rating, agreement_report
 from annotation.consensus import LabelVote, dawid_skene
 from annotation.labels import gold_labels
-from annotation.models import Annotation, Comment, Source
+from annotation.models import Annotation, Comment, Source, seconds_usable
 from curator.models import Project, Record, RoutingDecision, Split, User
 
 # Per-annotator figures need some evidence before they mean anything.
@@ -122,7 +122,7 @@ def annotator_figures(project: Project) -> list[AnnotatorFigures]:
     ).values_list("author_id", "seconds_spent", "suggestion_accepted"):
         row = figures.setdefault(author_id, AnnotatorFigures(author_id, ""))
         row.labels += 1
-        if spent:
+        if spent is not None and seconds_usable(spent):
             seconds[author_id].append(spent)
         if accepted is not None:
             row.suggestions_shown += 1
@@ -259,7 +259,7 @@ def annotator_progress(project: Project, user: User) -> dict[str, Any]:
         for seconds in mine.exclude(seconds_spent=None)
         .order_by("-id")
         .values_list("seconds_spent", flat=True)[:50]
-        if seconds is not None
+        if seconds is not None and seconds_usable(seconds)
     ]
     return {
         **counts,

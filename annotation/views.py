@@ -6,7 +6,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import BadRequest, ValidationError
 from django.db.models import Exists, OuterRef
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from annotation import selectors as annotation_selectors
 from annotation import task_types
-from annotation.models import Annotation, Assignment, Source
+from annotation.models import MAX_SECONDS_SPENT, Annotation, Assignment, Source, seconds_usable
 from annotation.services.annotations import (
     annotation_revise,
     annotation_submit,
@@ -26,7 +26,7 @@ from annotation.services.assignment import assignment_skip, next_assignment
 from curator.models import Project, Record
 from curator.permissions import Action
 from curator.views.access import project_for
-from curator.views.common import keyset_param
+from curator.views.common import as_id, keyset_param
 
 SKIP_REASONS = [
     ("unclear", "Unclear / ambiguous"),
@@ -38,10 +38,18 @@ HISTORY_PAGE = 50
 
 
 def _seconds(request: HttpRequest) -> float | None:
-    try:
-        return float(request.POST.get("seconds") or 0) or None
-    except ValueError:
+    """The card's timer. The page's script always sends a plain number; anything else (nan,
+    inf, 1e308, text) is a forged post, refused with 400 before anything is stored."""
+    given = request.POST.get("seconds") or ""
+    if not given:
         return None
+    try:
+        seconds = float(given)
+    except ValueError:
+        raise BadRequest("seconds must be a number") from None
+    if not seconds_usable(seconds) and seconds != 0:
+        raise BadRequest(f"seconds must be a number from 0 to {MAX_SECONDS_SPENT:g}")
+    return seconds or None
 
 
 def _next_card(
@@ -160,10 +168,7 @@ def _own_annotation(request: HttpRequest, project: Project, annotation_id: int) 
 def submit(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
     project = project_for(request.user, slug, Action.ANNOTATE)
     assignment = _own_assignment(request, project, assignment_id)
-    try:
-        suggestion = int(request.POST.get("suggestion") or 0) or None
-    except ValueError:
-        suggestion = None
+    suggestion = as_id(request.POST.get("suggestion"))
     try:
         annotation_submit(
             assignment=assignment,

@@ -53,11 +53,14 @@ def _build(records: int) -> tuple[Any, list[Any], dict[str, float]]:
         (index_sql,) = cursor.fetchone()
         cursor.execute("DROP INDEX record_payload_fts")
         raw = cursor.connection
-        with raw.cursor() as copy_cursor, copy_cursor.copy(
-            "COPY curator_record (project_id, payload, content_hash, origin, split, source,"
-            " claimed_count, priority, route, held, held_reason, review, review_note, created_at)"
-            " FROM STDIN"
-        ) as copy:
+        with (
+            raw.cursor() as copy_cursor,
+            copy_cursor.copy(
+                "COPY curator_record (project_id, payload, content_hash, origin, split, source,"
+                " claimed_count, priority, route, held, held_reason, review, review_note,"
+                " created_at) FROM STDIN"
+            ) as copy,
+        ):
             for i in range(records):
                 text = f"{sentences[i % len(sentences)]} ({i})"
                 roll = rng.random()
@@ -76,10 +79,13 @@ def _build(records: int) -> tuple[Any, list[Any], dict[str, float]]:
         )
         first, last = cursor.fetchone()
         started = time.perf_counter()
-        with raw.cursor() as copy_cursor, copy_cursor.copy(
-            "COPY annotation_annotation (record_id, project_id, value, source, author_id,"
-            " created_at) FROM STDIN"
-        ) as copy:
+        with (
+            raw.cursor() as copy_cursor,
+            copy_cursor.copy(
+                "COPY annotation_annotation (record_id, project_id, value, source, author_id,"
+                " created_at) FROM STDIN"
+            ) as copy,
+        ):
             for record_id in range(first, last + 1):
                 if rng.random() >= LABELED_SHARE:
                     continue
@@ -89,9 +95,12 @@ def _build(records: int) -> tuple[Any, list[Any], dict[str, float]]:
                         ["negative", "positive"])  # fmt: skip
                     copy.write_row((record_id, project.pk, json.dumps(label), "human",
                                     person.pk, now))  # fmt: skip
-        with raw.cursor() as copy_cursor, copy_cursor.copy(
-            "COPY curator_score (record_id, kind, model_identity, value) FROM STDIN"
-        ) as copy:
+        with (
+            raw.cursor() as copy_cursor,
+            copy_cursor.copy(
+                "COPY curator_score (record_id, kind, model_identity, value) FROM STDIN"
+            ) as copy,
+        ):
             for record_id in range(first, last + 1):
                 if rng.random() < SCORED_SHARE:
                     copy.write_row((record_id, "toxicity", "bench", rng.random() ** 3))

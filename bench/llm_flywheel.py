@@ -1,7 +1,8 @@
 """A 3-round SFT flywheel on Alpaca instructions: does adding curated items round after round
 make the LLM better than its base, as the judge sees it?
 
-    python -m bench.llm_flywheel [--seeds N] [--quick]
+    python -m bench.llm_flywheel [--seeds N] [--quick] [--gold N] [--per-round N]
+                                 [--max-new-tokens N] [--max-length N] [--batch N]
     python -m bench.run --only llm_flywheel [--flywheel-seeds N] [--quick]
 
 A fixed gold set of held-out instructions with their reference answers. Round 1 trains a LoRA on
@@ -165,10 +166,10 @@ def _seed_row(row: dict[str, Any]) -> list[object]:
     ]  # fmt: skip
 
 
-def run(seeds: int | None = None, quick: bool = False) -> tuple[dict, str]:
+def run(seeds: int | None = None, quick: bool = False, **sizes: int) -> tuple[dict, str]:
+    """`sizes` overrides fields of the plan (gold, per_round, max_new_tokens, ...)."""
     plan = QUICK if quick else Plan()
-    if seeds:
-        plan = Plan(**(asdict(plan) | {"seeds": seeds}))
+    plan = Plan(**(asdict(plan) | ({"seeds": seeds} if seeds else {}) | sizes))
     data = public_data.alpaca()
     gold, pool = data[: plan.gold], data[HELD_OUT:]
     started = time.perf_counter()
@@ -280,5 +281,9 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", type=int, default=0)
     parser.add_argument("--quick", action="store_true")
-    cli = parser.parse_args()
-    print(run(seeds=cli.seeds or None, quick=cli.quick)[1])
+    for size in ("gold", "per_round", "max_new_tokens", "max_length", "batch"):
+        parser.add_argument(f"--{size.replace('_', '-')}", type=int, dest=size)
+    cli = vars(parser.parse_args())
+    seeds, quick = cli.pop("seeds"), cli.pop("quick")
+    sizes = {key: value for key, value in cli.items() if value is not None}
+    print(run(seeds=seeds or None, quick=quick, **sizes)[1])

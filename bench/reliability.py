@@ -13,20 +13,62 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree
 
 from bench.common import OUT, ROOT, setup_django, table
 
+# The probes of issue 15, by category: each a reliability test (its name, a substring) that
+# sends the category's hostile inputs and asserts a 4xx and nothing stored.
+PROBES = {
+    "CSV formula injection": ["test_csv_export_defuses"],
+    "non-finite / huge seconds": ["test_non_finite_or_huge_seconds"],
+    "project settings validation": ["test_api_project_settings_are_checked"],
+    "job parameter validation": ["test_job_parameters_are_typed", "test_a_job_never_fans_out"],
+    "cursors and ids": ["test_hand_made_cursors_and_ids"],
+    "hostile JSON (nesting, NaN, duplicate keys, NUL)": ["test_hostile_json_bodies"],
+    "NUL in forms and labels": ["test_nul_characters_in_forms"],
+    "API errors as JSON": ["test_an_unexpected_api_error_is_json"],
+    "PDF decompression bomb": ["test_a_pdf_bomb_is_refused"],
+    "uploads removed and limited while streaming": [
+        "test_uploads_are_removed",
+        "test_a_cancelled_import_removes",
+        "test_the_upload_limit_holds",
+    ],
+    "every route fuzzed (URLconf walk)": ["test_no_route_answers_hostile_input"],
+}
 
-def run_reliability_tests() -> dict[str, int]:
+
+def probe_categories(report: Path) -> list[list[Any]]:
+    """Per category: probes attempted and failed, read from the run's JUnit report."""
+    # Our own pytest run wrote it, so it is trusted input.
+    cases = ElementTree.parse(report).getroot().iter("testcase")  # noqa: S314
+    outcome = {
+        case.get("name", ""): any(child.tag in ("failure", "error") for child in case)
+        for case in cases
+    }
+    rows = []
+    for category, names in PROBES.items():
+        ran = [failed for test, failed in outcome.items() if any(n in test for n in names)]
+        rows.append([f"probe: {category}", f"{len(ran)} attempted / {sum(ran)} failed"])
+    return rows
+
+
+def run_reliability_tests() -> dict[str, Any]:
     from tests.reliability.test_access_matrix import ENDPOINTS, PERSONAS
     from tests.reliability.test_hostile_input import PAYLOADS
 
+    report = OUT / "reliability-junit.xml"
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "tests/reliability", "-p", "no:cacheprovider"],
+        [
+            sys.executable, "-m", "pytest", "-q", "tests/reliability", "-p", "no:cacheprovider",
+            f"--junitxml={report}",
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
-    )
+    )  # fmt: skip
     tail = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
     passed = int(m.group(1)) if (m := re.search(r"(\d+) passed", tail)) else 0
     failed = int(m.group(1)) if (m := re.search(r"(\d+) failed", tail)) else 0
@@ -39,6 +81,7 @@ def run_reliability_tests() -> dict[str, int]:
         "faults_tested": faults,
         "payloads": len(PAYLOADS),
         "endpoint_role_checks": len(ENDPOINTS) * len(PERSONAS),
+        "probes": probe_categories(report) if report.exists() else [],
     }
 
 
@@ -117,6 +160,7 @@ def main() -> None:
         ["faults survived: worker SIGKILL, Redis down, PG restart", tests["faults_tested"]],
         ["hostile payloads tried on every page", tests["payloads"]],
         ["endpoint x role checks", tests["endpoint_role_checks"]],
+        *tests["probes"],
         ["64 annotators, 60 s: labels submitted", integrity["submitted"]],
         ["64 annotators, 60 s: labels lost", integrity["submitted"] - integrity["stored"]],
         ["64 annotators, 60 s: records over-assigned", integrity["over_assigned_records"]],

@@ -9,6 +9,7 @@ curator 0009); SQLite, which the demo runs on, falls back to a substring match.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
@@ -45,6 +46,7 @@ from curator.models.records import BATCH_SCORE_KINDS
 from curator.permissions import Action, can
 
 PAGE_SIZE = 50
+MAX_ID = 2**63 - 1  # a bigint: larger ids are refused before they reach the database
 # Counting a filter exactly on 1M records is a scan of every match; past this we say "1000+"
 # (a bulk action on the filtered set still acts on all of them).
 COUNT_CAP = 1_000
@@ -136,11 +138,15 @@ class Cursor:
 
     @classmethod
     def parse(cls, text: str) -> Cursor | None:
+        """None for anything this class did not write: ids beyond bigint, non-finite values."""
         value, _, pk = text.rpartition(":")
         try:
-            return cls(int(pk), float(value) if value else None)
+            cursor = cls(int(pk), float(value) if value else None)
         except ValueError:
             return None
+        if not 0 <= cursor.id <= MAX_ID or (value and not math.isfinite(cursor.value or 0.0)):
+            return None
+        return cursor
 
 
 @dataclass

@@ -9,6 +9,7 @@ from typing import Any
 from django.core.cache import cache
 from django.db.models import Count, QuerySet
 from django.utils.safestring import mark_safe
+from rest_framework.authtoken.models import Token
 
 from annotation import task_types
 from annotation.models import Annotation, Source
@@ -27,6 +28,11 @@ from curator.models import (
     User,
 )
 from curator.models.records import BATCH_SCORE_KINDS, payload_text
+
+
+def user_api_token(user: User) -> Token | None:
+    """The user's API token, expired or not (the account page says which)."""
+    return Token.objects.filter(user=user).first()
 
 
 def projects_for(user: User) -> QuerySet[Project]:

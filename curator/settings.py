@@ -54,6 +54,10 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "django_htmx",
+    # One throttle and one record of failures for every way in: /login/, /admin/login/ and
+    # POST /api/auth/token/ all authenticate through django.contrib.auth, which axes watches.
+    "axes",
+    "csp",
     "curator.apps.CuratorConfig",
     "annotation.apps.AnnotationConfig",
     "workers.apps.WorkersConfig",
@@ -64,11 +68,21 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "curator.views.middleware.RefuseNulCharacters",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, so that it turns a lock-out flagged during the view into the 429 answer.
+    "axes.middleware.AxesMiddleware",
+]
+
+# Axes' backend refuses a locked-out (username, address) before the password is even checked.
+AUTHENTICATION_BACKENDS = [
+    "curator.services.login_throttle.ThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "curator.urls"
@@ -110,9 +124,16 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "project-list"
 LOGOUT_REDIRECT_URL = "login"
 
+# Every form that sets a password (the account page, the admin, `createsuperuser`,
+# `changepassword`) runs these.
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 10},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
 LANGUAGE_CODE = "en-us"
@@ -131,18 +152,31 @@ MEDIA_ROOT = Path(os.environ.get("CURATOR_MEDIA_ROOT", VAR_DIR / "media"))
 
 # Uploads above this stay on disk while they stream into the database.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# The size limit is checked while the body streams in, not after it was spooled to disk.
+FILE_UPLOAD_HANDLERS = [
+    "curator.views.uploads.LimitedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 CURATOR_MAX_UPLOAD_BYTES = int(os.environ.get("CURATOR_MAX_UPLOAD_BYTES", str(2 * 1024**3)))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
 REST_FRAMEWORK = {
+    # Token first: DRF answers an anonymous call with the first class's challenge, so clients get
+    # 401 with `WWW-Authenticate: Token` rather than a bare 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "curator.api.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "curator.api.schema.CuratorAutoSchema",
     "EXCEPTION_HANDLER": "curator.api.errors.api_exception_handler",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",
+    "DEFAULT_PARSER_CLASSES": [
+        "curator.api.parsers.StrictJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "curator.api.pagination.IdCursor",
     "PAGE_SIZE": 100,
 }
 SPECTACULAR_SETTINGS = {
@@ -244,12 +278,18 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("CURATOR_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # axes logs every successful log-in at INFO; its warnings (failures, lock-outs) stay.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }
 
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+# How many reverse proxies (each appending to X-Forwarded-For) stand between the client and
+# gunicorn. 0 (the default, and what docker-compose does: gunicorn is published directly) means
+# the headers a client sends are not believed: X-Forwarded-Proto does not make a request secure
+# and X-Forwarded-For does not change the address logins are throttled on.
+CURATOR_PROXY_COUNT = int(os.environ.get("CURATOR_PROXY_COUNT", "0"))
 if SECURE:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
@@ -257,10 +297,26 @@ if SECURE:
     SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", str(365 * 24 * 3600)))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    if CURATOR_PROXY_COUNT > 0:
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
-# Shared between web processes in production (login throttling); per process otherwise.
+# Content-Security-Policy: scripts and styles from our own origin only, no inline code (htmx's
+# indicator style is off in base.html's htmx-config, app.css has it), nothing framed.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
+# Shared between web processes in production; per process otherwise.
 CACHES = {
     "default": (
         {
@@ -271,6 +327,36 @@ CACHES = {
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
 }
-# Failed logins allowed per username (and, four times as many, per address) in the window.
+
+# --- Log-in throttling (django-axes) -------------------------------------------------------------
+# Failures count per (username, client address) pair, never per username or per address alone:
+# a stranger who fails with your username locks out only themselves, and invented usernames from
+# one address (a whole office behind one NAT) lock nobody else. After CURATOR_LOGIN_FAILURE_LIMIT
+# failures the pair waits CURATOR_LOGIN_DELAY_SECONDS, doubling with every further failure up to
+# CURATOR_LOGIN_MAX_DELAY_SECONDS; failures are remembered for CURATOR_LOGIN_FAILURE_MEMORY
+# seconds, and a successful log-in forgets them. The counts live in the database, so every web
+# process sees the same ones.
 LOGIN_FAILURE_LIMIT = int(os.environ.get("CURATOR_LOGIN_FAILURE_LIMIT", "5"))
-LOGIN_FAILURE_WINDOW = int(os.environ.get("CURATOR_LOGIN_FAILURE_WINDOW", "900"))
+LOGIN_DELAY_SECONDS = int(os.environ.get("CURATOR_LOGIN_DELAY_SECONDS", "60"))
+LOGIN_MAX_DELAY_SECONDS = int(os.environ.get("CURATOR_LOGIN_MAX_DELAY_SECONDS", "3600"))
+LOGIN_FAILURE_MEMORY = int(os.environ.get("CURATOR_LOGIN_FAILURE_MEMORY", str(24 * 3600)))
+AXES_HANDLER = "curator.services.login_throttle.AuditedAxesHandler"
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_FAILURE_LIMIT = "curator.services.login_throttle.failure_limit"
+AXES_COOLOFF_TIME = "curator.services.login_throttle.lockout_delay"
+AXES_CLIENT_IP_CALLABLE = "curator.services.login_throttle.client_address"
+AXES_USERNAME_CALLABLE = "curator.services.login_throttle.attempted_username"
+AXES_LOCKOUT_CALLABLE = "curator.views.auth.lockout_response"
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_RESET_ON_SUCCESS = True
+# A refused attempt during a wait is audited but does not lengthen the wait: the delay grows with
+# passwords actually tried, so a user hammering the button is not locked out for an hour.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# Failures and lock-outs go to the project's audit log (one place to look); axes keeps only the
+# counters it throttles on.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False
+
+# API tokens stop working this many days after they were made (0: never); changing a password
+# revokes them.
+CURATOR_API_TOKEN_DAYS = int(os.environ.get("CURATOR_API_TOKEN_DAYS", "90"))

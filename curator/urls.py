@@ -4,6 +4,7 @@ from django.urls import include, path
 
 from annotation import views as annotation_views
 from curator.views import (
+    auth,
     curation,
     data_manager,
     health,
@@ -17,13 +18,18 @@ from curator.views import (
     rounds,
     settings,
 )
-from curator.views.auth import ThrottledLoginView
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
+    # Before the admin's own URLs: its log-in page answers signed-in non-staff users with a 403.
+    path("admin/login/", auth.admin_login),
     path("admin/", admin.site.urls),
-    path("login/", ThrottledLoginView.as_view(), name="login"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("account/", auth.account, name="account"),
+    path("account/token/", auth.account_token_create, name="account-token-create"),
+    path("account/token/revoke/", auth.account_token_revoke, name="account-token-revoke"),
+    path("account/password/", auth.account_password, name="account-password"),
     path("api/", include("curator.api.urls")),
     path("", projects.project_list, name="project-list"),
     path("p/<slug:slug>/", projects.project_detail, name="project-detail"),
@@ -125,4 +131,6 @@ urlpatterns = [
     ),
 ]
 
-handler404 = "curator.views.health.not_found"
+handler400 = "curator.views.errors.refused"
+handler404 = "curator.views.errors.not_found"
+handler500 = "curator.views.errors.server_failed"

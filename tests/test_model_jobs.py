@@ -192,8 +192,10 @@ def test_unknown_job_parameters_are_refused(client, project, curator_user):
     response = client.post(f"/api/projects/{project.slug}/jobs/",
                            {"kind": "prelabel", "params": {"temperature": 3}},
                            content_type="application/json")  # fmt: skip
-    assert response.status_code == 409
-    assert "unknown parameter(s) for prelabel: temperature" in response.json()["detail"]
+    # Bad input is the client's error (400), named per parameter, and nothing is queued.
+    assert response.status_code == 400
+    assert "unknown parameter" in str(response.json()["params.temperature"])
+    assert not project.jobs.filter(kind="prelabel").exists()
 
 
 @pytest.mark.django_db

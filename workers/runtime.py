@@ -36,7 +36,7 @@ from django.utils.module_loading import import_string
 from curator import job_kinds
 from curator.json_values import json_safe
 from curator.models import Job, JobChunk
-from curator.services.jobs import JobCancelled, job_fail, resend_after
+from curator.services.jobs import JobCancelled, job_fail, job_upload_remove, resend_after
 from curator.services.rounds import pipeline_advance
 
 logger = logging.getLogger(__name__)
@@ -206,6 +206,8 @@ def job_succeed(job: Job, *, metrics: dict[str, Any] | None = None) -> bool:
         )
         if done and job.round_id:
             pipeline_advance(job)
+        if done:
+            job_upload_remove(job.pk)
     return bool(done)
 
 

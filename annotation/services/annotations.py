@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -10,7 +11,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from annotation import task_types
-from annotation.models import Annotation, Assignment, Comment, Source
+from annotation.models import MAX_SECONDS_SPENT, Annotation, Assignment, Comment, Source
 from curator.models import Project, Record, RoutingDecision, Split, User
 from curator.models.validation import field_errors
 from curator.permissions import Action, require
@@ -83,6 +84,7 @@ def annotation_submit(
     project = assignment.project
     require(user, project, Action.ANNOTATE)
     record = assignment.record
+    seconds_spent = _seconds_checked(seconds_spent)
     cleaned = label_clean(project, record, value)
     accepted = _suggestion_accepted(project, record, cleaned, suggestion_id)
     with transaction.atomic():
@@ -120,6 +122,19 @@ def annotation_submit(
     return annotation
 
 
+def _seconds_checked(seconds: float | None) -> float | None:
+    """The time a label took: finite and within a day, or refused (nothing is stored)."""
+    if seconds is None:
+        return None
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        raise ValidationError({"seconds_spent": "must be a number of seconds"})
+    if not (math.isfinite(seconds) and 0 <= seconds <= MAX_SECONDS_SPENT):
+        raise ValidationError(
+            {"seconds_spent": f"must be a number of seconds from 0 to {MAX_SECONDS_SPENT:g}"}
+        )
+    return float(seconds)
+
+
 def latest_version(annotation: Annotation) -> Annotation:
     """The newest label its author gave the same record (the end of its edit chain)."""
     return (
@@ -139,6 +154,7 @@ def annotation_revise(
         raise PermissionDenied("only the annotator who gave a label can revise it")
     project = annotation.project
     require(user, project, Action.ANNOTATE)
+    seconds_spent = _seconds_checked(seconds_spent)
     cleaned = label_clean(project, annotation.record, value)
     with transaction.atomic():
         # Two quick edits of the same label must chain, not fork.

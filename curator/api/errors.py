@@ -7,6 +7,7 @@ and PermissionDenied become 404 and 403 in DRF's own handler. Views do not map e
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -20,11 +21,19 @@ from curator.importing.parsers import ImportFormatError
 from curator.services.jobs import BrokerUnavailable
 from curator.services.model_versions import PromotionRefused
 
+logger = logging.getLogger(__name__)
+
 
 def api_exception_handler(error: Exception, context: dict[str, Any]) -> Response | None:
-    response = _domain_error_response(error)
+    response = _domain_error_response(error) or exception_handler(error, context)
     if response is None:
-        return exception_handler(error, context)
+        # A bug, not a refusal: logged with its traceback, answered as JSON like every other
+        # API error (never the HTML error page), with nothing of the request kept.
+        logger.error("API error in %s", context.get("view"), exc_info=error)
+        response = Response(
+            {"detail": "Server error; it has been logged."},
+            status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
     set_rollback()  # as DRF's own handler: nothing of a refused request is kept
     return response
 

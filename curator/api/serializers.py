@@ -4,7 +4,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from annotation import task_types
-from annotation.models import Annotation, Assignment
+from annotation.models import MAX_SECONDS_SPENT, Annotation, Assignment, seconds_usable
 from annotation.services.annotations import suggestion_for
 from curator import job_kinds, round_kinds
 from curator.models import (
@@ -58,7 +58,13 @@ class ProjectCreateSerializer(serializers.Serializer):
     # correction projects.
     labels = serializers.ListField(child=serializers.JSONField(), required=False, default=list)
     guidelines = serializers.CharField(required=False, allow_blank=True, default="")
+    # Checked by ProjectSettings (the Settings page's rules): unknown keys and broken values are
+    # refused as `settings.<name>`.
     settings = serializers.DictField(required=False, default=dict)
+
+
+class ProjectSettingsChangeSerializer(serializers.Serializer):
+    settings = serializers.DictField()
 
 
 class RecordSerializer(serializers.ModelSerializer):
@@ -169,7 +175,17 @@ class SnapshotItemSerializer(serializers.ModelSerializer):
         fields = ["id", "record", "content_hash", "annotation", "label"]
 
 
+class StoredSecondsField(serializers.FloatField):
+    """A stored seconds_spent; a row from before seconds were checked (NaN, 1e308) reads as
+    null rather than breaking the whole list (JSON has no NaN)."""
+
+    def to_representation(self, value: float) -> float | None:
+        return float(value) if seconds_usable(value) or value == 0 else None
+
+
 class AnnotationSerializer(serializers.ModelSerializer):
+    seconds_spent = StoredSecondsField(read_only=True, allow_null=True)
+
     class Meta:
         model = Annotation
         fields = [
@@ -214,7 +230,7 @@ class SubmitSerializer(serializers.Serializer):
 
     label = serializers.CharField(max_length=200, required=False)
     value = serializers.JSONField(required=False)
-    seconds_spent = serializers.FloatField(required=False, min_value=0)
+    seconds_spent = serializers.FloatField(required=False, min_value=0, max_value=MAX_SECONDS_SPENT)
     suggestion = serializers.IntegerField(required=False, min_value=1)
     next = serializers.BooleanField(required=False, default=False)
 
@@ -234,7 +250,7 @@ class SubmittedSerializer(AnnotationSerializer):
 
 class ReviseSerializer(serializers.Serializer):
     value = serializers.JSONField()
-    seconds_spent = serializers.FloatField(required=False, min_value=0)
+    seconds_spent = serializers.FloatField(required=False, min_value=0, max_value=MAX_SECONDS_SPENT)
 
 
 class CommentSerializer(serializers.Serializer):

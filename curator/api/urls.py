@@ -1,12 +1,11 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
-from rest_framework.authtoken.views import obtain_auth_token
 
-from curator.api import model_versions, views
+from curator.api import auth, model_versions, views
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("auth/token/", auth.ObtainToken.as_view(), name="api-token"),
     path("projects/", views.ProjectListCreate.as_view(), name="api-projects"),
     path("projects/<slug:slug>/", views.ProjectDetail.as_view(), name="api-project"),
     path("projects/<slug:slug>/records/", views.RecordList.as_view(), name="api-records"),

@@ -13,7 +13,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import APIException, NotFound, ValidationError
-from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -26,7 +25,9 @@ from annotation.services.assignment import assignment_skip, next_assignment
 from annotation.services.review import adjudicate, record_send_back
 from curator import job_kinds, lineage, round_kinds, selectors
 from curator.api import serializers as s
+from curator.api.pagination import IdCursor
 from curator.models import FilterDecision, Job, Project, Record, ReviewState, Round, Split
+from curator.models.validation import nested_field_errors
 from curator.permissions import Action, can
 from curator.services import curation
 from curator.services.audit import audit
@@ -35,18 +36,16 @@ from curator.services.exports import FORMATS, export_write, labeled_rows
 from curator.services.imports import import_start
 from curator.services.jobs import job_cancel
 from curator.services.model_jobs import model_job_start, record_hold_clear
+from curator.services.project_settings import project_settings_update
 from curator.services.projects import project_create
 from curator.services.rounds import round_cancel, round_start
 from curator.views.access import project_for
+from curator.views.common import as_id
 
 
 class Conflict(APIException):
     status_code = status.HTTP_409_CONFLICT
     default_code = "conflict"
-
-
-class ById(CursorPagination):
-    ordering = "id"
 
 
 def _project(request: Request, slug: str, action: Action = Action.VIEW) -> Project:
@@ -56,7 +55,7 @@ def _project(request: Request, slug: str, action: Action = Action.VIEW) -> Proje
 
 class ProjectListCreate(generics.ListAPIView):
     serializer_class = s.ProjectSerializer
-    pagination_class = ById
+    pagination_class = IdCursor
 
     def get_queryset(self):
         return selectors.projects_for(self.request.user)
@@ -76,10 +75,23 @@ class ProjectDetail(APIView):
     def get(self, request: Request, slug: str) -> Response:
         return Response(s.ProjectSerializer(_project(request, slug)).data)
 
+    @extend_schema(request=s.ProjectSettingsChangeSerializer, responses=s.ProjectSerializer)
+    def patch(self, request: Request, slug: str) -> Response:
+        """Change settings (as the Settings page: the same rules, all or nothing; null returns
+        a setting to its default)."""
+        project = _project(request, slug, Action.MANAGE)
+        data = s.ProjectSettingsChangeSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        with nested_field_errors("settings"):
+            project = project_settings_update(
+                project=project, user=request.user, changes=data.validated_data["settings"]
+            )
+        return Response(s.ProjectSerializer(project).data)
+
 
 class RecordList(generics.ListAPIView):
     serializer_class = s.RecordSerializer
-    pagination_class = ById
+    pagination_class = IdCursor
 
     def get_queryset(self):
         project = _project(self.request, self.kwargs["slug"])
@@ -114,7 +126,7 @@ class ImportCreate(APIView):
 
 class JobList(generics.ListAPIView):
     serializer_class = s.JobSerializer
-    pagination_class = ById
+    pagination_class = IdCursor
 
     def get_queryset(self):
         return Job.objects.filter(project=_project(self.request, self.kwargs["slug"]))
@@ -161,7 +173,7 @@ class JobDetail(APIView):
 
 class RoundListCreate(generics.ListAPIView):
     serializer_class = s.RoundSerializer
-    pagination_class = ById
+    pagination_class = IdCursor
 
     def get_queryset(self):
         return Round.objects.filter(project=_project(self.request, self.kwargs["slug"]))
@@ -191,7 +203,7 @@ class RoundSnapshot(generics.ListAPIView):
     """The exact training set of a round: which label of which record."""
 
     serializer_class = s.SnapshotItemSerializer
-    pagination_class = ById
+    pagination_class = IdCursor
 
     def get_queryset(self):
         project = _project(self.request, self.kwargs["slug"])
@@ -201,7 +213,7 @@ class RoundSnapshot(generics.ListAPIView):
 
 class AnnotationList(generics.ListAPIView):
     serializer_class = s.AnnotationSerializer
-    pagination_class = ById
+    pagination_class = IdCursor
 
     def get_queryset(self):
         project = _project(self.request, self.kwargs["slug"])
@@ -327,10 +339,10 @@ class Disagreements(APIView):
     @extend_schema(responses=s.DisagreementSerializer(many=True))
     def get(self, request: Request, slug: str) -> Response:
         project = _project(request, slug, Action.REVIEW)
-        try:
-            after = int(request.query_params.get("after") or 0)
-        except ValueError:
-            raise ValidationError({"after": "a record id"}) from None
+        given = request.query_params.get("after")
+        after = as_id(given) or 0
+        if given and not after:
+            raise ValidationError({"after": "a record id"})
         items = annotation_selectors.disagreements(project, after_id=after)
         return Response(s.DisagreementSerializer(items, many=True).data)
 
@@ -396,7 +408,7 @@ class Export(APIView):
             raise ValidationError({"output": f"use one of {', '.join(FORMATS)}"})
         round_ = None
         if number:
-            if not number.isdigit():
+            if not (number.isascii() and number.isdigit() and len(number) <= 9):
                 raise ValidationError({"round": "a round number"})
             round_ = get_object_or_404(Round, project=project, number=int(number))
         workdir = Path(tempfile.mkdtemp(prefix="curator-export-"))
@@ -471,7 +483,7 @@ class FilterDecisions(generics.ListAPIView):
     """What a filter run dropped, and why."""
 
     serializer_class = s.FilterDecisionSerializer
-    pagination_class = ById
+    pagination_class = IdCursor
 
     def get_queryset(self):
         job = _job_of(

@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
+from curator.exporting import unneutralise
+
 SUPPORTED_FORMATS = ("jsonl", "csv", "chatlog")
 # A single line beyond this is almost surely not a record (binary data, a whole file on one line).
 MAX_LINE_BYTES = 1_000_000
@@ -157,8 +159,10 @@ def parse_csv(
                 continue
             if len(row) != len(header):
                 raise ImportFormatError(number, f"expected {len(header)} fields, found {len(row)}")
+            # Cells a curator CSV export defused with a leading quote read back as they were.
+            cells = [unneutralise(cell) for cell in row]
             yield _row(
-                number, dict(zip(header, row, strict=True)), text_field, label_check, required,
+                number, dict(zip(header, cells, strict=True)), text_field, label_check, required,
                 adapt,
             )  # fmt: skip
     except csv.Error as error:

@@ -13,6 +13,7 @@ registry loads in every process (web, worker, migrations) without side effects.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import importlib
 import pkgutil
@@ -20,6 +21,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
+
+from curator.value_rules import MAX_SEED, Rule, list_of, parse_fields, whole
 
 if TYPE_CHECKING:
     from curator.models import Project
@@ -29,11 +32,39 @@ if TYPE_CHECKING:
 RUN_JOB_TASK = "workers.tasks.run_job"
 RUN_CHUNK_TASK = "workers.tasks.run_chunk"
 
+# Rules several kinds share. A chunk of at least one record, so a fanned-out job always has a
+# chunk to finish it (chunk_size -1 once left a job running for ever).
+CHUNK_SIZE = whole(1, 10_000)
+SEED = whole(0, MAX_SEED)
+MAX_NEW_TOKENS = whole(1, 4096)
+RECORD_ID = whole(1, 2**63 - 1)
+# A job on chosen records (the data manager's "start a model job on them"): ids in its params.
+MAX_RECORD_IDS = 10_000
+
+
+def _record_ids(value: Any) -> list[int]:
+    ids = list_of(RECORD_ID, MAX_RECORD_IDS)(value)
+    if not ids:
+        raise ValueError("must name at least one record")  # empty would mean "every record"
+    return ids
+
+
+RECORD_IDS = _record_ids
+
 ParamsCheck = Callable[["Project", Mapping[str, Any]], None]
 
 
 class ParamsRefused(ValueError):
-    """The parameters (or the project) do not fit the kind; the message is for the user."""
+    """Parameter values the kind refuses (a type, a range, an unknown name): a bad request.
+    `errors` names each refused parameter; the message is for the user."""
+
+    def __init__(self, message: str, errors: Mapping[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.errors = dict(errors or {})
+
+
+class KindUnfit(Exception):
+    """The project (its task type, its documents) does not fit the kind now: not startable."""
 
 
 @dataclass(frozen=True)
@@ -45,9 +76,11 @@ class JobKind:
     # Dotted path of the job body: a callable `(job) -> metrics` (or a fanned-out spec that is
     # one), imported lazily by workers.runtime, never by the web process.
     runner: str
-    # Parameters a caller may set; everything else the job decides from project settings.
-    params: frozenset[str] = frozenset()
-    # Further checks of the parameters against the project; raises ParamsRefused.
+    # Parameters a caller may set, each with its rule (curator.value_rules: type and range);
+    # everything else the job decides from project settings.
+    params: Mapping[str, Rule] = dataclasses.field(default_factory=dict)
+    # Further checks of the parameters against the project; raises ParamsRefused (a value) or
+    # KindUnfit (the project).
     check: ParamsCheck | None = None
     # Users (curators) start it from the project page or the API.
     startable: bool = False
@@ -108,16 +141,17 @@ def review_batches() -> list[str]:
 
 
 def params_check(project: Project, name: str, params: Mapping[str, Any]) -> None:
-    """Refuse, before anything is queued, parameters the job would only fail on later."""
+    """Refuse, before anything is queued, parameters the job would only fail on later: every
+    name declared, every value by its rule, then the kind's own checks against the project.
+    Raises ParamsRefused naming each refused parameter, or KindUnfit."""
     kind = get(name)
-    unknown = set(params) - kind.params
-    if unknown:
-        raise ParamsRefused(f"unknown parameter(s) for {name}: {', '.join(sorted(unknown))}")
-    ids = params.get("record_ids")
-    if ids is not None and not (
-        isinstance(ids, list) and ids and all(isinstance(i, int) and i > 0 for i in ids)
-    ):
-        raise ParamsRefused("record_ids is a non-empty list of record ids")
+    if not isinstance(params, Mapping):
+        raise ParamsRefused("params must be an object", {"params": "must be an object"})
+    errors = {key: "unknown parameter" for key in params if key not in kind.params}
+    errors.update(parse_fields(kind.params, params)[1])
+    if errors:
+        listed = "; ".join(f"{key}: {message}" for key, message in sorted(errors.items()))
+        raise ParamsRefused(f"{name} parameters refused ({listed})", errors)
     if kind.check is not None:
         kind.check(project, params)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from curator import value_rules as rules
 from curator.algorithms.curation import check_config
 from curator.job_kinds import JobKind, ParamsRefused
 
@@ -17,7 +18,7 @@ def _check(project: Project, params: Mapping[str, Any]) -> None:
         try:
             check_config(params["filters"])
         except ValueError as error:
-            raise ParamsRefused(str(error)) from None
+            raise ParamsRefused(str(error), {"filters": str(error)}) from None
 
 
 KIND = JobKind(
@@ -25,7 +26,7 @@ KIND = JobKind(
     label="Quality filters and dedup",
     queue="gpu",
     runner="workers.jobs.filters.filter_run",
-    params=frozenset({"filters"}),
+    params={"filters": rules.mapping},
     check=_check,
     startable=True,
     pipeline_step=True,

@@ -6,7 +6,16 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from annotation import task_types
-from curator.job_kinds import JobKind, ParamsRefused
+from curator import value_rules as rules
+from curator.job_kinds import (
+    CHUNK_SIZE,
+    MAX_NEW_TOKENS,
+    RECORD_ID,
+    SEED,
+    JobKind,
+    KindUnfit,
+    ParamsRefused,
+)
 
 if TYPE_CHECKING:
     from curator.models import Project
@@ -18,28 +27,34 @@ TASK_TYPES = task_types.supporting(task_types.GENERATE)
 
 def _check(project: Project, params: Mapping[str, Any]) -> None:
     if project.task_type not in TASK_TYPES:
-        raise ParamsRefused("generation writes labeled examples for label-set projects")
-    if params.get("generator") not in GENERATORS:
-        raise ParamsRefused(f"generator must be one of {', '.join(GENERATORS)}")
-    try:
-        count = int(params.get("count", 20))
-    except (TypeError, ValueError):
-        raise ParamsRefused("count must be a whole number") from None
-    if not 1 <= count <= MAX_GENERATED:
-        raise ParamsRefused(f"count must be between 1 and {MAX_GENERATED}")
+        raise KindUnfit("generation writes labeled examples for label-set projects")
+    if "generator" not in params:  # its rule checks its value
+        raise ParamsRefused(
+            f"generator must be one of {', '.join(GENERATORS)}",
+            {"generator": f"must be one of {', '.join(GENERATORS)}"},
+        )
     if params["generator"] == "grounded" and not project.documents.exists():
-        raise ParamsRefused("grounded generation needs a document: upload one first")
+        raise KindUnfit("grounded generation needs a document: upload one first")
     labels = params.get("labels")
     if labels is not None and (
         not isinstance(labels, list) or set(map(str, labels)) - set(project.label_values)
     ):
-        raise ParamsRefused("labels must be a list of this project's labels")
+        raise ParamsRefused(
+            "labels must be a list of this project's labels",
+            {"labels": "must be a list of this project's labels"},
+        )
 
 
-PARAMS = frozenset({
-    "generator", "count", "labels", "temperature", "max_new_tokens", "seed", "chunk_size",
-    "documents",
-})  # fmt: skip
+PARAMS = {
+    "generator": rules.choice(GENERATORS),
+    "count": rules.whole(1, MAX_GENERATED),
+    "labels": rules.list_of(rules.text(200), 1000),
+    "temperature": rules.between(0, 2),
+    "max_new_tokens": MAX_NEW_TOKENS,
+    "seed": SEED,
+    "chunk_size": CHUNK_SIZE,
+    "documents": rules.list_of(RECORD_ID, 1000),
+}
 
 
 KIND = JobKind(

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
-from curator.job_kinds import JobKind
+from curator import value_rules as rules
+from curator.job_kinds import CHUNK_SIZE, JobKind
 
-PARAMS = frozenset({
-    "mode", "prompt_field", "a_field", "b_field", "response_field", "human_field", "rubric",
-    "judges", "scale", "chunk_size",
-})  # fmt: skip
+FIELD = rules.text(200)  # a payload key
+PARAMS = {
+    "mode": rules.choice(("pairwise", "pointwise")),
+    "prompt_field": FIELD,
+    "a_field": FIELD,
+    "b_field": FIELD,
+    "response_field": FIELD,
+    "human_field": FIELD,
+    "rubric": rules.text(4000),
+    # Model identities (null: the project's LLM).
+    "judges": rules.list_of(rules.optional(rules.text(300)), 8),
+    "scale": rules.whole(2, 10),
+    "chunk_size": CHUNK_SIZE,
+}
 
 
 KIND = JobKind(

@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from annotation import task_types
-from curator.job_kinds import JobKind, ParamsRefused
+from curator import value_rules as rules
+from curator.job_kinds import CHUNK_SIZE, MAX_NEW_TOKENS, RECORD_IDS, SEED, JobKind, KindUnfit
 
 if TYPE_CHECKING:
     from curator.models import Project
@@ -19,16 +20,25 @@ TASK_TYPES = task_types.supporting(task_types.PRELABEL)
 
 def _check(project: Project, params: Mapping[str, Any]) -> None:
     if project.task_type not in TASK_TYPES:
-        raise ParamsRefused(
+        raise KindUnfit(
             f"LLM pre-labeling does not cover {project.get_task_type_display().lower()} "
             "projects: run the judge, whose verdicts become the suggestions"
         )
 
 
-PARAMS = frozenset({
-    "limit", "few_shot_per_label", "auto_accept_threshold", "spot_check_rate", "self_consistency",
-    "seed", "system_template", "user_template", "chunk_size", "max_new_tokens", "record_ids",
-})  # fmt: skip
+PARAMS = {
+    "limit": rules.whole(1, 10_000_000),
+    "few_shot_per_label": rules.whole(0, 50),
+    "auto_accept_threshold": rules.between(0, 1),
+    "spot_check_rate": rules.between(0, 1),
+    "self_consistency": rules.whole(0, 20),
+    "seed": SEED,
+    "system_template": rules.text(4000),
+    "user_template": rules.text(2000),
+    "chunk_size": CHUNK_SIZE,
+    "max_new_tokens": MAX_NEW_TOKENS,
+    "record_ids": RECORD_IDS,  # only these records (a data manager selection)
+}
 
 
 KIND = JobKind(

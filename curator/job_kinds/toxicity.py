@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from curator.job_kinds import JobKind
+from curator import value_rules as rules
+from curator.job_kinds import CHUNK_SIZE, RECORD_IDS, JobKind
 
 KIND = JobKind(
     name="toxicity",
     label="Toxicity",
     queue="gpu",
     runner="workers.jobs.toxicity.RUNNER",
-    # record_ids: only these records (the data manager's "start a model job on them").
-    params=frozenset({"threshold", "rescore", "chunk_size", "record_ids"}),
+    params={
+        "threshold": rules.between(0, 1),
+        "rescore": rules.boolean,
+        "chunk_size": CHUNK_SIZE,
+        "record_ids": RECORD_IDS,  # only these records (a data manager selection)
+    },
     startable=True,
     card_template="curator/job_cards/toxicity.html",
 )

@@ -2,83 +2,30 @@
 
 `Project.settings` stores only what differs from the defaults (JSON); `ProjectSettings` is what
 code reads: every key typed, with its default and its rule. The same rules check a stored
-document (`from_stored`) and an edit on the settings page (`parse_changes`), and a broken value
-is reported with the name of its field.
+document (`from_stored`), an edit on the settings page or `PATCH /api/projects/<slug>/`
+(`parse_changes`) and a document given at creation (`parse_document`, `POST /api/projects/`); a
+broken value is reported with the name of its field. The rules themselves are
+`curator.value_rules`, shared with job parameters.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
 
+from curator import value_rules as rules
 from curator.algorithms.training_config import TrainingConfig
+from curator.value_rules import Rule
 
 SAMPLING = ("hybrid", "entropy", "committee")
 CONSENSUS = ("majority", "dawid_skene")
 TRAINERS = ("logreg", "finetune")
 
-Parser = Callable[[Any], Any]
-
-
-def _integer(low: int, high: int) -> Parser:
-    def parse(value: Any) -> int:
-        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-            raise ValueError("must be a whole number")
-        number = int(value)
-        if not low <= number <= high:
-            raise ValueError(f"must be between {low} and {high}")
-        return number
-
-    return parse
-
-
-def _between(low: float, high: float) -> Parser:
-    def parse(value: Any) -> float:
-        if isinstance(value, bool):
-            raise ValueError("must be a number")
-        number = float(value)
-        if not low <= number <= high:  # also refuses NaN
-            raise ValueError(f"must be between {low:g} and {high:g}")
-        return number
-
-    return parse
-
-
-def _optional(parse: Parser) -> Parser:
-    """A gate or limit that is off when unset (None, False or an empty string)."""
-
-    def parse_optional(value: Any) -> Any:
-        return None if value is False or value == "" else parse(value)
-
-    return parse_optional
-
-
-def _choice(choices: tuple[str, ...]) -> Parser:
-    def parse(value: Any) -> str:
-        if value not in choices:
-            raise ValueError(f"must be one of {', '.join(choices)}")
-        return str(value)
-
-    return parse
-
-
-def _text(limit: int) -> Parser:
-    def parse(value: Any) -> str | None:
-        text = str(value).strip()
-        if len(text) > limit:
-            raise ValueError(f"must be at most {limit} characters")
-        return text or None  # empty: back to the default
-
-    return parse
-
-
-def _boolean(value: Any) -> bool:
-    # A checkbox posts "on"; JSON and the API give true/false.
-    return value in (True, "true", "on", "1", 1)
+Parser = Rule
 
 
 def _step_names(value: Any) -> tuple[str, ...]:
@@ -116,57 +63,58 @@ def _setting(default: Any, parse: Parser, *, editable: bool = True) -> Any:
 @dataclass(frozen=True)
 class ProjectSettings:
     # Labeling and assignment.
-    overlap: int = _setting(1, _integer(1, 20))  # distinct annotators wanted per record
-    lease_seconds: int = _setting(600, _integer(30, 24 * 3600))  # a handed-out record's hold
+    overlap: int = _setting(1, rules.whole(1, 20))  # distinct annotators wanted per record
+    lease_seconds: int = _setting(600, rules.whole(30, 24 * 3600))  # a handed-out record's hold
     # Share of an annotator's items that are gold records, mixed in unannounced.
-    gold_rate: float = _setting(0.05, _between(0, 0.5))
+    gold_rate: float = _setting(0.05, rules.between(0, 0.5))
     # How the training label is chosen from several people's labels: "majority" (one vote per
     # person) or "dawid_skene" (votes weighted by each annotator's estimated competence).
-    consensus: str = _setting("majority", _choice(CONSENSUS))
-    text_field: str = _setting("text", _text(200), editable=False)  # payload key shown/embedded
+    consensus: str = _setting("majority", rules.choice(CONSENSUS))
+    # The payload key shown and embedded.
+    text_field: str = _setting("text", rules.text(200), editable=False)
 
     # Rounds. How a round orders the queue: "hybrid" (a diverse batch among the most uncertain,
     # then by entropy), "entropy" alone, or "committee" (vote entropy of committee_size members).
-    sampling: str = _setting("hybrid", _choice(SAMPLING))
-    batch_size: int = _setting(50, _integer(1, 10_000))  # size of the hybrid batch put first
+    sampling: str = _setting("hybrid", rules.choice(SAMPLING))
+    batch_size: int = _setting(50, rules.whole(1, 10_000))  # size of the hybrid batch put first
     # Bootstrap committee whose vote entropy is scored too (0 or 1: none).
-    committee_size: int = _setting(0, _integer(0, 20))
+    committee_size: int = _setting(0, rules.whole(0, 20))
     # Train on a k-center coreset of this many labeled records (0: all of them); the round also
     # trains on the full set and reports both on gold.
-    coreset_size: int = _setting(0, _integer(0, 1_000_000))
+    coreset_size: int = _setting(0, rules.whole(0, 1_000_000))
     # "logreg": a classifier head on frozen embeddings; "finetune": fine-tune the encoder itself.
-    trainer: str = _setting("logreg", _choice(TRAINERS))
-    finetune_epochs: int = _setting(3, _integer(1, 50))
+    trainer: str = _setting("logreg", rules.choice(TRAINERS))
+    finetune_epochs: int = _setting(3, rules.whole(1, 50))
     # What a round does after training, in order (noise, prelabel, generate, filter, judge),
     # each a job with the parameters in round_step_params[step].
     round_pipeline: tuple[str, ...] = _setting((), _step_names, editable=False)
     round_step_params: Mapping[str, Mapping[str, Any]] = _setting({}, _step_params, editable=False)
     # Gates before a round trains (None: off).
     gate_min_agreement: float | None = _setting(  # Krippendorff's alpha since the last round
-        None, _optional(_between(-1, 1)), editable=False
+        None, rules.optional(rules.between(-1, 1)), editable=False
     )
     gate_min_spot_check_accuracy: float | None = _setting(  # of auto-accepted LLM labels
-        None, _optional(_between(0, 1)), editable=False
+        None, rules.optional(rules.between(0, 1)), editable=False
     )
-    gate_contamination: bool = _setting(True, _boolean, editable=False)  # no gold in training
+    gate_contamination: bool = _setting(True, rules.boolean, editable=False)  # no gold in training
 
     # LLM routing and toxicity.
-    auto_accept_threshold: float = _setting(0.9, _between(0, 1))  # LLM labels skip people
-    spot_check_rate: float = _setting(0.1, _between(0, 1))  # auto-accepted, still shown
-    toxicity_threshold: float = _setting(0.8, _between(0, 1))  # held from training at or above
-    score_toxicity_on_import: bool = _setting(True, _boolean)  # a toxicity job after imports
+    auto_accept_threshold: float = _setting(0.9, rules.between(0, 1))  # LLM labels skip people
+    spot_check_rate: float = _setting(0.1, rules.between(0, 1))  # auto-accepted, still shown
+    toxicity_threshold: float = _setting(0.8, rules.between(0, 1))  # held at or above
+    score_toxicity_on_import: bool = _setting(True, rules.boolean)  # a toxicity job after imports
 
     # Models (None: the server's default from Django settings) and prompts (None: built in).
-    encoder_model: str | None = _setting(None, _text(300))
-    llm_model: str | None = _setting(None, _text(300))
-    toxicity_model: str | None = _setting(None, _text(300))
-    prelabel_system: str | None = _setting(None, _text(4000))
-    prelabel_user: str | None = _setting(None, _text(2000))
+    encoder_model: str | None = _setting(None, rules.text(300))
+    llm_model: str | None = _setting(None, rules.text(300))
+    toxicity_model: str | None = _setting(None, rules.text(300))
+    prelabel_system: str | None = _setting(None, rules.text(4000))
+    prelabel_user: str | None = _setting(None, rules.text(2000))
     # LLM rounds (sft, dpo, reward): LoRA hyper-parameters (curator/algorithms/training_config.py)
     # and how much of gold the evaluation reads and writes.
     llm_training: Mapping[str, Any] = _setting({}, _training)
-    llm_eval_gold_limit: int = _setting(32, _integer(1, 10_000))
-    llm_eval_max_new_tokens: int = _setting(96, _integer(1, 4096))
+    llm_eval_gold_limit: int = _setting(32, rules.whole(1, 10_000))
+    llm_eval_max_new_tokens: int = _setting(96, rules.whole(1, 4096))
 
     @classmethod
     def from_stored(cls, stored: Mapping[str, Any] | None) -> ProjectSettings:
@@ -184,30 +132,42 @@ class ProjectSettings:
     def parse_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
         """Parse an edit of the editable settings: all or nothing. A None result means "back
         to the default". Raises ValidationError naming every refused field."""
-        unknown = sorted(key for key in changes if key not in EDITABLE)
-        if unknown:
-            raise ValidationError({key: "not a project setting" for key in unknown})
-        values, errors = _parse(changes)
-        if errors:
-            raise ValidationError(errors)
-        return values
+        return _parse_known(changes, EDITABLE)
+
+    @staticmethod
+    def parse_document(document: Mapping[str, Any] | None) -> dict[str, Any]:
+        """A whole settings document given at creation (the API): every key a setting, every
+        value by its rule; returns what to store (unset keys take their defaults). Raises
+        ValidationError naming every refused field."""
+        values = _parse_known(document or {}, tuple(FIELDS))
+        return {key: _stored(value) for key, value in values.items() if value is not None}
 
     def as_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in FIELDS}
 
 
 def _parse(raw: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
-    values: dict[str, Any] = {}
-    errors: dict[str, str] = {}
-    for key, value in raw.items():
-        if value is None:
-            values[key] = None
-            continue
-        try:
-            values[key] = FIELDS[key].metadata["parse"](value)
-        except (TypeError, ValueError, OverflowError) as error:
-            errors[key] = str(error) or "invalid value"
-    return values, errors
+    return rules.parse_fields({key: f.metadata["parse"] for key, f in FIELDS.items()}, raw)
+
+
+def _parse_known(raw: Mapping[str, Any], allowed: tuple[str, ...]) -> dict[str, Any]:
+    """All or nothing: unknown keys and broken values raise one ValidationError by field."""
+    if not isinstance(raw, Mapping):
+        raise ValidationError({"settings": "must be an object of settings"})
+    errors = {
+        str(key): "not a project setting" if key not in FIELDS else "not editable here"
+        for key in raw
+        if key not in allowed
+    }
+    values, refused = _parse({key: value for key, value in raw.items() if key in allowed})
+    errors.update(refused)
+    if errors:
+        raise ValidationError(errors)
+    return values
+
+
+def _stored(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
 
 
 FIELDS: dict[str, dataclasses.Field[Any]] = {f.name: f for f in dataclasses.fields(ProjectSettings)}

@@ -18,3 +18,17 @@ def field_errors(name: str) -> Iterator[None]:
         if hasattr(error, "error_dict"):
             raise
         raise ValidationError({name: error.messages}) from None
+
+
+@contextmanager
+def nested_field_errors(name: str) -> Iterator[None]:
+    """Errors about the fields of the object input `name` become errors about `name.field`
+    (`settings.overlap`), so an API body with nested objects points at the exact value."""
+    try:
+        yield
+    except ValidationError as error:
+        if not hasattr(error, "error_dict"):
+            raise ValidationError({name: error.messages}) from None
+        raise ValidationError(
+            {f"{name}.{field}": messages for field, messages in error.message_dict.items()}
+        ) from None

@@ -115,14 +115,12 @@ def export_write(
     split: str | None = None,
     records: QuerySet[Record] | None = None,
     shape: str = "full",
-    spreadsheet_safe: bool = False,
     filters: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write the export and its manifest into `directory`; returns the manifest.
 
     `records` limits it to a filtered set (the data manager's; `filters` describes it in the
-    manifest), `shape` cuts rows to what one trainer reads (`shapes`), and `spreadsheet_safe`
-    defuses formula cells of a CSV meant to be opened in a spreadsheet (the web page's export).
+    manifest), and `shape` cuts rows to what one trainer reads (`shapes`).
     """
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}")
@@ -155,10 +153,8 @@ def export_write(
                 if writer is None:
                     writer = csv.DictWriter(handle, fieldnames=list(row))
                     writer.writeheader()
-                flat = {key: _flat(value) for key, value in row.items()}
-                writer.writerow(
-                    {k: neutralise(v) for k, v in flat.items()} if spreadsheet_safe else flat
-                )
+                # Cells and label values alike: no formula runs when the file is opened.
+                writer.writerow({key: neutralise(_flat(value)) for key, value in row.items()})
     else:
         materialised = list(counted(rows))
         if fmt == "parquet":

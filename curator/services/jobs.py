@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -92,6 +93,9 @@ def job_fan_out(job: Job, record_ids: list[int], chunk_size: int) -> list[JobChu
     here on the chunks hold the work: the job's own lease is cleared in the same commit, so the
     job is never claimed (and fanned out) whole again; the sweep looks after its chunks.
     """
+    if chunk_size < 1:
+        # No chunk would ever finish the job: fail it now rather than leave it running.
+        raise ValueError(f"chunk_size must be at least 1, not {chunk_size}")
     queue = job_kinds.get(job.kind).queue
     with transaction.atomic():
         chunks = JobChunk.objects.bulk_create(
@@ -136,15 +140,37 @@ def job_fail(job_id: int, error: str, *, claimed_by: str | None = None) -> bool:
         job = Job.objects.filter(pk=job_id).only("round_id", "kind").first()
         if failed and job is not None and job.round_id:
             round_lifecycle.round_job_failed(job)
+        if failed:
+            job_upload_remove(job_id)
     return bool(failed)
 
 
 def job_cancel(job: Job) -> bool:
-    return bool(
-        Job.objects.filter(pk=job.pk, status__in=[Job.Status.QUEUED, Job.Status.RUNNING]).update(
-            status=Job.Status.CANCELLED, finished_at=timezone.now(), lease_expires_at=None
-        )
+    with transaction.atomic():
+        cancelled = Job.objects.filter(
+            pk=job.pk, status__in=[Job.Status.QUEUED, Job.Status.RUNNING]
+        ).update(status=Job.Status.CANCELLED, finished_at=timezone.now(), lease_expires_at=None)
+        if cancelled:
+            job_upload_remove(job.pk)
+    return bool(cancelled)
+
+
+def job_upload_remove(job_id: int) -> None:
+    """Once an import job has finished (succeeded, failed or cancelled), its upload is deleted
+    when the commit that finished it lands: nothing of an upload outlives its import. Until
+    then the file stays, so a job a dead worker left is run again from it."""
+    stored = (
+        Job.objects.filter(pk=job_id, kind=Job.Kind.IMPORT)
+        .values_list("params__path", flat=True)
+        .first()
     )
+    if not isinstance(stored, str) or not stored:
+        return
+    uploads = (Path(settings.MEDIA_ROOT) / "imports").resolve()
+    path = (Path(settings.MEDIA_ROOT) / stored).resolve()
+    if path.parent != uploads:  # only ever a file the upload itself wrote
+        return
+    transaction.on_commit(lambda: path.unlink(missing_ok=True))
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -53,8 +54,15 @@ def record_hold_clear(*, record: Record, user: User) -> None:
 
 
 def check_params(project: Project, kind: str, params: dict[str, Any]) -> None:
-    """Refuse, before queueing, what the job would only fail on later (the kind's own checks)."""
+    """Refuse, before queueing, what the job would only fail on later: a refused value is a
+    ValidationError about `params.<name>` (400), a project the kind does not fit is
+    JobNotStartable (409)."""
     try:
         job_kinds.params_check(project, kind, params)
     except job_kinds.ParamsRefused as error:
+        raise ValidationError(
+            {f"params.{key}": [message] for key, message in error.errors.items()}
+            or {"params": [str(error)]}
+        ) from None
+    except job_kinds.KindUnfit as error:
         raise JobNotStartable(str(error)) from None

@@ -10,7 +10,8 @@ from django.utils.text import slugify
 
 from annotation import task_types
 from curator.models import Membership, Project, Role, User
-from curator.models.validation import field_errors
+from curator.models.project_settings import ProjectSettings
+from curator.models.validation import field_errors, nested_field_errors
 from curator.permissions import Action, require
 from curator.services.audit import audit
 
@@ -59,9 +60,12 @@ def project_create(
     slug: str | None = None,
 ) -> Project:
     """Create a project; its creator becomes its first admin. Refused labels raise a
-    ValidationError about the field `labels`."""
+    ValidationError about the field `labels`, refused settings one about `settings.<name>`
+    (the rules of ProjectSettings, as on the settings page)."""
     with field_errors("labels"):
         labels_checked = normalise_labels(labels, task_type)
+    with nested_field_errors("settings"):
+        settings_checked = ProjectSettings.parse_document(settings)
     with transaction.atomic():
         project = Project.objects.create(
             name=name,
@@ -69,7 +73,7 @@ def project_create(
             task_type=task_type,
             labels=labels_checked,
             guidelines=guidelines,
-            settings=settings or {},
+            settings=settings_checked,
             created_by=created_by,
         )
         Membership.objects.create(user=created_by, project=project, role=Role.ADMIN)

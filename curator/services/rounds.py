@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from curator import job_kinds, round_kinds
@@ -102,6 +103,9 @@ def _pipeline_of(project: Project) -> tuple[list[str], dict[str, dict[str, Any]]
             check_params(project, step, params.get(step, {}))
         except JobNotStartable as error:
             raise RoundNotStartable(f"pipeline step {step}: {error}") from None
+        except ValidationError as error:
+            refused = "; ".join(f"{k}: {' '.join(v)}" for k, v in error.message_dict.items())
+            raise RoundNotStartable(f"pipeline step {step}: {refused}") from None
     return pipeline, params
 
 

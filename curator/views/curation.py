@@ -16,6 +16,7 @@ from curator import job_kinds, selectors
 from curator.algorithms.curation import DEFAULT_FILTERS, ORDER
 from curator.job_kinds import generate, self_reward
 from curator.job_kinds.generate import GENERATORS
+from curator.json_values import strict_json_loads
 from curator.models import Document, FilterDecision, Job, Record, ReviewState
 from curator.models.records import QUALITY_KIND
 from curator.permissions import Action, can
@@ -93,7 +94,7 @@ def self_reward_start(request: HttpRequest, slug: str) -> HttpResponse:
 def filter_start(request: HttpRequest, slug: str) -> HttpResponse:
     project = project_for(request.user, slug, Action.RUN_MODEL_JOB)
     try:
-        filters = json.loads(request.POST.get("filters") or "{}")
+        filters = strict_json_loads(request.POST.get("filters") or "{}")
     except ValueError as error:
         messages.error(request, f"Not started: the filter settings are not valid JSON ({error}).")
         return redirect("data", slug=slug)

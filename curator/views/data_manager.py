@@ -159,7 +159,7 @@ def export_download(request: HttpRequest, slug: str) -> HttpResponse:
         export_write(
             project, workdir / "export", data["output"], round_=round_,
             split=data.get("export_split") or None, records=records, shape=data["shape"],
-            spreadsheet_safe=True, filters=described,
+            filters=described,
         )  # fmt: skip
         archive = shutil.make_archive(str(workdir / project.slug), "zip", workdir / "export")
         handle = open(archive, "rb")  # noqa: SIM115 - FileResponse closes it

@@ -2,15 +2,7 @@ from __future__ import annotations
 
 from django.db import connection
 from django.db.utils import DatabaseError
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.views.defaults import page_not_found
-
-
-def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
-    """JSON for API clients, the usual page for people."""
-    if request.path.startswith("/api/"):
-        return JsonResponse({"detail": "Not found."}, status=404)
-    return page_not_found(request, exception)
+from django.http import HttpRequest, JsonResponse
 
 
 def healthz(request: HttpRequest) -> JsonResponse:

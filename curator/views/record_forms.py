@@ -13,6 +13,7 @@ from annotation.models import Source
 from curator.models import Origin, Project, ReviewState, RoutingDecision, Split
 from curator.record_selectors import (
     AGREEMENT,
+    MAX_ID,
     SCORE_KINDS,
     STATUSES,
     Cursor,
@@ -52,6 +53,11 @@ FILTER_FIELDS = (
 )  # fmt: skip
 
 
+def _record_id(text: str) -> bool:
+    """A posted id the database can compare: digits only, within a bigint."""
+    return text.isdigit() and 0 < int(text) <= MAX_ID
+
+
 def _yes_no(value: str) -> bool | None:
     return {"yes": True, "no": False}.get(value)
 
@@ -73,11 +79,13 @@ class RecordFilterForm(forms.Form):
     review = forms.ChoiceField(
         required=False, choices=[*ANY, ("none", "not under review"), *ReviewState.choices]
     )
-    round = forms.IntegerField(required=False, min_value=1, label="In round's training set")
+    round = forms.IntegerField(required=False, min_value=1, max_value=2**31 - 1,
+                               label="In round's training set")  # fmt: skip
     agreement = forms.ChoiceField(required=False, choices=ANY + list(AGREEMENT.items()))
     flagged = forms.ChoiceField(required=False, choices=YES_NO, label="Flagged by an annotator")
     noise = forms.ChoiceField(required=False, choices=YES_NO, label="Suspected label error")
-    noise_job = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    noise_job = forms.IntegerField(required=False, min_value=1, max_value=MAX_ID,
+                                   widget=forms.HiddenInput)  # fmt: skip
     score = forms.ChoiceField(required=False, choices=ANY + [(k, k) for k in SCORE_KINDS],
                               label="Score")  # fmt: skip
     score_min = forms.FloatField(required=False, label="from")
@@ -174,7 +182,7 @@ class BulkActionForm(forms.Form):
     def __init__(self, data: Any) -> None:
         super().__init__(data)
         # Any id may be posted; the service keeps only the project's own records.
-        self.fields["ids"].choices = [(i, i) for i in data.getlist("ids") if str(i).isdigit()]
+        self.fields["ids"].choices = [(i, i) for i in data.getlist("ids") if _record_id(i)]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -197,7 +205,8 @@ class ExportForm(forms.Form):
     # Not "split": that name is the data manager's split filter, which travels along.
     export_split = forms.ChoiceField(required=False, choices=ANY + list(Split.choices),
                                      label="Split")  # fmt: skip
-    export_round = forms.IntegerField(required=False, min_value=1, label="Round training set")
+    export_round = forms.IntegerField(required=False, min_value=1, max_value=2**31 - 1,
+                                      label="Round training set")  # fmt: skip
     scope = forms.ChoiceField(
         required=False,
         choices=[("all", "every labeled record"), ("filtered", "the filtered records"),
@@ -214,7 +223,7 @@ class ExportForm(forms.Form):
 
     def selected_ids(self) -> tuple[int, ...]:
         parts = (self.cleaned_data.get("ids") or "").split(",")
-        return tuple(int(p) for p in parts if p.strip().isdigit())
+        return tuple(int(p) for p in parts if _record_id(p.strip()))
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

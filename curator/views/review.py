@@ -15,7 +15,7 @@ from annotation.services.review import adjudicate, record_send_back
 from curator.models import Record
 from curator.permissions import Action
 from curator.views.access import project_for
-from curator.views.common import keyset_param
+from curator.views.common import as_id, keyset_param
 
 
 @login_required
@@ -53,7 +53,11 @@ def adjudicate_record(request: HttpRequest, slug: str, record_id: int) -> HttpRe
     record = get_object_or_404(Record, pk=record_id, project=project)
     adopt = None
     if request.POST.get("adopt"):
-        adopt = get_object_or_404(Annotation, pk=request.POST["adopt"], record=record)
+        adopt_id = as_id(request.POST["adopt"])
+        if adopt_id is None:
+            messages.error(request, f"Record {record.pk} not settled: adopt one of its labels.")
+            return redirect("review", slug=slug)
+        adopt = get_object_or_404(Annotation, pk=adopt_id, record=record)
     try:
         value = None if adopt else task_types.value_from_form(project.task_type, request.POST)
         adjudicate(record=record, user=request.user, value=value, adopt=adopt)

@@ -185,4 +185,11 @@
     if (opener && event.isTrusted) showPanel(opener.dataset.opens);
   });
   document.addEventListener("DOMContentLoaded", renderSpans);
+
+  // A <select data-autosubmit> sends its form when changed (the Content-Security-Policy allows
+  // no inline handlers).
+  document.addEventListener("change", function (event) {
+    const select = event.target.closest && event.target.closest("select[data-autosubmit]");
+    if (select && select.form) select.form.requestSubmit();
+  });
 })();

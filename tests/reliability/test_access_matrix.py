@@ -155,8 +155,10 @@ def test_authorization_matrix(world, persona):
         if allowed(persona, needs):
             assert status not in (401, 403, 404), (persona, method, path, status)
         elif persona == "anonymous":
-            expected = (401, 403) if path.startswith("/api/") else (302,)
+            expected = (401,) if path.startswith("/api/") else (302,)
             assert status in expected, (persona, method, path, status)
+            if status == 401:
+                assert response["WWW-Authenticate"] == "Token", path
             if status == 302:
                 assert response["Location"].startswith("/login/")
         elif persona == "outsider":

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db.models import Count, Sum
 
 from annotation.labels import gold_labels
+from annotation.models import MAX_SECONDS_SPENT
 from curator.algorithms import learning, sampling
 from curator.models import Job, Record, Round, RoundSnapshotItem, Split
 from curator.models.records import payload_text
@@ -330,9 +331,13 @@ def round_feedback(round_: Round) -> dict[str, Any]:
         .annotate(n=Count("id"))
         .values_list("annotation__source", "n")
     )
-    spent = items.filter(annotation__source="human").aggregate(
-        seconds=Sum("annotation__seconds_spent")
-    )["seconds"]
+    # Rows stored before seconds were checked may hold NaN or 1e308; PostgreSQL orders NaN above
+    # every number, so the bound leaves both out of the sum.
+    spent = items.filter(
+        annotation__source="human",
+        annotation__seconds_spent__gte=0,
+        annotation__seconds_spent__lte=MAX_SECONDS_SPENT,
+    ).aggregate(seconds=Sum("annotation__seconds_spent"))["seconds"]
     judge = (
         Job.objects.filter(project=round_.project, kind=Job.Kind.JUDGE, status=Job.Status.SUCCEEDED)
         .order_by("-id")

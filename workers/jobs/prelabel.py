@@ -145,8 +145,7 @@ def plan(job: Job) -> list[int]:
     if job.params.get("record_ids"):  # a curator's choice in the data manager
         records = records.filter(pk__in=job.params["record_ids"])
     return list(
-        records
-        .exclude(Exists(human))
+        records.exclude(Exists(human))
         .order_by("-priority", "id")
         .values_list("id", flat=True)[: int(params["limit"])]
     )
