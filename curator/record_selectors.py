@@ -32,6 +32,7 @@ from django.db.models.functions import Cast
 
 from annotation import task_types
 from annotation.models import Annotation, Comment, RecordAssignee, Source
+from annotation.selectors import waiting_condition
 from curator.models import (
     NoiseFlag,
     Project,
@@ -193,7 +194,7 @@ def _labels(project: Project, filters: RecordFilters) -> Q | None:
     return Q(Exists(annotations))
 
 
-def _status(status: str) -> Q | None:
+def _status(project: Project, status: str) -> Q | None:
     labeled = Q(
         Exists(Annotation.objects.filter(record=OuterRef("pk"), source__in=LABEL_SOURCES))
     ) | Q(route=RoutingDecision.Decision.AUTO)
@@ -204,10 +205,7 @@ def _status(status: str) -> Q | None:
     if status == "filtered":
         return Q(filtered_by__isnull=False)
     if status == "waiting":
-        # annotation.selectors.waiting_records, as a condition (the overlap is per project).
-        return Q(split="pool", review="", filtered_by__isnull=True) & ~Q(
-            route=RoutingDecision.Decision.AUTO
-        )
+        return waiting_condition(project)
     return None
 
 
@@ -260,7 +258,7 @@ def filtered_records(project: Project, user: User, filters: RecordFilters) -> Qu
         Q(route="" if filters.route == "none" else filters.route) if filters.route else None,
         Q(review="" if filters.review == "none" else filters.review) if filters.review else None,
         Q(pk__in=filters.ids) if filters.ids else None,
-        _status(filters.status),
+        _status(project, filters.status),
         _labels(project, filters),
         _agreement(project, filters.agreement),
         *(_score(score) for score in filters.scores),
