@@ -78,6 +78,7 @@ urlpatterns = [
     ),
     path("p/<slug:slug>/records/", data_manager.data_manager, name="records"),
     path("p/<slug:slug>/records/bulk/", data_manager.records_bulk, name="records-bulk"),
+    path("p/<slug:slug>/records/count/", data_manager.records_count, name="records-count"),
     path("p/<slug:slug>/export/", data_manager.export_download, name="export"),
     path(
         "p/<slug:slug>/held/<int:record_id>/clear/",

@@ -228,6 +228,10 @@ def test_data_manager_page_filters_in_the_url_and_escapes_text(client, project, 
     body = page.content.decode()
     assert page.status_code == 200 and body.count('data-record="') == 1
     assert "&lt;script&gt;alert(1)&lt;/script&gt; markup" in body and "<script>alert(1)" not in body
+    count = client.get(f"/p/{project.slug}/records/count/?q=markup&cols=text")
+    assert "1 record matches the filters" in count.content.decode()
+    everything = client.get(f"/p/{project.slug}/records/count/").content.decode()
+    assert "5 records" in everything and "match" not in everything
     bad = client.get(f"/p/{project.slug}/records/?score_min=2&score_max=1&score=toxicity")
     assert bad.status_code == 400 and "upper bound" in bad.content.decode()
     assert client.get(f"/p/{project.slug}/records/?after=nonsense").status_code == 400

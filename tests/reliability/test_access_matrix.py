@@ -23,6 +23,7 @@ ENDPOINTS = [
     ("post", "/p/{slug}/held/{record}/clear/", "curator"),
     ("get", "/p/{slug}/export/?output=csv&shape=full", "curator"),
     ("get", "/p/{slug}/records/", "member"),  # annotators: the records they labeled
+    ("get", "/p/{slug}/records/count/", "member"),
     ("post", "/p/{slug}/records/bulk/", "curator"),
     ("get", "/p/{slug}/settings/", "admin"),
     ("post", "/p/{slug}/settings/", "admin"),
