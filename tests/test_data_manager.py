@@ -306,6 +306,12 @@ def test_pairwise_csv_has_prompt_responses_and_dpo_leaves_ties_out(client, admin
     assert len(table) == 6
     assert {"prompt", "response_a", "response_b", "choice", "label_source", "held"} <= set(table[0])
     assert all(r["prompt"] and r["response_a"] and r["response_b"] for r in table)
+    # A job that does not fit the task type is refused with a message, nothing started.
+    response = client.post(f"/p/{project.slug}/records/bulk/", {
+        "action": "model_job", "job_kind": "prelabel", "scope": "filtered", "query": "",
+    }, follow=True)  # fmt: skip
+    assert "Nothing done:" in response.content.decode()
+    assert not Job.objects.filter(project=project, kind="prelabel").exists()
     archive = _archive(client.get(url, {"output": "jsonl", "shape": "dpo", "scope": "all"}))
     lines = [json.loads(line) for line in archive.read("data.jsonl").decode().splitlines()]
     assert len(lines) == 5 and all(set(x) == {"record_id", "prompt", "chosen", "rejected"}

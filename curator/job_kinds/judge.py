@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from curator import value_rules as rules
-from curator.job_kinds import CHUNK_SIZE, JobKind
+from curator.job_kinds import CHUNK_SIZE, RECORD_IDS, JobKind
 
 FIELD = rules.text(200)  # a payload key
 PARAMS = {
@@ -18,6 +18,7 @@ PARAMS = {
     "judges": rules.list_of(rules.optional(rules.text(300)), 8),
     "scale": rules.whole(2, 10),
     "chunk_size": CHUNK_SIZE,
+    "record_ids": RECORD_IDS,  # only these records (a data manager selection)
 }
 
 

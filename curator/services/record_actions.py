@@ -26,7 +26,7 @@ from curator.services.model_jobs import model_job_start
 
 # Actions whose work is one UPDATE need no cap; these copy ids into a row or a job's params.
 MAX_GOLD = 10_000
-MAX_JOB_RECORDS = 10_000
+MAX_JOB_RECORDS = job_kinds.MAX_RECORD_IDS
 MAX_ASSIGN = 100_000
 HOLD_REASON = "held by a curator"
 
@@ -45,7 +45,7 @@ ACTIONS = {
     "model_job": "Start a model job on them",
 }
 # Model jobs that accept a set of records (their `record_ids` parameter).
-RECORD_JOBS = ("prelabel", "toxicity")
+RECORD_JOBS = ("prelabel", "toxicity", "judge")
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,13 @@ from pathlib import Path
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBadRequest, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from curator.errors import NotStartable
 from curator.models import Project, Round, User
 from curator.permissions import Action, can
 from curator.record_selectors import (
@@ -27,7 +29,8 @@ from curator.record_selectors import (
     reserved_for,
 )
 from curator.services.exports import export_write
-from curator.services.record_actions import ACTIONS, RECORD_JOBS, BulkRefused, records_bulk_act
+from curator.services.jobs import BrokerUnavailable
+from curator.services.record_actions import ACTIONS, RECORD_JOBS, records_bulk_act
 from curator.views.access import project_for
 from curator.views.forms import errors_text
 from curator.views.record_forms import (
@@ -137,8 +140,10 @@ def records_bulk(request: HttpRequest, slug: str) -> HttpResponse:
             records=records, annotators=annotators, job_kind=form.cleaned_data["job_kind"],
             described={**filter_form.described(), "scope": form.cleaned_data["scope"]},
         )  # fmt: skip
-    except BulkRefused as error:
+    except (NotStartable, BrokerUnavailable) as error:
         messages.error(request, f"Nothing done: {error}")
+    except ValidationError as error:  # a job's parameters refused
+        messages.error(request, f"Nothing done: {' '.join(error.messages)}")
     else:
         messages.success(request, result.message + ".")
     return redirect(back)
