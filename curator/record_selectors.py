@@ -362,9 +362,12 @@ class RecordRow:
     flagged: bool = False
 
 
-def record_rows(project: Project, records: Iterable[Record]) -> list[RecordRow]:
+def record_rows(
+    project: Project, records: Iterable[Record], author: User | None = None
+) -> list[RecordRow]:
     """The table rows of one page: text, latest label and its source, annotators, scores and
-    flags, from one query per related table for the whole page."""
+    flags, from one query per related table for the whole page. With `author` (an annotator's
+    own slice), only that person's labels: nobody learns what others answered."""
     records = list(records)
     ids = [record.pk for record in records]
     task = task_types.get(project.task_type)
@@ -372,10 +375,11 @@ def record_rows(project: Project, records: Iterable[Record]) -> list[RecordRow]:
     shown = project.settings_obj.text_field if task.fields[0] == "text" else task.fields[0]
     latest: dict[int, tuple[Any, str]] = {}
     authors: dict[int, set[int]] = defaultdict(set)
-    for record_id, value, source, author_id in (
-        Annotation.objects.filter(record_id__in=ids, source__in=[*LABEL_SOURCES, Source.LLM])
-        .order_by("id")
-        .values_list("record_id", "value", "source", "author_id")
+    labels = Annotation.objects.filter(record_id__in=ids, source__in=[*LABEL_SOURCES, Source.LLM])
+    if author is not None:
+        labels = labels.filter(author=author)
+    for record_id, value, source, author_id in labels.order_by("id").values_list(
+        "record_id", "value", "source", "author_id"
     ):
         latest[record_id] = (value, source)  # the newest label wins
         if author_id and source == Source.HUMAN:

@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from annotation.models import Annotation, Source
 from curator.hashing import content_hash
-from curator.models import AuditEvent, Record, Split
+from curator.models import AuditEvent, Record, Split, User
 from curator.services.projects import project_create
 from tests.conftest import as_jsonl, sst2_rows
 from tests.test_browser import login, page  # noqa: F401 - the page fixture
@@ -171,3 +171,39 @@ def manifest_fields(task_type: str, shape: str) -> tuple[str, ...]:
     from annotation import task_types
 
     return task_types.get(task_type).export_shapes[shape]
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_keyset_pages_and_annotators_own_records(page, live_server, project,  # noqa: F811
+                                                 curator_user, annotator):  # fmt: skip
+    run_import(project, as_jsonl(sst2_rows("dev", 60), drop=("label",)))
+    records = list(Record.objects.filter(project=project).order_by("id"))
+    other = User.objects.create_user("olivia")
+    for record in records[:3]:
+        Annotation.objects.create(record=record, project=project, value="positive",
+                                  source=Source.HUMAN, author=annotator)  # fmt: skip
+        Annotation.objects.create(record=record, project=project, value="negative",
+                                  source=Source.HUMAN, author=other)  # fmt: skip
+    login(page, live_server.url, curator_user.username)
+    page.goto(f"{live_server.url}/p/{project.slug}/records/?sort=-id")
+    assert shown_ids(page) == [r.pk for r in reversed(records)][:50]
+    page.click("#next-page")  # swapped in by htmx, the URL follows
+    expect(page.locator("tr[data-record]")).to_have_count(10)
+    assert shown_ids(page) == [r.pk for r in reversed(records)][50:]
+    assert "after=" in page.url and "sort=-id" in page.url
+    assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
+    page.click("button.link:has-text('Log out')")
+
+    login(page, live_server.url, annotator.username)
+    page.goto(f"{live_server.url}/p/{project.slug}/")
+    page.click("a:has-text('My records')")
+    expect(page.locator("#record-count")).to_have_text("3 records")
+    assert shown_ids(page) == [r.pk for r in records[:3]]
+    # Read only: no selection, no bulk actions, no export, no links to curators' pages.
+    assert page.locator("input[name=ids], #bulk-action, #open-export").count() == 0
+    assert page.locator("tr[data-record] a").count() == 0
+    # Their own labels only: another annotator's label on the same record is not shown.
+    expect(page.locator("tr[data-record] td.label")).to_have_text(["Positive"] * 3)
+    expect(page.locator("th", has_text="Annotators")).to_have_count(0)
+    page.screenshot(path=str(SHOTS / "data-manager-annotator.png"), full_page=True)

@@ -63,11 +63,12 @@ def data_manager(request: HttpRequest, slug: str) -> HttpResponse:
         )  # fmt: skip
     filters = form.filters()
     page = records_page(project, request.user, filters, form.sort_order(), form.cursor())
-    rows = record_rows(project, page.records)
+    rows = record_rows(project, page.records, author=None if curator else request.user)
     reserved = reserved_for([row.record.pk for row in rows]) if curator else {}
     for row in rows:
         row.reserved = reserved.get(row.record.pk, [])  # type: ignore[attr-defined]
-    shown = form.columns()
+    # An annotator's slice shows their own labels, not who else labeled the records.
+    shown = [c for c in form.columns() if curator or c != "annotators"]
     context = {
         "project": project,
         "form": form,
