@@ -260,6 +260,11 @@ def test_bulk_form_acts_on_every_filtered_record(client, project, curator_user, 
         "action": "assign", "scope": "filtered", "annotators": "nobody", "query": "",
     }, follow=True)  # fmt: skip
     assert "no such user(s): nobody" in response.content.decode()
+    # Whatever comes back as the view's query string is re-encoded into the redirect.
+    response = client.post(f"/p/{project.slug}/records/bulk/", {
+        "action": "hold", "scope": "selected", "query": "split=train\r\nSet-Cookie: x=1",
+    })  # fmt: skip
+    assert response.status_code == 302 and "\n" not in response["Location"]
 
 
 def _archive(response) -> zipfile.ZipFile:

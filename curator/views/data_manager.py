@@ -116,7 +116,8 @@ def records_bulk(request: HttpRequest, slug: str) -> HttpResponse:
     """One bulk action on the selected rows or on every record the filters select."""
     project = project_for(request.user, slug, Action.REVIEW)
     form = BulkActionForm(request.POST)
-    query = request.POST.get("query", "")
+    # Re-encoded: the posted text goes into a Location header.
+    query = QueryDict(request.POST.get("query", "")[:4000]).urlencode()
     back = f"{reverse('records', args=[project.slug])}?{query}"
     if not form.is_valid():
         messages.error(request, f"Nothing done: {errors_text(form)}")
