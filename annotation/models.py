@@ -162,3 +162,26 @@ class Comment(models.Model):
 
     def __str__(self) -> str:
         return f"{'flag' if self.flag else 'comment'} on record {self.record_id}"
+
+
+class RecordAssignee(models.Model):
+    """A curator reserved a record for a named annotator: the queue serves it to them first and
+    to nobody else (other assignees of the same record share it, up to the overlap)."""
+
+    record = models.ForeignKey("curator.Record", on_delete=models.CASCADE, related_name="assignees")
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reserved_records"
+    )
+    assigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["record", "annotator"], name="record_assignee_once")
+        ]
+        indexes = [models.Index(fields=["annotator", "record"])]
+
+    def __str__(self) -> str:
+        return f"record {self.record_id} reserved for user {self.annotator_id}"

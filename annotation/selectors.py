@@ -279,21 +279,21 @@ def waiting_count(project: Project) -> int:
     return value
 
 
+def waiting_condition(project: Project) -> Q:
+    """What makes a record of `project` still want a label from someone (a condition on the
+    record row, so the data manager's "waiting" filter is exactly the queue's)."""
+    return Q(
+        split=Split.POOL,
+        claimed_count__lt=project.settings_obj.overlap,
+        # Generated items wait for curators; filtered-out records are out of the data.
+        review="",
+        filtered_by__isnull=True,
+    ) & ~Q(route=RoutingDecision.Decision.AUTO)  # an auto-accepted LLM label needs no person
+
+
 def waiting_records(project: Project):  # -> QuerySet[Record]
     """Pool records that still want a label from someone."""
-    overlap = project.settings_obj.overlap
-    return (
-        Record.objects.filter(
-            project=project,
-            split=Split.POOL,
-            claimed_count__lt=overlap,
-            # Generated items wait for curators; filtered-out records are out of the data.
-            review="",
-            filtered_by__isnull=True,
-        )
-        # Auto-accepted LLM labels need no person (spot checks are routed separately).
-        .exclude(route=RoutingDecision.Decision.AUTO)
-    )
+    return Record.objects.filter(waiting_condition(project), project=project)
 
 
 def records_handed_to(project: Project, user: User):  # -> QuerySet[Record]

@@ -22,7 +22,7 @@ def main() -> None:
         "--only",
         default="",
         help="comma-separated sections: import,labeling,embedding,round,"
-        "sampling,llm,llm_training,llm_flywheel,curation,flywheel (default: all)",
+        "sampling,llm,llm_training,llm_flywheel,curation,flywheel,data_manager (default: all)",
     )
     parser.add_argument(
         "--flywheel-seeds", type=int, default=0, help="seeds of the LLM flywheel (default 2)"
@@ -30,11 +30,15 @@ def main() -> None:
     parser.add_argument(
         "--quick", action="store_true", help="smoke-test settings where a section has them"
     )
+    parser.add_argument(
+        "--dm-records", type=int, default=1_000_000, help="records in the data manager's project"
+    )
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     setup_django()
     from bench import (
         curation,
+        data_manager,
         embedding,
         flywheel,
         imports,
@@ -61,6 +65,7 @@ def main() -> None:
         ("llm_flywheel", llm_flywheel, {"seeds": args.flywheel_seeds or None, "quick": args.quick}),
         ("curation", curation, {}),
         ("flywheel", flywheel, {}),
+        ("data_manager", data_manager, {"records": 20_000 if args.quick else args.dm_records}),
     ]:
         if only and name not in only:
             continue

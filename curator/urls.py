@@ -6,7 +6,7 @@ from annotation import views as annotation_views
 from curator.views import (
     auth,
     curation,
-    exports,
+    data_manager,
     health,
     held,
     jobs,
@@ -85,7 +85,10 @@ urlpatterns = [
         curation.filter_revert,
         name="filter-revert",
     ),
-    path("p/<slug:slug>/export/records.csv", exports.records_csv, name="export-records-csv"),
+    path("p/<slug:slug>/records/", data_manager.data_manager, name="records"),
+    path("p/<slug:slug>/records/bulk/", data_manager.records_bulk, name="records-bulk"),
+    path("p/<slug:slug>/records/count/", data_manager.records_count, name="records-count"),
+    path("p/<slug:slug>/export/", data_manager.export_download, name="export"),
     path(
         "p/<slug:slug>/held/<int:record_id>/clear/",
         held.held_record_clear,

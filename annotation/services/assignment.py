@@ -18,13 +18,12 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
-from annotation.models import Assignment
+from annotation.models import Assignment, RecordAssignee
 from annotation.selectors import waiting_records
 from curator.models import Project, Record, Split, User
+from curator.models.records import REQUEUED_PRIORITY
 
 RECLAIM_EVERY_SECONDS = 5
-# Above any sampling score (those are probabilities, entropies or distances): asked first.
-REQUEUED_PRIORITY = 1e6
 # How many times to retry when a candidate was taken between the SELECT and the claim.
 MAX_CLAIM_ATTEMPTS = 20
 
@@ -80,8 +79,26 @@ def _seen_by(user: User) -> Exists:
 
 
 def queue_for(project: Project, user: User):  # -> QuerySet[Record]
-    """Records this annotator could be given next, most useful first."""
-    return waiting_records(project).exclude(_seen_by(user)).order_by("-priority", "id")
+    """Records this annotator could be given next, most useful first. A record a curator
+    reserved for named annotators is served to them only."""
+    reserved = RecordAssignee.objects.filter(record=OuterRef("pk"))
+    return (
+        waiting_records(project)
+        .exclude(_seen_by(user))
+        .exclude(Exists(reserved) & ~Exists(reserved.filter(annotator=user)))
+        .order_by("-priority", "id")
+    )
+
+
+def _reserved_queue_for(project: Project, user: User):  # -> QuerySet[Record]
+    """The records of queue_for reserved for this annotator: they come before the rest."""
+    mine = RecordAssignee.objects.filter(record=OuterRef("pk"), annotator=user)
+    return (
+        waiting_records(project)
+        .exclude(_seen_by(user))
+        .filter(Exists(mine))
+        .order_by("-priority", "id")
+    )
 
 
 def _lease(record: Record, project: Project, user: User, lease: timedelta) -> Assignment:
@@ -133,9 +150,13 @@ def next_assignment(project: Project, user: User) -> Assignment | None:
     gold = _gold_check(project, user, lease)
     if gold is not None:
         return gold
+    # Only a person someone reserved records for pays for the second query.
+    reserved = RecordAssignee.objects.filter(annotator=user, record__project=project).exists()
     for _ in range(MAX_CLAIM_ATTEMPTS):
         with transaction.atomic():
             candidates = queue_for(project, user)
+            if reserved and _reserved_queue_for(project, user).exists():
+                candidates = _reserved_queue_for(project, user)
             if connection.features.has_select_for_update_skip_locked:
                 candidates = candidates.select_for_update(skip_locked=True, of=("self",))
             record = candidates.first()

@@ -51,7 +51,9 @@ CORRECTION = "correction"
 SPAN = "span"
 
 # Keys an export adds around the trainer's fields; an import of an export drops them.
-EXPORT_KEYS = ("record_id", "split", "annotation_id", "label_source", "content_hash")
+EXPORT_KEYS = (
+    "record_id", "split", "annotation_id", "label_source", "review", "held", "content_hash",
+)  # fmt: skip
 
 spec = get  # the older name
 

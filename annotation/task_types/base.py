@@ -243,10 +243,21 @@ class TaskType(ABC):
         """The inverse of export_row (export keys already dropped): a payload with its `label`,
         so that exported files import again."""
 
+    # Shapes a trainer reads (besides "full", every field export_row writes): shape name ->
+    # the row's fields it keeps. A row missing one of them (None), e.g. a tie where a DPO pair
+    # needs a chosen and a rejected response, is left out of that shape.
+    export_shapes: ClassVar[dict[str, tuple[str, ...]]] = {}
+
     def manifest_label(self, row: dict[str, Any]) -> str:
         """What an export manifest counts an exported row under ("" where labels are not
         counted one by one)."""
         return ""
+
+    def label_lookup(self, value: str) -> dict[str, Any] | None:
+        """ORM lookups on an annotation's `value` that select labels carrying the project label
+        `value` (the data manager's label filter); None where labels are not choices. Only
+        lookups PostgreSQL and SQLite both run (no JSON containment on SQLite)."""
+        return {"value": value} if self.uses_labels else None
 
     # --- showing --------------------------------------------------------------------------
 

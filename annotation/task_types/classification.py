@@ -23,6 +23,7 @@ from annotation.task_types.base import (
 
 
 class Classification(TaskType):
+    export_shapes = {"text_label": ("text", "label")}
     name = "classification"
     title = "Single-label classification"
     round_kinds = (CLASSIFIER,)

@@ -43,6 +43,11 @@ class Correction(TaskType):
     generators = (INSTRUCTION, REWRITE)
     record_votes_are_categories = False
     form_field = "text"
+    export_shapes = {"sft_messages": ("messages",), "prompt_response": ("prompt", "response")}
+
+    def label_lookup(self, value: str) -> dict[str, Any] | None:
+        return None  # a free text, not a choice
+
     suggestion_notice = (
         "The box holds a draft the LLM wrote: correct it, or submit it unchanged to accept it."
     )

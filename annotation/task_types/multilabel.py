@@ -3,6 +3,7 @@ project's label order, e.g. ["politics", "sports"]."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,6 +28,11 @@ class Multilabel(TaskType):
     prelabel_method = YES_NO_PER_LABEL
     agreement_per_unit = True
     form_field = "labels"
+    export_shapes = {"text_labels": ("text", "labels")}
+
+    def label_lookup(self, value: str) -> dict[str, Any] | None:
+        # The label as a JSON string inside the stored list: a text match both databases run.
+        return {"value__icontains": json.dumps(value)}
 
     def value_from_form(self, form: Mapping[str, Any]) -> Any:
         getlist = getattr(form, "getlist", None)

@@ -27,6 +27,11 @@ class Pairwise(TaskType):
     round_kinds = (DPO, REWARD)
     judge_labels = True
     form_field = "choice"
+    # Ties have no chosen response: the DPO shape leaves them out.
+    export_shapes = {"dpo": ("prompt", "chosen", "rejected")}
+
+    def label_lookup(self, value: str) -> dict[str, Any] | None:
+        return {"value__choice": value}  # "a", "b" or "tie"
 
     def import_example(self, labels: Labels, text_field: str = "text") -> dict[str, Any]:
         return {

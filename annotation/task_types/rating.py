@@ -35,6 +35,13 @@ class Rating(TaskType):
     generation = LABELED_TEXT
     generators = (INSTRUCTION, REWRITE, ADVERSARIAL, GROUNDED)
     form_field = "rating"
+    export_shapes = {"text_rating": ("text", "rating")}
+
+    def label_lookup(self, value: str) -> dict[str, Any] | None:
+        try:
+            return {"value": int(value)}  # stored as a number
+        except ValueError:
+            return None
 
     def check_labels(self, labels: Labels) -> None:
         try:

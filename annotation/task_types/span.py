@@ -44,6 +44,12 @@ class Span(TaskType):
     agreement_needs_text = True
     record_votes_are_categories = False
     form_field = "spans"
+    export_shapes = {"text_spans": ("text", "spans")}
+
+    def label_lookup(self, value: str) -> dict[str, Any] | None:
+        # A span tagged `value` inside the stored list, as its JSON text; the two databases write
+        # it alike (`"label": "X"`), so a text match finds it on both.
+        return {"value__icontains": f'"label": {json.dumps(value)}'}
 
     def import_example(self, labels: Labels, text_field: str = "text") -> dict[str, Any]:
         tag = label_values(labels)[0] if labels else ""

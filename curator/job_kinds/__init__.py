@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from curator.value_rules import MAX_SEED, Rule, parse_fields, whole
+from curator.value_rules import MAX_SEED, Rule, list_of, parse_fields, whole
 
 if TYPE_CHECKING:
     from curator.models import Project
@@ -38,6 +38,18 @@ CHUNK_SIZE = whole(1, 10_000)
 SEED = whole(0, MAX_SEED)
 MAX_NEW_TOKENS = whole(1, 4096)
 RECORD_ID = whole(1, 2**63 - 1)
+# A job on chosen records (the data manager's "start a model job on them"): ids in its params.
+MAX_RECORD_IDS = 10_000
+
+
+def _record_ids(value: Any) -> list[int]:
+    ids = list_of(RECORD_ID, MAX_RECORD_IDS)(value)
+    if not ids:
+        raise ValueError("must name at least one record")  # empty would mean "every record"
+    return ids
+
+
+RECORD_IDS = _record_ids
 
 ParamsCheck = Callable[["Project", Mapping[str, Any]], None]
 

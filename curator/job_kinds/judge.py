@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from annotation import task_types
 from curator import value_rules as rules
-from curator.job_kinds import CHUNK_SIZE, JobKind
+from curator.job_kinds import CHUNK_SIZE, RECORD_IDS, JobKind
 
 # It judges any record holding a prompt and two responses (or one, pointwise), whatever the
 # project; its verdicts are labels (suggestions) only where the task compares two responses.
@@ -23,6 +23,7 @@ PARAMS = {
     "judges": rules.list_of(rules.optional(rules.text(300)), 8),
     "scale": rules.whole(2, 10),
     "chunk_size": CHUNK_SIZE,
+    "record_ids": RECORD_IDS,  # only these records (a data manager selection)
 }
 
 

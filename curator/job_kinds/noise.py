@@ -26,4 +26,5 @@ KIND = JobKind(
     task_types=TASK_TYPES,
     results=(ResultLink("data", "Suspected label errors", per_job=False),),
     records_via="noise_flags__job",
+    card_template="curator/job_cards/noise.html",
 )

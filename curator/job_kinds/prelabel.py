@@ -7,7 +7,15 @@ from typing import TYPE_CHECKING, Any
 
 from annotation import task_types
 from curator import value_rules as rules
-from curator.job_kinds import CHUNK_SIZE, MAX_NEW_TOKENS, SEED, JobKind, KindUnfit, ResultLink
+from curator.job_kinds import (
+    CHUNK_SIZE,
+    MAX_NEW_TOKENS,
+    RECORD_IDS,
+    SEED,
+    JobKind,
+    KindUnfit,
+    ResultLink,
+)
 
 if TYPE_CHECKING:
     from curator.models import Project
@@ -37,6 +45,7 @@ PARAMS = {
     "user_template": rules.text(2000),
     "chunk_size": CHUNK_SIZE,
     "max_new_tokens": MAX_NEW_TOKENS,
+    "record_ids": RECORD_IDS,  # only these records (a data manager selection)
 }
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from curator import value_rules as rules
-from curator.job_kinds import CHUNK_SIZE, JobKind, ResultLink
+from curator.job_kinds import CHUNK_SIZE, RECORD_IDS, JobKind, ResultLink
 
 KIND = JobKind(
     name="toxicity",
@@ -14,6 +14,7 @@ KIND = JobKind(
         "threshold": rules.between(0, 1),
         "rescore": rules.boolean,
         "chunk_size": CHUNK_SIZE,
+        "record_ids": RECORD_IDS,  # only these records (a data manager selection)
     },
     startable=True,
     card_template="curator/job_cards/toxicity.html",

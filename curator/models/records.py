@@ -14,6 +14,11 @@ def payload_text(payload: Any, field: str = "text") -> str:
     return value if isinstance(value, str) else str(value)
 
 
+# Above any sampling score (those are probabilities, entropies or distances): a record with this
+# priority is asked first. A curator's "send to the queue first" and a send-back set it.
+REQUEUED_PRIORITY = 1e6
+
+
 class Split(models.TextChoices):
     POOL = "pool", "Pool"  # unlabeled or being labeled; what the queue serves
     TRAIN = "train", "Train"  # labeled outside the queue, used for training as is
@@ -87,6 +92,9 @@ class Record(models.Model):
         ]
         indexes = [
             models.Index(fields=["project", "split", "-priority", "id"], name="record_queue_order"),
+            # The data manager's sort by priority over every split (read backwards for "high
+            # first").
+            models.Index(fields=["project", "priority", "id"], name="record_priority_order"),
             models.Index(
                 fields=["created_by_job", "review"],
                 condition=~Q(review=""),
@@ -158,6 +166,8 @@ class Score(models.Model):
                 fields=["record", "kind", "model_identity"], name="score_natural_key"
             )
         ]
+        # The data manager's sort by a score: records in value order, one page at a time.
+        indexes = [models.Index(fields=["kind", "value"], name="score_kind_value")]
 
     def __str__(self) -> str:
         return f"{self.kind}={self.value:.4f} for record {self.record_id}"

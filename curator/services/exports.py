@@ -18,6 +18,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from annotation import task_types
@@ -33,12 +34,16 @@ FILENAMES = {"jsonl": "data.jsonl", "csv": "data.csv", "parquet": "data.parquet"
 
 
 def labeled_rows(
-    project: Project, split: str | None = None, round_: Round | None = None
+    project: Project,
+    split: str | None = None,
+    round_: Round | None = None,
+    records: QuerySet[Record] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """One dict per labeled record, in record order: the consensus label as the trainer of the
     task type wants it (text/label, prompt/chosen/rejected, prompt/response with messages...),
-    with the record and annotation ids that let any row be traced back. With `round_`, exactly
-    that round's training snapshot."""
+    with the record and annotation ids that let any row be traced back, the label's source and
+    the record's review state and hold. With `round_`, exactly that round's training snapshot;
+    with `records` (the data manager's filter), only those records."""
     if round_ is not None:
         chosen = {
             record_id: (annotation_id, label)
@@ -49,19 +54,20 @@ def labeled_rows(
     else:
         chosen = {**training_labels(project), **gold_annotations(project)}
     field = project.settings_obj.text_field
-    records = Record.objects.filter(project=project, pk__in=list(chosen)).order_by("id")
+    rows = Record.objects.filter(project=project, pk__in=list(chosen)).order_by("id")
     if split:
-        records = records.filter(split=split)
-    iterator = records.values_list("id", "split", "payload", "content_hash").iterator(
-        chunk_size=CHUNK
-    )
+        rows = rows.filter(split=split)
+    if records is not None:
+        rows = rows.filter(pk__in=records.values("pk"))
+    columns = ("id", "split", "payload", "content_hash", "review", "held")
+    iterator = rows.values_list(*columns).iterator(chunk_size=CHUNK)
     while batch := list(islice(iterator, CHUNK)):
         values, sources = {}, {}
         for pk, value, source in Annotation.objects.filter(
             pk__in=[chosen[row[0]][0] for row in batch]
         ).values_list("id", "value", "source"):
             values[pk], sources[pk] = value, source
-        for record_id, record_split, payload, digest in batch:
+        for record_id, record_split, payload, digest, review, held in batch:
             annotation_id = chosen[record_id][0]
             row = task_types.export_row(project.task_type, payload, values[annotation_id], field)
             yield {
@@ -70,6 +76,8 @@ def labeled_rows(
                 **row,
                 "annotation_id": annotation_id,
                 "label_source": sources[annotation_id],
+                "review": review,
+                "held": held,
                 "content_hash": digest,
             }
 
@@ -78,28 +86,61 @@ def _flat(value: Any) -> Any:
     return json.dumps(value, ensure_ascii=False) if isinstance(value, list | dict) else value
 
 
+SHAPE_KEEPS = ("record_id",)  # every shape keeps the id a row is traced back by
+
+
+def shapes(task_type: str) -> dict[str, str]:
+    """Shapes an export of this task type can take: name -> the fields it writes."""
+    task = task_types.get(task_type)
+    return {"full": "every field, with provenance",
+            **{name: ", ".join(keep) for name, keep in task.export_shapes.items()}}  # fmt: skip
+
+
+def shaped(row: dict[str, Any], task_type: str, shape: str) -> dict[str, Any] | None:
+    """The row cut to one of the task type's shapes; None where it lacks a field of the shape
+    (a tie has no chosen response), so the shape leaves it out."""
+    if shape == "full":
+        return row
+    keep = task_types.get(task_type).export_shapes[shape]
+    if any(row.get(key) is None for key in keep):
+        return None
+    return {key: row[key] for key in (*SHAPE_KEEPS, *keep)}
+
+
 def export_write(
     project: Project,
     directory: Path,
     fmt: str = "jsonl",
     round_: Round | None = None,
     split: str | None = None,
+    records: QuerySet[Record] | None = None,
+    shape: str = "full",
+    filters: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Write the export and its manifest into `directory`; returns the manifest."""
+    """Write the export and its manifest into `directory`; returns the manifest.
+
+    `records` limits it to a filtered set (the data manager's; `filters` describes it in the
+    manifest), and `shape` cuts rows to what one trainer reads (`shapes`).
+    """
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}")
+    if shape not in shapes(project.task_type):
+        raise ValueError(f"shape must be one of {', '.join(shapes(project.task_type))}")
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / FILENAMES[fmt]
-    rows = labeled_rows(project, split=split, round_=round_)
+    rows = labeled_rows(project, split=split, round_=round_, records=records)
     counts: Counter = Counter()
     record_ids: list[int] = []
     task = task_types.get(project.task_type)
 
     def counted(source: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         for row in source:
+            out = shaped(row, project.task_type, shape)
+            if out is None:
+                continue
             counts[task.manifest_label(row)] += 1
             record_ids.append(row["record_id"])
-            yield row
+            yield out
 
     if fmt == "jsonl":
         with target.open("w", encoding="utf-8") as handle:
@@ -133,6 +174,8 @@ def export_write(
             else None
         ),
         "split": split,
+        "shape": shape,
+        "filters": filters or {},
         "format": fmt,
         "file": target.name,
         "rows": len(record_ids),

@@ -21,7 +21,10 @@ ENDPOINTS = [
     ("get", "/p/{slug}/jobs/{job}/", "member"),
     ("get", "/p/{slug}/held/", "curator"),
     ("post", "/p/{slug}/held/{record}/clear/", "curator"),
-    ("get", "/p/{slug}/export/records.csv", "curator"),
+    ("get", "/p/{slug}/export/?output=csv&shape=full", "curator"),
+    ("get", "/p/{slug}/records/", "member"),  # annotators: the records they labeled
+    ("get", "/p/{slug}/records/count/", "member"),
+    ("post", "/p/{slug}/records/bulk/", "curator"),
     ("get", "/p/{slug}/settings/", "admin"),
     ("post", "/p/{slug}/settings/", "admin"),
     ("get", "/api/schema/", "public"),  # the OpenAPI schema holds no data

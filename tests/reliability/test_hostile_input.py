@@ -143,6 +143,7 @@ def test_truncated_and_huge_line_uploads_fail_cleanly(project):
 def test_csv_export_neutralises_formulas_and_keeps_the_text(client, project, curator_user):
     import csv
     import io
+    import zipfile
 
     from curator.exporting import neutralise
 
@@ -155,9 +156,10 @@ def test_csv_export_neutralises_formulas_and_keeps_the_text(client, project, cur
     ]
     run_import(project, as_jsonl(rows), split="train")
     client.force_login(curator_user)
-    response = client.get(f"/p/{project.slug}/export/records.csv")
-    assert response.status_code == 200 and response["Content-Type"] == "text/csv"
-    parsed = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    response = client.get(f"/p/{project.slug}/export/?output=csv&shape=full")
+    assert response.status_code == 200 and response["Content-Type"] == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+    parsed = list(csv.DictReader(io.StringIO(archive.read("data.csv").decode())))
     assert [r["text"] for r in parsed] == [neutralise(r["text"]) for r in rows]
     assert parsed[0]["text"] == '\'=HYPERLINK("http://evil","click")'
     assert parsed[4]["text"] == 'plain, with "quotes" and\nnewline'

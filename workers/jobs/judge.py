@@ -47,6 +47,8 @@ def plan(job: Job) -> list[int]:
     job.params = params
     fields = _fields(job)
     records = Record.objects.filter(project=job.project)
+    if job.params.get("record_ids"):  # a curator's choice in the data manager
+        records = records.filter(pk__in=job.params["record_ids"])
     if _pointwise(job):
         records = records.filter(payload__has_key=fields["response_field"])
     else:

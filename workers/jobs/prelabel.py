@@ -145,9 +145,11 @@ def plan(job: Job) -> list[int]:
     Job.objects.filter(pk=job.pk).update(params=params, model_identity={"llm": llm.identity})
     job.params = params
     human = Annotation.objects.filter(record=OuterRef("pk"), source=Source.HUMAN)
+    records = Record.objects.filter(project=project, split=Split.POOL, route="")
+    if job.params.get("record_ids"):  # a curator's choice in the data manager
+        records = records.filter(pk__in=job.params["record_ids"])
     return list(
-        Record.objects.filter(project=project, split=Split.POOL, route="")
-        .exclude(Exists(human))
+        records.exclude(Exists(human))
         .order_by("-priority", "id")
         .values_list("id", flat=True)[: int(params["limit"])]
     )

@@ -29,6 +29,8 @@ def plan(job: Job) -> list[int]:
     job.params = params
     scored = Score.objects.filter(record=OuterRef("pk"), kind=KIND, model_identity=scorer.identity)
     records = Record.objects.filter(project=job.project)
+    if job.params.get("record_ids"):
+        records = records.filter(pk__in=job.params["record_ids"])
     if not job.params.get("rescore"):
         records = records.exclude(Exists(scored))
     return list(records.order_by("id").values_list("id", flat=True))
