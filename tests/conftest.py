@@ -7,6 +7,7 @@ started here against the test database; nothing runs in eager mode.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -193,12 +194,18 @@ class WorkerProcess:
         self.process.wait(timeout=20)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
+        """A warm shutdown, then whatever is left of the group (the embedded beat process
+        outlives its worker otherwise) is killed."""
+        if self.process is None:
+            return
+        if self.process.poll() is None:
             self.process.terminate()
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        with contextlib.suppress(ProcessLookupError):  # the whole group is gone already
+            os.killpg(self.process.pid, signal.SIGKILL)
+        if self.process.poll() is None:
+            self.process.wait(timeout=20)
 
 
 @pytest.fixture(scope="session")
