@@ -22,6 +22,49 @@ from bench.common import OUT, ROOT, setup_django, table
 # The probes of issue 15, by category: each a reliability test (its name, a substring) that
 # sends the category's hostile inputs and asserts a 4xx and nothing stored.
 PROBES = {
+    "password guessing throttled and audited on every log-in path": [
+        "test_thirty_wrong_passwords_on_the_token_endpoint",
+        "test_admin_login_is_throttled",
+        "test_the_wait_grows_with_each_failure",
+        "test_guessing_the_old_password_on_the_account_page",
+    ],
+    "lock-outs as a denial of service": [
+        "test_an_attacker_failing_with_the_victims_username",
+        "test_invented_usernames_from_one_address",
+        "test_forwarded_for_is_believed_only_from_a_configured_proxy",
+        "test_hostile_usernames_are_refused",
+    ],
+    "tokens: 401 challenge, expiry, revocation, rotation": [
+        "test_anonymous_api_calls_get_401",
+        "test_tokens_expire",
+        "test_a_user_creates_and_revokes_a_token",
+        "test_changing_the_password_revokes_the_token",
+        "test_a_password_changed_anywhere_revokes",
+        "test_password_rules_apply",
+        "test_non_staff_users_are_turned_away_from_the_admin",
+    ],
+    "Content-Security-Policy": [
+        "test_pages_carry_a_content_security_policy",
+        "test_no_template_has_inline_handlers",
+        "test_member_roles_and_the_account_page_work_under_the_policy",
+    ],
+    "blind gold and spot checks": [
+        "test_annotators_cannot_tell_gold_or_spot_checks",
+        "test_spot_check_figures_are_not_live_feedback",
+    ],
+    "other people's labels and gold references": [
+        "test_annotators_cannot_read_other_peoples_labels",
+        "test_llm_evaluation_samples_of_gold_are_for_curators",
+    ],
+    "tracebacks and server paths": [
+        "test_failed_job_tracebacks_are_for_admins_only",
+        "test_import_jobs_never_show_the_server_side_upload_path",
+    ],
+    "prompt injection goes to a person": [
+        "test_the_detector_finds_instructions",
+        "test_a_distrusted_confidence_always_asks_a_person",
+        "test_prelabel_sends_injected_records_to_people",
+    ],
     "CSV formula injection": ["test_csv_export_defuses"],
     "non-finite / huge seconds": ["test_non_finite_or_huge_seconds"],
     "project settings validation": ["test_api_project_settings_are_checked"],

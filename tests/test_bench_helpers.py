@@ -41,3 +41,21 @@ def test_throughput_leaves_out_the_warm_up_steps():
     assert figures["seconds_per_step"] == pytest.approx(1.0)
     with pytest.raises(ValueError, match="past the warm-up"):
         window_throughput(marks[:1], warmup=1)
+
+
+def test_every_reliability_probe_names_a_test_that_exists() -> None:
+    # A renamed test would otherwise show as "0 attempted / 0 failed": a silent gap.
+    import re
+    from pathlib import Path
+
+    from bench.reliability import PROBES
+
+    folder = Path(__file__).parent / "reliability"
+    tests = [
+        name
+        for path in folder.glob("test_*.py")
+        for name in re.findall(r"^def (test_\w+)", path.read_text(), re.M)
+    ]
+    for category, names in PROBES.items():
+        for name in names:
+            assert any(name in test for test in tests), f"{category}: no test matches {name}"
