@@ -32,9 +32,7 @@ from django.db import transaction
 
 from annotation import task_types
 from annotation.labels import training_labels
-from annotation.models import Annotation, Source
 from curator.algorithms import curation, judging
-from curator.hashing import content_hash
 from curator.models import (
     Document,
     Job,
@@ -42,9 +40,7 @@ from curator.models import (
     Origin,
     Project,
     Record,
-    ReviewState,
     Round,
-    Split,
 )
 from curator.models.records import (
     AGREEMENT_KIND,
@@ -58,6 +54,7 @@ from workers.inference.encoder import get_encoder
 from workers.inference.toxicity import get_toxicity_scorer
 from workers.jobs import generate_instructions
 from workers.jobs.fanout import FannedOut
+from workers.jobs.generated_items import generated_item_store, seed_failed
 from workers.jobs.project_llm import job_llm
 from workers.jobs.reward_scores import reward_scores_store
 from workers.jobs.scores import scores_store
@@ -357,33 +354,22 @@ def _store(job: Job, items: list[GeneratedItem]) -> None:
         for seed_id, text, intended, messages, citation in items:
             if text is None or intended is None:  # a usable text always has its intended label
                 if seed_id is not None:
-                    # Nothing usable came back; the edge to itself marks the seed as done.
-                    LineageEdge.objects.get_or_create(
-                        parent_id=seed_id, child_id=seed_id, operation="generate-failed", job=job
-                    )
+                    seed_failed(job, seed_id)
                 continue
-            payload = {field: text}
-            record, is_new = Record.objects.get_or_create(
-                project=project,
-                content_hash=content_hash(payload),
-                defaults={
-                    "payload": payload,
-                    "origin": origin,
-                    "split": Split.POOL,
-                    "created_by_job": job,
-                    "review": ReviewState.PENDING,
-                    "source": {"generator": generator, "seed": seed_id,
-                               "prompt": messages[-1]["content"], **citation},
+            record = generated_item_store(
+                job,
+                payload={field: text},
+                origin=origin,
+                source={
+                    "generator": generator,
+                    "seed": seed_id,
+                    "prompt": messages[-1]["content"],
+                    **citation,
                 },
-            )  # fmt: skip
-            if seed_id is not None:
-                LineageEdge.objects.get_or_create(
-                    parent_id=seed_id, child=record, operation=generator, job=job
-                )
-            if is_new:
-                Annotation.objects.create(
-                    record=record, project=project, value=intended, source=Source.LLM, job=job
-                )
+                seed_id=seed_id,
+                intended=intended,
+            )
+            if record is not None:
                 created.append((record, intended))
     if created:
         _score(job, created)

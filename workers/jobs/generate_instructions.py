@@ -28,13 +28,12 @@ import torch
 from django.db import transaction
 
 from annotation import task_types
-from annotation.models import Annotation, Source
 from curator.algorithms import curation, judging
-from curator.hashing import content_hash
-from curator.models import Job, LineageEdge, Origin, Record, ReviewState, Split
+from curator.models import Job, LineageEdge, Origin, Record
 from curator.models.records import QUALITY_KIND, TOXICITY_KIND
 from curator.selectors import training_prompts
 from workers.inference.toxicity import get_toxicity_scorer
+from workers.jobs.generated_items import generated_item_store, seed_failed
 from workers.jobs.project_llm import job_llm
 from workers.jobs.reward_scores import reward_scores_store
 from workers.jobs.scores import scores_store
@@ -59,7 +58,6 @@ QUALITY_RUBRIC = (
 EXAMPLES = 3  # seed prompts shown to the instruction generator, the unit's own among them
 MAX_PROMPT_CHARS = 600
 MAX_RESPONSE_CHARS = 4000
-FAILED = "generate-failed"
 # Dedup compares prompts: two items answering the same request teach the same thing.
 DEDUP_FIELD = "prompt"
 
@@ -177,42 +175,30 @@ def _store(
         for seed_id in seeds:
             request, prompt, response = answered.get(seed_id, (None, "", ""))
             if request is None or not response:
-                # Nothing usable came back; the edge to itself marks the seed as done.
-                LineageEdge.objects.get_or_create(
-                    parent_id=seed_id, child_id=seed_id, operation=FAILED, job=job
-                )
+                seed_failed(job, seed_id)
                 continue
             payload = {"prompt": prompt, "draft": response}
-            record, is_new = Record.objects.get_or_create(
-                project=project,
-                content_hash=content_hash(payload),
-                defaults={
-                    "payload": payload,
-                    "origin": origin,
-                    "split": Split.POOL,
-                    "created_by_job": job,
-                    "review": ReviewState.PENDING,
-                    "source": {
-                        "generator": generator, "seed": seed_id,
-                        "examples": companions.get(seed_id, []),
-                        "prompt": request[-1]["content"], "llm": params["llm"],
-                        "llm_version": params.get("llm_version"),
-                        "temperature": float(params["temperature"]),
-                        "max_new_tokens": int(params["max_new_tokens"]),
-                        "response_max_new_tokens": int(params["response_max_new_tokens"]),
-                    },
+            record = generated_item_store(
+                job,
+                payload=payload,
+                origin=origin,
+                source={
+                    "generator": generator,
+                    "seed": seed_id,
+                    "examples": companions.get(seed_id, []),
+                    "prompt": request[-1]["content"],
+                    "llm": params["llm"],
+                    "llm_version": params.get("llm_version"),
+                    "temperature": float(params["temperature"]),
+                    "max_new_tokens": int(params["max_new_tokens"]),
+                    "response_max_new_tokens": int(params["response_max_new_tokens"]),
                 },
-            )  # fmt: skip
-            LineageEdge.objects.get_or_create(
-                parent_id=seed_id, child=record, operation=generator, job=job
-            )
-            if is_new:
+                seed_id=seed_id,
                 # The LLM's response is its draft and its suggested label: approving it as is
                 # trains on it unedited.
-                intended = task.clean(project.labels, payload, {"text": response})
-                Annotation.objects.create(
-                    record=record, project=project, value=intended, source=Source.LLM, job=job
-                )
+                intended=task.clean(project.labels, payload, {"text": response}),
+            )
+            if record is not None:
                 created.append((record.pk, prompt, response))
     if created:
         _score(job, created)

@@ -1,0 +1,57 @@
+"""Writing what a generation job made: a pending record for curators, its lineage edge to the
+seed it came from, and the model's label as an LLM annotation. One place for every generator
+(label-set texts in `generate`, instruction items in `generate_instructions`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from annotation.models import Annotation, Source
+from curator.hashing import content_hash
+from curator.models import Job, LineageEdge, Origin, Record, ReviewState, Split
+
+# The operation of a seed's edge to itself: nothing usable came back, and the seed is done (a
+# redelivered chunk does not ask the model again).
+FAILED = "generate-failed"
+
+
+def seed_failed(job: Job, seed_id: int) -> None:
+    LineageEdge.objects.get_or_create(
+        parent_id=seed_id, child_id=seed_id, operation=FAILED, job=job
+    )
+
+
+def generated_item_store(
+    job: Job,
+    *,
+    payload: dict[str, Any],
+    origin: Origin,
+    source: dict[str, Any],
+    seed_id: int | None,
+    intended: Any,
+) -> Record | None:
+    """The item as a pending pool record (content-addressed, so a second delivery writes
+    nothing twice), linked to its seed; None when that content was there already."""
+    project = job.project
+    record, is_new = Record.objects.get_or_create(
+        project=project,
+        content_hash=content_hash(payload),
+        defaults={
+            "payload": payload,
+            "origin": origin,
+            "split": Split.POOL,
+            "created_by_job": job,
+            "review": ReviewState.PENDING,
+            "source": source,
+        },
+    )
+    if seed_id is not None:
+        LineageEdge.objects.get_or_create(
+            parent_id=seed_id, child=record, operation=job.params["generator"], job=job
+        )
+    if not is_new:
+        return None
+    Annotation.objects.create(
+        record=record, project=project, value=intended, source=Source.LLM, job=job
+    )
+    return record
