@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from annotation import selectors as annotation_selectors
 from annotation import task_types
+from annotation.forms import CommentForm, LabelForm, SkipForm
 from annotation.models import Annotation, Assignment, Source
 from annotation.services.annotations import (
     annotation_revise,
@@ -27,6 +28,7 @@ from curator.models import Project, Record
 from curator.permissions import Action
 from curator.views.access import project_for
 from curator.views.common import keyset_param
+from curator.views.forms import errors_text
 
 SKIP_REASONS = [
     ("unclear", "Unclear / ambiguous"),
@@ -35,13 +37,6 @@ SKIP_REASONS = [
     ("expertise", "Needs expertise I lack"),
 ]
 HISTORY_PAGE = 50
-
-
-def _seconds(request: HttpRequest) -> float | None:
-    try:
-        return float(request.POST.get("seconds") or 0) or None
-    except ValueError:
-        return None
 
 
 def _next_card(
@@ -160,17 +155,16 @@ def _own_annotation(request: HttpRequest, project: Project, annotation_id: int) 
 def submit(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
     project = project_for(request.user, slug, Action.ANNOTATE)
     assignment = _own_assignment(request, project, assignment_id)
-    try:
-        suggestion = int(request.POST.get("suggestion") or 0) or None
-    except ValueError:
-        suggestion = None
+    form = LabelForm(request.POST, task_type=project.task_type)
+    if not form.is_valid():
+        return _next_card(request, project, error=errors_text(form))
     try:
         annotation_submit(
             assignment=assignment,
             user=request.user,
-            value=task_types.value_from_form(project.task_type, request.POST),
-            seconds_spent=_seconds(request),
-            suggestion_id=suggestion,
+            value=form.cleaned_data["value"],
+            seconds_spent=form.cleaned_data["seconds"],
+            suggestion_id=form.cleaned_data["suggestion"],
         )
     except ValidationError as error:
         return _next_card(request, project, error=" ".join(error.messages))
@@ -182,7 +176,10 @@ def submit(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
 def skip(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
     project = project_for(request.user, slug, Action.ANNOTATE)
     assignment = _own_assignment(request, project, assignment_id)
-    assignment_skip(assignment, reason=request.POST.get("reason", ""))
+    form = SkipForm(request.POST)
+    if not form.is_valid():
+        return _next_card(request, project, error=errors_text(form))
+    assignment_skip(assignment, reason=form.cleaned_data["reason"])
     return _next_card(request, project)
 
 
@@ -191,12 +188,14 @@ def skip(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
 def comment(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
     project = project_for(request.user, slug, Action.ANNOTATE)
     assignment = _own_assignment(request, project, assignment_id)
-    flag = request.POST.get("flag") in ("on", "1", "true")
+    form = CommentForm(request.POST)
+    if not form.is_valid():
+        return _next_card(request, project, error=errors_text(form))
+    flag = form.cleaned_data["flag"]
     try:
         comment_add(
-            record=assignment.record, user=request.user, text=request.POST.get("text", ""),
-            flag=flag,
-        )  # fmt: skip
+            record=assignment.record, user=request.user, text=form.cleaned_data["text"], flag=flag
+        )
     except ValidationError as error:
         return _next_card(request, project, error=" ".join(error.messages))
     notice = "Flagged for a curator." if flag else "Comment saved."
@@ -231,19 +230,30 @@ def edit(request: HttpRequest, slug: str, annotation_id: int) -> HttpResponse:
 def revise(request: HttpRequest, slug: str, annotation_id: int) -> HttpResponse:
     project = project_for(request.user, slug, Action.ANNOTATE)
     annotation = _own_annotation(request, project, annotation_id)
+    form = LabelForm(request.POST, task_type=project.task_type)
+    if not form.is_valid():
+        return _revise_refused(request, project, annotation, errors_text(form))
     try:
         annotation_revise(
             annotation=annotation,
             user=request.user,
-            value=task_types.value_from_form(project.task_type, request.POST),
-            seconds_spent=_seconds(request),
+            value=form.cleaned_data["value"],
+            seconds_spent=form.cleaned_data["seconds"],
         )
     except ValidationError as error:
-        if not request.htmx:
-            messages.error(request, " ".join(error.messages))
-            return redirect("annotate", slug=project.slug)
-        return _revise_card(request, project, annotation, error=" ".join(error.messages))
+        return _revise_refused(request, project, annotation, " ".join(error.messages))
     return _next_card(request, project, notice="Label changed; the old one is kept in history.")
+
+
+def _revise_refused(
+    request: HttpRequest, project: Project, annotation: Annotation, error: str
+) -> HttpResponse:
+    """A refused change: the same label's card again with the reason (the page, for a plain
+    form post)."""
+    if not request.htmx:
+        messages.error(request, error)
+        return redirect("annotate", slug=project.slug)
+    return _revise_card(request, project, annotation, error=error)
 
 
 @login_required
