@@ -68,8 +68,8 @@ lint: install
 TYPED := curator/algorithms curator/errors.py curator/json_values.py curator/value_rules.py curator/hashing.py \
 	curator/charts.py curator/celery.py curator/models annotation/models.py annotation/task_types \
 	annotation/agreement.py annotation/consensus.py annotation/labels.py annotation/selectors.py \
-	curator/selectors.py curator/model_version_selectors.py curator/lineage.py curator/job_kinds \
-	curator/record_selectors.py \
+	curator/selectors.py curator/model_version_selectors.py curator/curation_selectors.py \
+	curator/record_selectors.py curator/lineage.py curator/job_kinds \
 	curator/round_kinds curator/services annotation/services workers/runtime.py workers/jobs \
 	workers/inference
 

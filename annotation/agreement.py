@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import combinations
 from typing import Any, Literal
 
@@ -38,17 +38,17 @@ class PairAgreement:
     observed: float
 
 
-@dataclass
+@dataclass(frozen=True)
 class AgreementReport:
     level: str
-    units: int = 0  # units rated by two coders or more: the only ones agreement can use
-    coders: int = 0
-    observed: float | None = None  # share of agreeing coder pairs over those units
-    fleiss_kappa: float | None = None
-    fleiss_units: int = 0
-    alpha: float | None = None
-    pairs: list[PairAgreement] = field(default_factory=list)
-    per_label: dict[str, float | None] = field(default_factory=dict)
+    units: int  # units rated by two coders or more: the only ones agreement can use
+    coders: int
+    observed: float | None  # share of agreeing coder pairs over those units
+    fleiss_kappa: float | None
+    fleiss_units: int
+    alpha: float | None
+    pairs: list[PairAgreement]
+    per_label: dict[str, float | None]
 
 
 def _finite(value: float) -> float | None:
@@ -147,14 +147,18 @@ def observed_agreement(ratings: list[Rating]) -> float | None:
 
 def agreement_report(ratings: list[Rating], level: str = "nominal") -> AgreementReport:
     multi = [coders for coders in _by_unit(ratings).values() if len(coders) >= 2]
-    report = AgreementReport(level=level, units=len(multi))
-    report.coders = len({rating.coder for rating in ratings})
-    report.observed = observed_agreement(ratings)
-    report.alpha = krippendorff_alpha(ratings, level)
-    report.fleiss_kappa, report.fleiss_units = fleiss(ratings)
-    report.pairs = cohen_pairs(ratings, level)
-    report.per_label = per_label_alpha(ratings, level)
-    return report
+    fleiss_kappa, fleiss_units = fleiss(ratings)
+    return AgreementReport(
+        level=level,
+        units=len(multi),
+        coders=len({rating.coder for rating in ratings}),
+        observed=observed_agreement(ratings),
+        fleiss_kappa=fleiss_kappa,
+        fleiss_units=fleiss_units,
+        alpha=krippendorff_alpha(ratings, level),
+        pairs=cohen_pairs(ratings, level),
+        per_label=per_label_alpha(ratings, level),
+    )
 
 
 def per_label_alpha(ratings: list[Rating], level: str = "nominal") -> dict[str, float | None]:

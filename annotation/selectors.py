@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -87,17 +87,17 @@ def usernames(ids: set[int] | list[int]) -> dict[int, str]:
     return dict(User.objects.filter(pk__in=list(ids)).values_list("pk", "username"))
 
 
-@dataclass
+@dataclass(frozen=True)
 class AnnotatorFigures:
     user_id: int
     username: str
-    labels: int = 0
-    median_seconds: float | None = None
-    suggestions_shown: int = 0
-    suggestions_accepted: int = 0
-    gold_checked: int = 0
-    gold_correct: int = 0
-    competence: float | None = None
+    labels: int
+    median_seconds: float | None
+    suggestions_shown: int
+    suggestions_accepted: int
+    gold_checked: int
+    gold_correct: int
+    competence: float | None
 
     @property
     def gold_accuracy(self) -> float | None:
@@ -112,29 +112,41 @@ class AnnotatorFigures:
         )
 
 
+@dataclass
+class _Tally:
+    """One annotator's counts while they are gathered; frozen into AnnotatorFigures."""
+
+    labels: int = 0
+    seconds: list[float] = field(default_factory=list)
+    suggestions_shown: int = 0
+    suggestions_accepted: int = 0
+    gold_checked: int = 0
+    gold_correct: int = 0
+    competence: float | None = None
+
+
 def annotator_figures(project: Project) -> list[AnnotatorFigures]:
     """Per annotator: labels, speed, suggestion acceptance, gold accuracy, competence."""
     task = task_types.get(project.task_type)
-    figures: dict[int, AnnotatorFigures] = {}
-    seconds: dict[int, list[float]] = defaultdict(list)
+    tallies: dict[int, _Tally] = defaultdict(_Tally)
     for author_id, spent, accepted in Annotation.objects.filter(
         project=project, source=Source.HUMAN, supersedes__isnull=True
     ).values_list("author_id", "seconds_spent", "suggestion_accepted"):
-        row = figures.setdefault(author_id, AnnotatorFigures(author_id, ""))
-        row.labels += 1
-        if spent is not None and seconds_usable(spent):
-            seconds[author_id].append(spent)
+        tally = tallies[author_id]
+        tally.labels += 1
+        if spent is not None and seconds_usable(spent):  # older rows may be NaN or huge
+            tally.seconds.append(spent)
         if accepted is not None:
-            row.suggestions_shown += 1
-            row.suggestions_accepted += bool(accepted)
+            tally.suggestions_shown += 1
+            tally.suggestions_accepted += bool(accepted)
 
     truth = gold_labels(project)
     if truth:
         for record_id, per_author in latest_human_labels(project, list(truth)).items():
             for author_id, (_, value) in per_author.items():
-                row = figures.setdefault(author_id, AnnotatorFigures(author_id, ""))
-                row.gold_checked += 1
-                row.gold_correct += task.vote_key(value) == truth[record_id]
+                tally = tallies[author_id]
+                tally.gold_checked += 1
+                tally.gold_correct += task.vote_key(value) == truth[record_id]
     # Competence needs one category per person and record (not a span list, not free text).
     if task.level is not None and task.record_votes_are_categories:
         votes = [
@@ -146,15 +158,23 @@ def annotator_figures(project: Project) -> list[AnnotatorFigures]:
         ]  # fmt: skip
         if votes:
             for author_key, competence in dawid_skene(votes)[1].items():
-                figures.setdefault(
-                    int(author_key), AnnotatorFigures(int(author_key), "")
-                ).competence = competence
-    names = usernames(set(figures))
-    for user_id, row in figures.items():
-        row.username = names.get(user_id, f"user {user_id}")
-        if seconds[user_id]:
-            row.median_seconds = statistics.median(seconds[user_id])
-    return sorted(figures.values(), key=lambda row: row.username)
+                tallies[int(author_key)].competence = competence
+    names = usernames(set(tallies))
+    figures = [
+        AnnotatorFigures(
+            user_id=user_id,
+            username=names.get(user_id, f"user {user_id}"),
+            labels=tally.labels,
+            median_seconds=statistics.median(tally.seconds) if tally.seconds else None,
+            suggestions_shown=tally.suggestions_shown,
+            suggestions_accepted=tally.suggestions_accepted,
+            gold_checked=tally.gold_checked,
+            gold_correct=tally.gold_correct,
+            competence=tally.competence,
+        )
+        for user_id, tally in tallies.items()
+    ]
+    return sorted(figures, key=lambda row: row.username)
 
 
 @dataclass

@@ -6,15 +6,16 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import BadRequest, ValidationError
+from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from annotation import selectors as annotation_selectors
 from annotation import task_types
-from annotation.models import MAX_SECONDS_SPENT, Annotation, Assignment, Source, seconds_usable
+from annotation.forms import CommentForm, LabelForm, SkipForm
+from annotation.models import Annotation, Assignment, Source
 from annotation.services.annotations import (
     annotation_revise,
     annotation_submit,
@@ -26,7 +27,8 @@ from annotation.services.assignment import assignment_skip, next_assignment
 from curator.models import Project, Record
 from curator.permissions import Action
 from curator.views.access import project_for
-from curator.views.common import as_id, keyset_param
+from curator.views.common import keyset_param
+from curator.views.forms import errors_text
 
 SKIP_REASONS = [
     ("unclear", "Unclear / ambiguous"),
@@ -37,19 +39,13 @@ SKIP_REASONS = [
 HISTORY_PAGE = 50
 
 
-def _seconds(request: HttpRequest) -> float | None:
-    """The card's timer. The page's script always sends a plain number; anything else (nan,
-    inf, 1e308, text) is a forged post, refused with 400 before anything is stored."""
-    given = request.POST.get("seconds") or ""
-    if not given:
-        return None
-    try:
-        seconds = float(given)
-    except ValueError:
-        raise BadRequest("seconds must be a number") from None
-    if not seconds_usable(seconds) and seconds != 0:
-        raise BadRequest(f"seconds must be a number from 0 to {MAX_SECONDS_SPENT:g}")
-    return seconds or None
+def _label_refused(request: HttpRequest, project: Project, error: str) -> HttpResponse:
+    """A label post whose timer or suggestion field is malformed: the page's script always
+    sends a plain number, so this is a forged or broken post. htmx gets the same card with the
+    reason (to label again); a plain post gets a 400. Nothing is stored either way."""
+    if request.htmx:
+        return _card(request, project, error=error)
+    return HttpResponseBadRequest(f"Not saved: {error}", content_type="text/plain; charset=utf-8")
 
 
 def _next_card(
@@ -168,14 +164,16 @@ def _own_annotation(request: HttpRequest, project: Project, annotation_id: int) 
 def submit(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
     project = project_for(request.user, slug, Action.ANNOTATE)
     assignment = _own_assignment(request, project, assignment_id)
-    suggestion = as_id(request.POST.get("suggestion"))
+    form = LabelForm(request.POST, task_type=project.task_type)
+    if not form.is_valid():
+        return _label_refused(request, project, errors_text(form))
     try:
         annotation_submit(
             assignment=assignment,
             user=request.user,
-            value=task_types.value_from_form(project.task_type, request.POST),
-            seconds_spent=_seconds(request),
-            suggestion_id=suggestion,
+            value=form.cleaned_data["value"],
+            seconds_spent=form.cleaned_data["seconds"],
+            suggestion_id=form.cleaned_data["suggestion"],
         )
     except ValidationError as error:
         return _next_card(request, project, error=" ".join(error.messages))
@@ -187,7 +185,10 @@ def submit(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
 def skip(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
     project = project_for(request.user, slug, Action.ANNOTATE)
     assignment = _own_assignment(request, project, assignment_id)
-    assignment_skip(assignment, reason=request.POST.get("reason", ""))
+    form = SkipForm(request.POST)
+    if not form.is_valid():
+        return _next_card(request, project, error=errors_text(form))
+    assignment_skip(assignment, reason=form.cleaned_data["reason"])
     return _next_card(request, project)
 
 
@@ -196,12 +197,14 @@ def skip(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
 def comment(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
     project = project_for(request.user, slug, Action.ANNOTATE)
     assignment = _own_assignment(request, project, assignment_id)
-    flag = request.POST.get("flag") in ("on", "1", "true")
+    form = CommentForm(request.POST)
+    if not form.is_valid():
+        return _next_card(request, project, error=errors_text(form))
+    flag = form.cleaned_data["flag"]
     try:
         comment_add(
-            record=assignment.record, user=request.user, text=request.POST.get("text", ""),
-            flag=flag,
-        )  # fmt: skip
+            record=assignment.record, user=request.user, text=form.cleaned_data["text"], flag=flag
+        )
     except ValidationError as error:
         return _next_card(request, project, error=" ".join(error.messages))
     notice = "Flagged for a curator." if flag else "Comment saved."
@@ -236,19 +239,30 @@ def edit(request: HttpRequest, slug: str, annotation_id: int) -> HttpResponse:
 def revise(request: HttpRequest, slug: str, annotation_id: int) -> HttpResponse:
     project = project_for(request.user, slug, Action.ANNOTATE)
     annotation = _own_annotation(request, project, annotation_id)
+    form = LabelForm(request.POST, task_type=project.task_type)
+    if not form.is_valid():
+        return _revise_refused(request, project, annotation, errors_text(form))
     try:
         annotation_revise(
             annotation=annotation,
             user=request.user,
-            value=task_types.value_from_form(project.task_type, request.POST),
-            seconds_spent=_seconds(request),
+            value=form.cleaned_data["value"],
+            seconds_spent=form.cleaned_data["seconds"],
         )
     except ValidationError as error:
-        if not request.htmx:
-            messages.error(request, " ".join(error.messages))
-            return redirect("annotate", slug=project.slug)
-        return _revise_card(request, project, annotation, error=" ".join(error.messages))
+        return _revise_refused(request, project, annotation, " ".join(error.messages))
     return _next_card(request, project, notice="Label changed; the old one is kept in history.")
+
+
+def _revise_refused(
+    request: HttpRequest, project: Project, annotation: Annotation, error: str
+) -> HttpResponse:
+    """A refused change: the same label's card again with the reason (the page, for a plain
+    form post)."""
+    if not request.htmx:
+        messages.error(request, error)
+        return redirect("annotate", slug=project.slug)
+    return _revise_card(request, project, annotation, error=error)
 
 
 @login_required

@@ -3,15 +3,17 @@ it, and what changed between two rounds' training sets. Recursive SQL, no writes
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
 
 from annotation.models import Annotation
-from curator.model_version_selectors import record_model_versions
+from curator.model_version_selectors import ModelVersionUse, record_model_versions
 from curator.models import (
     FilterDecision,
+    Job,
     LineageEdge,
     NoiseFlag,
     Record,
@@ -61,7 +63,23 @@ def descendants(record_id: int) -> list[Link]:
     return _walk(record_id, upwards=False)
 
 
-def record_history(record: Record) -> dict[str, Any]:
+@dataclass(frozen=True)
+class RecordHistory:
+    record: Record
+    created_by_job: Job | None
+    ancestors: list[Link]
+    descendants: list[Link]
+    annotations: list[Annotation]
+    scores: Sequence[Mapping[str, Any]]  # kind, model_identity, value, job_id, round_id
+    routing: list[RoutingDecision]
+    filters: list[FilterDecision]
+    noise_flags: list[NoiseFlag]
+    trained_rounds: Sequence[Mapping[str, Any]]  # number, status, model_artifact, its label
+    trained_in_rounds: list[int]  # the numbers of the rounds whose models trained on it
+    model_versions: list[ModelVersionUse]  # which versions labeled, scored or generated it
+
+
+def record_history(record: Record) -> RecordHistory:
     """Everything curator knows about one record, oldest first within each kind."""
     annotations = list(
         Annotation.objects.filter(record=record)
@@ -74,27 +92,47 @@ def record_history(record: Record) -> dict[str, Any]:
         .order_by("number")
         .values("number", "status", "model_artifact", "snapshot_items__label")
     )
-    return {
-        "record": record,
-        "created_by_job": record.created_by_job,
-        "ancestors": ancestors(record.pk),
-        "descendants": descendants(record.pk),
-        "annotations": annotations,
-        "scores": list(
+    return RecordHistory(
+        record=record,
+        created_by_job=record.created_by_job,
+        ancestors=ancestors(record.pk),
+        descendants=descendants(record.pk),
+        annotations=annotations,
+        scores=list(
             Score.objects.filter(record=record)
             .order_by("kind", "id")
             .values("kind", "model_identity", "value", "job_id", "round_id")
         ),
-        "routing": list(RoutingDecision.objects.filter(record=record).order_by("id")),
-        "filters": list(FilterDecision.objects.filter(record=record).order_by("id")),
-        "noise_flags": list(NoiseFlag.objects.filter(record=record).order_by("id")),
-        "trained_rounds": rounds,
-        # Which model versions labeled, judged, scored or generated it.
-        "model_versions": record_model_versions(record),
-    }
+        routing=list(RoutingDecision.objects.filter(record=record).order_by("id")),
+        filters=list(FilterDecision.objects.filter(record=record).order_by("id")),
+        noise_flags=list(NoiseFlag.objects.filter(record=record).order_by("id")),
+        trained_rounds=rounds,
+        trained_in_rounds=rounds_using(record.pk),
+        model_versions=record_model_versions(record),
+    )
 
 
-def round_diff(before: Round, after: Round) -> dict[str, list[dict[str, Any]]]:
+@dataclass(frozen=True)
+class SnapshotEntry:
+    record_id: int
+    label: str
+
+
+@dataclass(frozen=True)
+class Relabel:
+    record_id: int
+    before: str
+    after: str
+
+
+@dataclass(frozen=True)
+class RoundDiff:
+    added: list[SnapshotEntry]
+    removed: list[SnapshotEntry]
+    relabeled: list[Relabel]
+
+
+def round_diff(before: Round, after: Round) -> RoundDiff:
     """Records added to, removed from and relabeled in the training set between two rounds."""
 
     def snapshot(round_: Round) -> dict[int, str]:
@@ -103,15 +141,15 @@ def round_diff(before: Round, after: Round) -> dict[str, list[dict[str, Any]]]:
         )
 
     old, new = snapshot(before), snapshot(after)
-    return {
-        "added": [{"record_id": r, "label": new[r]} for r in sorted(new.keys() - old.keys())],
-        "removed": [{"record_id": r, "label": old[r]} for r in sorted(old.keys() - new.keys())],
-        "relabeled": [
-            {"record_id": r, "before": old[r], "after": new[r]}
+    return RoundDiff(
+        added=[SnapshotEntry(r, new[r]) for r in sorted(new.keys() - old.keys())],
+        removed=[SnapshotEntry(r, old[r]) for r in sorted(old.keys() - new.keys())],
+        relabeled=[
+            Relabel(r, before=old[r], after=new[r])
             for r in sorted(old.keys() & new.keys())
             if old[r] != new[r]
         ],
-    }
+    )
 
 
 def rounds_using(record_id: int) -> list[int]:

@@ -3,6 +3,7 @@ data trained vN, what was built on vN, which version labeled, judged or generate
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Q, QuerySet
@@ -84,13 +85,23 @@ def version_lineage(version: ModelVersion) -> dict[str, Any]:
     }
 
 
-def record_model_versions(record: Record) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class ModelVersionUse:
+    what: str  # generated, labeled or scored
+    job: int
+    job_kind: str
+    version: int
+    adapter_sha256: str
+    identity: dict[str, Any]  # the job's model identity (base model, adapter, ...)
+
+
+def record_model_versions(record: Record) -> list[ModelVersionUse]:
     """Which model versions labeled, judged, scored or generated this record, oldest first:
     through the job that wrote each label, score or the record itself."""
-    found: list[dict[str, Any]] = []
+    found: list[ModelVersionUse] = []
     job = record.created_by_job
     if job is not None and job.model_version_id is not None:
-        found.append(_entry("generated", job))
+        found.append(_use("generated", job))
     label_jobs = Job.objects.filter(
         pk__in=Annotation.objects.filter(record=record, job__model_version__isnull=False).values(
             "job_id"
@@ -103,18 +114,18 @@ def record_model_versions(record: Record) -> list[dict[str, Any]]:
     )
     for what, jobs in (("labeled", label_jobs), ("scored", score_jobs)):
         for job in jobs.select_related("model_version").order_by("id"):
-            found.append(_entry(what, job))
+            found.append(_use(what, job))
     return found
 
 
-def _entry(what: str, job: Job) -> dict[str, Any]:
+def _use(what: str, job: Job) -> ModelVersionUse:
     version = job.model_version
     assert version is not None
-    return {
-        "what": what,
-        "job": job.pk,
-        "job_kind": job.kind,
-        "version": version.number,
-        "adapter_sha256": version.adapter_sha256,
-        "identity": job.model_identity,
-    }
+    return ModelVersionUse(
+        what=what,
+        job=job.pk,
+        job_kind=job.kind,
+        version=version.number,
+        adapter_sha256=version.adapter_sha256,
+        identity=job.model_identity,
+    )

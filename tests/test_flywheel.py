@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from dataclasses import asdict
 
 import pytest
 from django.test import Client
@@ -71,7 +72,7 @@ def test_three_rounds_raise_quality_and_stay_explainable(
 
     # Lineage: each round added exactly what the annotator labeled in between.
     for (before, after), labeled in zip(itertools.pairwise(rounds), batches, strict=True):
-        diff = lineage.round_diff(before, after)
+        diff = asdict(lineage.round_diff(before, after))
         assert {r["record_id"] for r in diff["added"]} == labeled
         assert diff["removed"] == [] and diff["relabeled"] == []
     # The last round retrains to the same metrics, and exports exactly its training set.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 
 import pytest
 from django.core.management import call_command
@@ -74,7 +75,7 @@ def test_round_diff_and_which_rounds_used_a_record(client, project, admin_user):
     second = round_start(project=project, user=admin_user)
     round_run(job_claim(Job.objects.get(round=second).pk))
 
-    diff = lineage.round_diff(first, second)
+    diff = asdict(lineage.round_diff(first, second))  # as the API shows it
     assert diff["added"] == [{"record_id": added.pk, "label": "positive"}]
     assert [r["record_id"] for r in diff["removed"]] == [dropped.pk]
     assert diff["relabeled"] == [

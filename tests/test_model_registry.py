@@ -283,7 +283,7 @@ def test_prelabel_after_promotion_records_the_version_and_rollback_restores_the_
     labels = Annotation.objects.filter(job=tuned, source=Source.LLM)
     assert labels.count() == 3
     labeled = labels.first().record
-    assert [(m["what"], m["version"]) for m in record_model_versions(labeled)] == [("labeled", 1)]
+    assert [(m.what, m.version) for m in record_model_versions(labeled)] == [("labeled", 1)]
     job_row = client.get(f"/api/projects/{project.slug}/jobs/{tuned.pk}/").json()
     assert job_row["model_version"] == 1
 

@@ -8,6 +8,7 @@ from annotation.models import MAX_SECONDS_SPENT, Annotation, Assignment, seconds
 from annotation.services.annotations import suggestion_for
 from curator import job_kinds, round_kinds
 from curator.models import (
+    Document,
     FilterDecision,
     Job,
     Project,
@@ -423,16 +424,161 @@ class BatchItemSerializer(serializers.Serializer):
     scores = serializers.DictField(child=serializers.FloatField())
 
 
-class BatchSerializer(serializers.Serializer):
-    job = JobSerializer()
-    stats = serializers.DictField()
-    items = BatchItemSerializer(many=True)
-
-
 class FilterDecisionSerializer(serializers.ModelSerializer):
     class Meta:
         model = FilterDecision
         fields = ["id", "record", "filter", "reason", "evidence"]
+
+
+class BatchStatsSerializer(serializers.Serializer):
+    """curator.curation_selectors.BatchStats"""
+
+    items = serializers.IntegerField()
+    pending = serializers.IntegerField()
+    approved = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    quality_histogram = serializers.ListField(
+        child=serializers.IntegerField(), help_text="Items with quality 1-2, 2-3, 3-4, 4-5."
+    )
+    mean_quality = serializers.FloatField(allow_null=True)
+    toxic = serializers.IntegerField()
+    duplicate_rate = serializers.FloatField(allow_null=True)
+    labels = serializers.DictField(
+        child=serializers.IntegerField(), help_text="Intended label -> items."
+    )
+    model_agreement = serializers.FloatField(allow_null=True)
+
+
+class BatchSerializer(serializers.Serializer):
+    job = JobSerializer()
+    stats = BatchStatsSerializer()
+    items = BatchItemSerializer(many=True)
+
+
+class BulkReviewedSerializer(serializers.Serializer):
+    decided = serializers.IntegerField(help_text="How many items the decision applied to.")
+    stats = BatchStatsSerializer()
+
+
+class FilterRevertedSerializer(serializers.Serializer):
+    restored = serializers.IntegerField(help_text="Records the filter run had dropped.")
+
+
+class NoiseReportSerializer(serializers.Serializer):
+    """curator.curation_selectors.NoiseReport"""
+
+    flags = serializers.IntegerField()
+    open = serializers.IntegerField(help_text="No label from a person since the flag.")
+    confirmed = serializers.IntegerField(help_text="People changed the flagged label.")
+    rejected = serializers.IntegerField(help_text="People gave the flagged label again.")
+    precision = serializers.FloatField(allow_null=True)
+
+
+class LengthBinSerializer(serializers.Serializer):
+    """curator.curation_selectors.LengthBin"""
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        # "from" is a Python keyword, so no class attribute can declare it: the attributes are
+        # start and end, and the keys the API has always shown are declared here.
+        return {
+            "from": serializers.IntegerField(source="start", help_text="Words, inclusive."),
+            "to": serializers.IntegerField(source="end", help_text="Words, exclusive."),
+            "records": serializers.IntegerField(),
+        }
+
+
+class DistributionSerializer(serializers.Serializer):
+    """curator.curation_selectors.Distribution"""
+
+    labeled = serializers.IntegerField()
+    labels = serializers.DictField(child=serializers.IntegerField())
+    imbalance_ratio = serializers.FloatField(allow_null=True)
+    imbalanced = serializers.BooleanField()
+    minority_labels = serializers.ListField(child=serializers.CharField())
+    length_histogram = LengthBinSerializer(many=True)
+    label_sources = serializers.DictField(child=serializers.IntegerField())
+    origins = serializers.DictField(child=serializers.IntegerField())
+
+
+class DocumentCreatedSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    chunks = serializers.SerializerMethodField(help_text="How many chunks the text was cut into.")
+
+    def get_chunks(self, document: Document) -> int:
+        return len(document.chunks)
+
+
+class CreatedSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+
+
+class LinkSerializer(serializers.Serializer):
+    """curator.lineage.Link"""
+
+    record_id = serializers.IntegerField()
+    depth = serializers.IntegerField(help_text="1: a direct parent or child.")
+    operation = serializers.CharField()
+    via = serializers.IntegerField(help_text="The record on the other side of this edge.")
+    job_id = serializers.IntegerField(allow_null=True)
+
+
+class ScoreEntrySerializer(serializers.Serializer):
+    kind = serializers.CharField()
+    model_identity = serializers.CharField()
+    value = serializers.FloatField()
+    job_id = serializers.IntegerField(allow_null=True)
+    round_id = serializers.IntegerField(allow_null=True)
+
+
+class NoiseFlagEntrySerializer(serializers.Serializer):
+    job = serializers.IntegerField(source="job_id")
+    given = serializers.CharField(source="given_label")
+    suggested = serializers.CharField(source="suggested_label")
+
+
+class ModelVersionUseSerializer(serializers.Serializer):
+    """curator.model_version_selectors.ModelVersionUse"""
+
+    what = serializers.ChoiceField(choices=["generated", "labeled", "scored"])
+    job = serializers.IntegerField()
+    job_kind = serializers.CharField()
+    version = serializers.IntegerField()
+    adapter_sha256 = serializers.CharField()
+    identity = serializers.DictField(help_text="The job's model identity.")
+
+
+class RecordLineageSerializer(serializers.Serializer):
+    """curator.lineage.RecordHistory, as the API shows it."""
+
+    record = RecordSerializer()
+    ancestors = LinkSerializer(many=True)
+    descendants = LinkSerializer(many=True)
+    annotations = AnnotationSerializer(many=True)
+    scores = ScoreEntrySerializer(many=True)
+    filter_decisions = FilterDecisionSerializer(many=True, source="filters")
+    noise_flags = NoiseFlagEntrySerializer(many=True)
+    trained_in_rounds = serializers.ListField(child=serializers.IntegerField())
+    model_versions = ModelVersionUseSerializer(many=True)
+
+
+class SnapshotEntrySerializer(serializers.Serializer):
+    record_id = serializers.IntegerField()
+    label = serializers.CharField()
+
+
+class RelabelSerializer(serializers.Serializer):
+    record_id = serializers.IntegerField()
+    before = serializers.CharField()
+    after = serializers.CharField()
+
+
+class RoundDiffSerializer(serializers.Serializer):
+    """curator.lineage.RoundDiff"""
+
+    added = SnapshotEntrySerializer(many=True)
+    removed = SnapshotEntrySerializer(many=True)
+    relabeled = RelabelSerializer(many=True)
 
 
 class DocumentUploadSerializer(serializers.Serializer):

@@ -25,7 +25,7 @@ from annotation.models import Annotation, Assignment, Source
 from annotation.services.annotations import annotation_revise, annotation_submit, comment_add
 from annotation.services.assignment import assignment_skip, next_assignment
 from annotation.services.review import adjudicate, record_send_back
-from curator import job_kinds, lineage, round_kinds, selectors
+from curator import curation_selectors, job_kinds, lineage, round_kinds, selectors
 from curator.api import serializers as s
 from curator.api.pagination import IdCursor
 from curator.models import FilterDecision, Job, Project, Record, ReviewState, Round, Split
@@ -375,14 +375,14 @@ class AnnotationRevise(APIView):
 
 
 class RecordComment(APIView):
-    @extend_schema(request=s.CommentSerializer, responses={201: None})
+    @extend_schema(request=s.CommentSerializer, responses={201: s.CreatedSerializer})
     def post(self, request: Request, slug: str, record_id: int) -> Response:
         project = _project(request, slug, Action.ANNOTATE)
         record = get_object_or_404(Record, pk=record_id, project=project)
         data = s.CommentSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         comment = comment_add(record=record, user=request.user, **data.validated_data)
-        return Response({"id": comment.pk}, status=status.HTTP_201_CREATED)
+        return Response(s.CreatedSerializer(comment).data, status=status.HTTP_201_CREATED)
 
 
 class Agreement(APIView):
@@ -506,9 +506,10 @@ def _job_of(request: Request, slug: str, job_id: int, kind: str | list[str], act
 class Distribution(APIView):
     """Label counts, lengths, sources and origins of what would train now."""
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(responses=s.DistributionSerializer)
     def get(self, request: Request, slug: str) -> Response:
-        return Response(curation.distribution(_project(request, slug, Action.REVIEW)))
+        report = curation_selectors.distribution(_project(request, slug, Action.REVIEW))
+        return Response(s.DistributionSerializer(report).data)
 
 
 class Batch(APIView):
@@ -522,20 +523,21 @@ class Batch(APIView):
             raise ValidationError({"state": f"use one of {', '.join(ReviewState.values)}"})
         body = {
             "job": job,
-            "stats": curation.batch_stats(job),
+            "stats": curation_selectors.batch_stats(job),
             "items": selectors.batch_items(job, state=state),
         }
         return Response(s.BatchSerializer(body, context={"request": request}).data)
 
 
 class BatchBulk(APIView):
-    @extend_schema(request=s.BulkReviewSerializer, responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(request=s.BulkReviewSerializer, responses=s.BulkReviewedSerializer)
     def post(self, request: Request, slug: str, job_id: int) -> Response:
         job = _job_of(request, slug, job_id, job_kinds.review_batches(), Action.REVIEW)
         data = s.BulkReviewSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         count = curation.bulk_review(job=job, user=request.user, **data.validated_data)
-        return Response({"decided": count, "stats": curation.batch_stats(job)})
+        body = {"decided": count, "stats": curation_selectors.batch_stats(job)}
+        return Response(s.BulkReviewedSerializer(body).data)
 
 
 class ItemReview(APIView):
@@ -566,18 +568,20 @@ class FilterDecisions(generics.ListAPIView):
 
 
 class FilterRevert(APIView):
-    @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(request=None, responses=s.FilterRevertedSerializer)
     def post(self, request: Request, slug: str, job_id: int) -> Response:
         job = _job_of(request, slug, job_id, Job.Kind.FILTER, Action.RUN_MODEL_JOB)
-        return Response({"restored": curation.filter_revert(job=job, user=request.user)})
+        restored = curation.filter_revert(job=job, user=request.user)
+        return Response(s.FilterRevertedSerializer({"restored": restored}).data)
 
 
 class NoiseReport(APIView):
     """Label-noise flags and their precision, measured from people's relabels."""
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(responses=s.NoiseReportSerializer)
     def get(self, request: Request, slug: str) -> Response:
-        return Response(curation.noise_report(_project(request, slug, Action.REVIEW)))
+        report = curation_selectors.noise_report(_project(request, slug, Action.REVIEW))
+        return Response(s.NoiseReportSerializer(report).data)
 
 
 class DocumentCreate(APIView):
@@ -585,56 +589,37 @@ class DocumentCreate(APIView):
 
     parser_classes = [MultiPartParser, FormParser]
 
-    @extend_schema(request=s.DocumentUploadSerializer, responses={201: OpenApiTypes.OBJECT})
+    @extend_schema(request=s.DocumentUploadSerializer, responses={201: s.DocumentCreatedSerializer})
     def post(self, request: Request, slug: str) -> Response:
         project = _project(request, slug, Action.IMPORT)
         upload = request.FILES.get("file")
         if upload is None:
             raise ValidationError({"file": "upload a text, Markdown or PDF file"})
         document = document_add(project=project, upload=upload, user=request.user)
-        return Response(
-            {"id": document.pk, "name": document.name, "chunks": len(document.chunks)},
-            status=status.HTTP_201_CREATED,
-        )
+        return Response(s.DocumentCreatedSerializer(document).data, status=status.HTTP_201_CREATED)
 
 
 class RecordLineage(APIView):
     """A record's ancestors and descendants (recursive), labels, scores, filter decisions,
     noise flags and the rounds that trained on it."""
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(responses=s.RecordLineageSerializer)
     def get(self, request: Request, slug: str, record_id: int) -> Response:
         project = _project(request, slug, Action.REVIEW)
         record = get_object_or_404(Record, pk=record_id, project=project)
-        history = lineage.record_history(record)
-        return Response(
-            {
-                "record": s.RecordSerializer(record).data,
-                "ancestors": [vars(link) for link in history["ancestors"]],
-                "descendants": [vars(link) for link in history["descendants"]],
-                "annotations": s.AnnotationSerializer(history["annotations"], many=True).data,
-                "scores": history["scores"],
-                "filter_decisions": s.FilterDecisionSerializer(history["filters"], many=True).data,
-                "noise_flags": [
-                    {"job": f.job_id, "given": f.given_label, "suggested": f.suggested_label}
-                    for f in history["noise_flags"]
-                ],
-                "trained_in_rounds": lineage.rounds_using(record.pk),
-                "model_versions": history["model_versions"],
-            }
-        )
+        return Response(s.RecordLineageSerializer(lineage.record_history(record)).data)
 
 
 class RoundDiff(APIView):
     """Records added, removed and relabeled between two rounds' training sets (curators and
     admins, as the snapshot)."""
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(responses=s.RoundDiffSerializer)
     def get(self, request: Request, slug: str, number: int, other: int) -> Response:
         project = _project(request, slug, Action.SEE_OTHERS_LABELS)
         before = get_object_or_404(Round, project=project, number=number)
         after = get_object_or_404(Round, project=project, number=other)
-        return Response(lineage.round_diff(before, after))
+        return Response(s.RoundDiffSerializer(lineage.round_diff(before, after)).data)
 
 
 class RoundCancel(APIView):

@@ -224,7 +224,7 @@ class FilterDecision(models.Model):
 class NoiseFlag(models.Model):
     """A label that confident learning suspects is wrong; people relabel the record.
 
-    Its outcome is read from the labels people give afterwards (curator.services.curation.
+    Its outcome is read from the labels people give afterwards (curator.curation_selectors.
     noise_report): a flag is confirmed when the new label differs from the flagged one.
     """
 

@@ -12,7 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from curator import job_kinds, selectors
+from curator import curation_selectors, job_kinds, selectors
 from curator.algorithms.curation import DEFAULT_FILTERS, ORDER
 from curator.job_kinds import generate
 from curator.json_values import strict_json_loads
@@ -41,11 +41,11 @@ def data_page(request: HttpRequest, slug: str) -> HttpResponse:
     batches = jobs.filter(kind__in=job_kinds.review_batches())[:20]
     context = {
         "project": project,
-        "distribution": curation.distribution(project),
-        "batches": [(job, curation.batch_stats(job)) for job in batches],
+        "distribution": curation_selectors.distribution(project),
+        "batches": [(job, curation_selectors.batch_stats(job)) for job in batches],
         "filter_runs": jobs.filter(kind=Job.Kind.FILTER)[:20],
         "noise_runs": jobs.filter(kind=Job.Kind.NOISE)[:5],
-        "noise": curation.noise_report(project),
+        "noise": curation_selectors.noise_report(project),
         # The generators that work for the project's task type (instruction items for
         # correction projects, labeled texts for label sets).
         "generators": generate.generators(project),
@@ -124,7 +124,7 @@ def batch_page(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
         {
             "project": project,
             "job": job,
-            "stats": curation.batch_stats(job),
+            "stats": curation_selectors.batch_stats(job),
             "items": items,
             "state": state,
             "states": ReviewState.choices,

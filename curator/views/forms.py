@@ -3,8 +3,11 @@ sees it. The rules of the domain stay in the services; these check shape and typ
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 
+from annotation import task_types
 from curator.job_kinds.self_reward import MAX_CANDIDATES, MAX_PROMPTS, RANKERS
 from curator.models import Project, Role, Split
 from curator.models.records import BATCH_SCORE_KINDS
@@ -91,3 +94,22 @@ class BulkDecisionForm(forms.Form):
     threshold = forms.FloatField()
     # The score compared with the threshold: judge quality unless the page says otherwise.
     kind = forms.ChoiceField(choices=[(k, k) for k in BATCH_SCORE_KINDS], required=False)
+
+
+class AdjudicateForm(forms.Form):
+    """A curator settles a record: by adopting one of its labels, or with the settle control's
+    value (read by the task type from its own form field)."""
+
+    adopt = forms.IntegerField(required=False, min_value=1)
+
+    def __init__(self, *args: Any, task_type: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.task_type = task_type
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if cleaned.get("adopt") is None:
+            cleaned["value"] = task_types.value_from_form(self.task_type, self.data)
+        else:
+            cleaned["value"] = None  # the adopted label is the value
+        return cleaned

@@ -19,18 +19,18 @@ def record_page(request: HttpRequest, slug: str, record_id: int) -> HttpResponse
     record = get_object_or_404(Record.objects.select_related("created_by_job"), pk=record_id,
                                project=project)  # fmt: skip
     history = lineage.record_history(record)
-    related = {link.record_id for link in history["ancestors"] + history["descendants"]}
+    related = {link.record_id for link in history.ancestors + history.descendants}
     field = project.settings_obj.text_field
     texts = {
         pk: task_types.text_of(payload, field) or task_types.text_of(payload, "prompt")
         for pk, payload in Record.objects.filter(pk__in=related).values_list("pk", "payload")
     }
-    for annotation in history["annotations"]:
+    for annotation in history.annotations:
         annotation.shown = task_types.describe(project.task_type, project.labels, annotation.value)
     return render(
         request,
         "curator/record.html",
-        {"project": project, "texts": texts, "field": field, **history},
+        {"project": project, "texts": texts, "field": field, **vars(history)},
     )
 
 

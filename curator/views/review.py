@@ -15,7 +15,8 @@ from annotation.services.review import adjudicate, record_send_back
 from curator.models import Record
 from curator.permissions import Action
 from curator.views.access import project_for
-from curator.views.common import as_id, keyset_param
+from curator.views.common import keyset_param
+from curator.views.forms import AdjudicateForm, errors_text
 
 
 @login_required
@@ -51,16 +52,15 @@ def review_page(request: HttpRequest, slug: str) -> HttpResponse:
 def adjudicate_record(request: HttpRequest, slug: str, record_id: int) -> HttpResponse:
     project = project_for(request.user, slug, Action.REVIEW)
     record = get_object_or_404(Record, pk=record_id, project=project)
+    form = AdjudicateForm(request.POST, task_type=project.task_type)
+    if not form.is_valid():
+        messages.error(request, f"Record {record.pk} not settled: {errors_text(form)}")
+        return redirect("review", slug=slug)
     adopt = None
-    if request.POST.get("adopt"):
-        adopt_id = as_id(request.POST["adopt"])
-        if adopt_id is None:
-            messages.error(request, f"Record {record.pk} not settled: adopt one of its labels.")
-            return redirect("review", slug=slug)
-        adopt = get_object_or_404(Annotation, pk=adopt_id, record=record)
+    if form.cleaned_data["adopt"] is not None:
+        adopt = get_object_or_404(Annotation, pk=form.cleaned_data["adopt"], record=record)
     try:
-        value = None if adopt else task_types.value_from_form(project.task_type, request.POST)
-        adjudicate(record=record, user=request.user, value=value, adopt=adopt)
+        adjudicate(record=record, user=request.user, value=form.cleaned_data["value"], adopt=adopt)
     except ValidationError as error:
         messages.error(request, f"Record {record.pk} not settled: {' '.join(error.messages)}")
     else:

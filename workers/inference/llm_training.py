@@ -139,104 +139,129 @@ def resolve_base(base: str, cache_root: Path | None = None) -> str:
     return str(source)
 
 
+# --- rows to TRL's conversational formats -------------------------------------------------------
+def sft_example(index: int, messages: Messages) -> dict[str, Messages]:
+    if not isinstance(messages, list) or not messages:
+        raise ValueError(f"row {index}: expected a non-empty list of chat messages")
+    for message in messages:
+        if (
+            not isinstance(message, dict)
+            or message.get("role") not in ("system", "user", "assistant")
+            or not isinstance(message.get("content"), str)
+        ):
+            raise ValueError(f"row {index}: every message needs a role and a text content")
+    if messages[-1]["role"] != "assistant" or len(messages) < 2:
+        raise ValueError(f"row {index}: the conversation must end with the assistant's answer")
+    return {"prompt": messages[:-1], "completion": messages[-1:]}
+
+
+def preference_example(index: int, row: dict[str, Any]) -> dict[str, Messages]:
+    missing = [key for key in ("prompt", "chosen", "rejected") if not row.get(key)]
+    if missing:
+        raise ValueError(f"row {index}: missing {', '.join(missing)}")
+    prompt = row["prompt"]
+    if isinstance(prompt, str):
+        prompt = [{"role": "user", "content": prompt}]
+    return {
+        "prompt": prompt,
+        "chosen": [{"role": "assistant", "content": str(row["chosen"])}],
+        "rejected": [{"role": "assistant", "content": str(row["rejected"])}],
+    }
+
+
 # --- the three trainers -------------------------------------------------------------------------
-def train_sft(
-    rows: Sequence[Messages],
-    base: str,
-    parent_adapter: str | Path | None,
-    config: TrainingConfig,
-    output_dir: str | Path,
-    hooks: TrainingHooks | None = None,
-    *,
-    device: str = "auto",
-) -> TrainingResult:
-    """Supervised fine-tuning on chat conversations that end with the assistant's answer.
-
-    The loss counts only the final assistant turn (TRL prompt-completion format): the model
-    learns to answer, not to repeat the question.
-    """
-    dataset = Dataset.from_list([sft_example(i, messages) for i, messages in enumerate(rows)])
-
-    def build(place: Placement, tokenizer: PreTrainedTokenizerBase, args: dict) -> Any:
-        model, lora = _causal_model(base, parent_adapter, config, place, task_type="CAUSAL_LM")
-        return SFTTrainer(
-            model=model,
-            args=SFTConfig(**args, completion_only_loss=True),
-            train_dataset=dataset,
-            processing_class=tokenizer,
-            peft_config=lora,
-        )
-
-    return _run("sft", build, base, config, output_dir, hooks, device)
+def _causal_lm(source: str, place: Placement, tokenizer: PreTrainedTokenizerBase) -> Any:
+    return AutoModelForCausalLM.from_pretrained(source, dtype=place.dtype)
 
 
-def train_dpo(
-    rows: Sequence[dict[str, Any]],
-    base: str,
-    parent_adapter: str | Path | None,
-    config: TrainingConfig,
-    output_dir: str | Path,
-    hooks: TrainingHooks | None = None,
-    *,
-    device: str = "auto",
-) -> TrainingResult:
-    """Direct preference optimisation on {prompt, chosen, rejected} rows (`config.beta`)."""
-    dataset = Dataset.from_list([preference_example(i, row) for i, row in enumerate(rows)])
-
-    def build(place: Placement, tokenizer: PreTrainedTokenizerBase, args: dict) -> Any:
-        model, lora = _causal_model(base, parent_adapter, config, place, task_type="CAUSAL_LM")
-        return DPOTrainer(
-            model=model,
-            args=DPOConfig(**args, beta=config.beta),
-            train_dataset=dataset,
-            processing_class=tokenizer,
-            peft_config=lora,
-        )
-
-    return _run("dpo", build, base, config, output_dir, hooks, device)
+def _score_model(source: str, place: Placement, tokenizer: PreTrainedTokenizerBase) -> Any:
+    model = AutoModelForSequenceClassification.from_pretrained(
+        source, num_labels=1, dtype=place.dtype
+    )
+    # The score is read at the last non-padding token, so the model must know the pad id.
+    model.config.pad_token_id = tokenizer.pad_token_id
+    return model
 
 
-def train_reward(
-    rows: Sequence[dict[str, Any]],
-    base: str,
-    parent_adapter: str | Path | None,
-    config: TrainingConfig,
-    output_dir: str | Path,
-    hooks: TrainingHooks | None = None,
-    *,
-    device: str = "auto",
-) -> TrainingResult:
-    """A reward model on {prompt, chosen, rejected} rows: the base with a one-output score head
-    (Bradley-Terry loss), LoRA on the body and the head trained in full (PEFT SEQ_CLS)."""
-    dataset = Dataset.from_list([preference_example(i, row) for i, row in enumerate(rows)])
+@dataclass(frozen=True)
+class LoraTrainer:
+    """One way of training a LoRA adapter: only what differs between SFT, DPO and the reward
+    model. Calling it runs the shared machinery (`_run`): model and adapter, TrainingArguments,
+    callbacks, resume from the last checkpoint, saving the adapter."""
 
-    def build(place: Placement, tokenizer: PreTrainedTokenizerBase, args: dict) -> Any:
-        model = AutoModelForSequenceClassification.from_pretrained(
-            resolve_base(base), num_labels=1, dtype=place.dtype
-        )
-        # The score is read at the last non-padding token, so the model must know the pad id.
-        model.config.pad_token_id = tokenizer.pad_token_id
-        lora = None
-        if parent_adapter:
-            model = PeftModel.from_pretrained(model, str(parent_adapter), is_trainable=True)
-        else:
-            lora = lora_config(config, task_type="SEQ_CLS")
-        return RewardTrainer(
-            model=model,
-            args=RewardConfig(**args),
-            train_dataset=dataset,
-            processing_class=tokenizer,
-            peft_config=lora,
-        )
+    kind: Kind
+    example: Callable[[int, Any], dict[str, Messages]]  # one input row in TRL's format
+    load_model: Callable[[str, Placement, PreTrainedTokenizerBase], Any]
+    peft_task_type: str  # of a first version's LoRA config
+    trainer_class: type  # SFTTrainer, DPOTrainer or RewardTrainer
+    config_class: type  # its TrainingArguments subclass
+    options: Callable[[TrainingConfig], dict[str, Any]] = lambda config: {}
 
-    return _run("reward", build, base, config, output_dir, hooks, device)
+    def __call__(
+        self,
+        rows: Sequence[Any],
+        base: str,
+        parent_adapter: str | Path | None,
+        config: TrainingConfig,
+        output_dir: str | Path,
+        hooks: TrainingHooks | None = None,
+        *,
+        device: str = "auto",
+    ) -> TrainingResult:
+        dataset = Dataset.from_list([self.example(i, row) for i, row in enumerate(rows)])
 
+        def build(place: Placement, tokenizer: PreTrainedTokenizerBase, args: dict) -> Any:
+            model = self.load_model(resolve_base(base), place, tokenizer)
+            model, lora = _with_adapter(model, parent_adapter, config, self.peft_task_type)
+            return self.trainer_class(
+                model=model,
+                args=self.config_class(**args, **self.options(config)),
+                train_dataset=dataset,
+                processing_class=tokenizer,
+                peft_config=lora,
+            )
+
+        return _run(self.kind, build, base, config, output_dir, hooks, device)
+
+
+# Supervised fine-tuning on chat conversations that end with the assistant's answer. The loss
+# counts only the final assistant turn (TRL prompt-completion format): the model learns to
+# answer, not to repeat the question.
+train_sft = LoraTrainer(
+    kind="sft",
+    example=sft_example,
+    load_model=_causal_lm,
+    peft_task_type="CAUSAL_LM",
+    trainer_class=SFTTrainer,
+    config_class=SFTConfig,
+    options=lambda config: {"completion_only_loss": True},
+)
+
+# Direct preference optimisation on {prompt, chosen, rejected} rows (`config.beta`).
+train_dpo = LoraTrainer(
+    kind="dpo",
+    example=preference_example,
+    load_model=_causal_lm,
+    peft_task_type="CAUSAL_LM",
+    trainer_class=DPOTrainer,
+    config_class=DPOConfig,
+    options=lambda config: {"beta": config.beta},
+)
+
+# A reward model on {prompt, chosen, rejected} rows: the base with a one-output score head
+# (Bradley-Terry loss), LoRA on the body and the head trained in full (PEFT SEQ_CLS).
+train_reward = LoraTrainer(
+    kind="reward",
+    example=preference_example,
+    load_model=_score_model,
+    peft_task_type="SEQ_CLS",
+    trainer_class=RewardTrainer,
+    config_class=RewardConfig,
+)
 
 # The trainer of each LLM round kind; the round job and the command line both look it up here.
-TRAINERS: dict[str, Callable[..., TrainingResult]] = {
-    "sft": train_sft,
-    "dpo": train_dpo,
-    "reward": train_reward,
+TRAINERS: dict[str, LoraTrainer] = {
+    trainer.kind: trainer for trainer in (train_sft, train_dpo, train_reward)
 }
 
 
@@ -388,15 +413,14 @@ def lora_config(config: TrainingConfig, task_type: str) -> LoraConfig:
     )
 
 
-def _causal_model(
-    base: str,
+def _with_adapter(
+    model: PreTrainedModel,
     parent_adapter: str | Path | None,
     config: TrainingConfig,
-    place: Placement,
     task_type: str,
 ) -> tuple[PreTrainedModel | PeftModel, LoraConfig | None]:
-    """The base causal LM; with a parent, that adapter loaded trainable (no new LoRA config)."""
-    model = AutoModelForCausalLM.from_pretrained(resolve_base(base), dtype=place.dtype)
+    """With a parent, its adapter loaded trainable (its LoRA shape, no new config); without
+    one, the bare model and a fresh LoRA config for the trainer to apply."""
     if parent_adapter:
         return PeftModel.from_pretrained(model, str(parent_adapter), is_trainable=True), None
     return model, lora_config(config, task_type)
@@ -464,33 +488,3 @@ class _ProgressCallback(TrainerCallback):
             control.should_training_stop = True
             control.should_save = True  # a checkpoint to resume from if the stop was a shutdown
         return control
-
-
-# --- rows to TRL's conversational formats -------------------------------------------------------
-def sft_example(index: int, messages: Messages) -> dict[str, Messages]:
-    if not isinstance(messages, list) or not messages:
-        raise ValueError(f"row {index}: expected a non-empty list of chat messages")
-    for message in messages:
-        if (
-            not isinstance(message, dict)
-            or message.get("role") not in ("system", "user", "assistant")
-            or not isinstance(message.get("content"), str)
-        ):
-            raise ValueError(f"row {index}: every message needs a role and a text content")
-    if messages[-1]["role"] != "assistant" or len(messages) < 2:
-        raise ValueError(f"row {index}: the conversation must end with the assistant's answer")
-    return {"prompt": messages[:-1], "completion": messages[-1:]}
-
-
-def preference_example(index: int, row: dict[str, Any]) -> dict[str, Messages]:
-    missing = [key for key in ("prompt", "chosen", "rejected") if not row.get(key)]
-    if missing:
-        raise ValueError(f"row {index}: missing {', '.join(missing)}")
-    prompt = row["prompt"]
-    if isinstance(prompt, str):
-        prompt = [{"role": "user", "content": prompt}]
-    return {
-        "prompt": prompt,
-        "chosen": [{"role": "assistant", "content": str(row["chosen"])}],
-        "rejected": [{"role": "assistant", "content": str(row["rejected"])}],
-    }

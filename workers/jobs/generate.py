@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import random
 import re
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from django.db import transaction
 from annotation import task_types
 from annotation.labels import training_labels
 from curator.algorithms import curation, judging
+from curator.curation_selectors import batch_stats
 from curator.models import (
     Document,
     Job,
@@ -49,7 +51,6 @@ from curator.models.records import (
     TOXICITY_KIND,
     payload_text,
 )
-from curator.services.curation import batch_stats
 from workers.inference.encoder import get_encoder
 from workers.inference.toxicity import get_toxicity_scorer
 from workers.jobs import generate_instructions
@@ -429,7 +430,7 @@ def finalize(job: Job) -> dict[str, Any]:
         )
         scores_store(round_=None, kind=NEAR_DUP_KIND, model_identity="minhash-3gram-128",
                      job=job, record_ids=[pk for pk, _ in batch], values=similarity)  # fmt: skip
-    return batch_stats(job)
+    return asdict(batch_stats(job))
 
 
 # The runner named by curator/job_kinds/generate.py.

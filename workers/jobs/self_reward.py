@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,7 @@ from annotation import task_types
 from annotation.models import Annotation, Source
 from curator.algorithms import calibration, judging
 from curator.algorithms import self_reward as ranking
+from curator.curation_selectors import batch_stats
 from curator.hashing import content_hash
 from curator.model_version_selectors import promoted_version
 from curator.models import (
@@ -39,7 +41,6 @@ from curator.models import (
 )
 from curator.models.records import JUDGE_MARGIN_KIND, REWARD_GAP_KIND, TOXICITY_KIND
 from curator.selectors import training_prompts
-from curator.services.curation import batch_stats
 from workers.inference.toxicity import get_toxicity_scorer
 from workers.jobs.fanout import FannedOut
 from workers.jobs.project_llm import job_llm
@@ -264,7 +265,7 @@ def finalize(job: Job) -> dict[str, Any]:
         dtype=float,
     )
     return {
-        **batch_stats(job),
+        **asdict(batch_stats(job)),
         "prompts": prompts.count(),
         "no_pair": prompts.filter(operation=f"{OPERATION}-failed").count(),
         "ranked_by": job.params.get("ranked_by"),
