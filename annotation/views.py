@@ -20,6 +20,7 @@ from annotation.services.annotations import (
     annotation_submit,
     comment_add,
     last_own_annotation,
+    latest_version,
     suggestion_for,
 )
 from annotation.services.assignment import assignment_skip, next_assignment
@@ -236,8 +237,9 @@ def edit(request: HttpRequest, slug: str, annotation_id: int) -> HttpResponse:
 def revise(request: HttpRequest, slug: str, annotation_id: int) -> HttpResponse:
     project = project_for(request.user, slug, Action.ANNOTATE)
     annotation = _own_annotation(request, project, annotation_id)
+    before = latest_version(annotation).pk
     try:
-        annotation_revise(
+        revised = annotation_revise(
             annotation=annotation,
             user=request.user,
             value=task_types.value_from_form(project.task_type, request.POST),
@@ -248,6 +250,9 @@ def revise(request: HttpRequest, slug: str, annotation_id: int) -> HttpResponse:
             messages.error(request, " ".join(error.messages))
             return redirect("annotate", slug=project.slug)
         return _revise_card(request, project, annotation, error=" ".join(error.messages))
+    # The service stores nothing when the value is the same; say so rather than "changed".
+    if revised.pk == before:
+        return _next_card(request, project, notice="Label unchanged.")
     return _next_card(request, project, notice="Label changed; the old one is kept in history.")
 
 
