@@ -170,7 +170,7 @@ def item_decide(request: HttpRequest, slug: str, record_id: int) -> HttpResponse
                  "labels": selectors.batch_label_options(project),
                  "replaced": result.pk != record.pk,
                  # The batch's counters, swapped out of band so they follow each decision.
-                 "stats": _batch_stats_of(record)},
+                 "oob_stats": _batch_stats_of(record)},
             )  # fmt: skip
     return redirect("batch", slug=slug, job_id=record.created_by_job_id)
 
