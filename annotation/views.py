@@ -21,7 +21,7 @@ from annotation.services.annotations import (
     comment_add,
     last_own_annotation,
     latest_version,
-    suggestion_for,
+    suggestion_with_reason,
 )
 from annotation.services.assignment import assignment_skip, next_assignment
 from curator.models import Project, Record
@@ -68,7 +68,9 @@ def _card_context(project: Project, record: Record, current: Any = None) -> dict
     """What every task template needs to show a record and its form; the task type adds the
     record's fields and the form's starting state for its own card template."""
     task = task_types.get(project.task_type)
-    suggestion = suggestion_for(record) if current is None else None
+    suggestion, withheld, withheld_reason = (
+        suggestion_with_reason(record) if current is None else (None, None, "")
+    )
     labels = project.labels
     return {
         "task": task.name,
@@ -76,6 +78,10 @@ def _card_context(project: Project, record: Record, current: Any = None) -> dict
         "record": record,
         "suggestion": suggestion,
         "suggestion_text": task.describe(labels, suggestion.value) if suggestion else "",
+        # Shown muted, with no key to accept it and nothing pre-filled from it.
+        "withheld": withheld,
+        "withheld_text": task.describe(labels, withheld.value) if withheld else "",
+        "withheld_reason": withheld_reason,
         "current": current,
         "keys": task_types.label_keys(labels),
         **task.card_context(
