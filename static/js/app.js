@@ -182,7 +182,7 @@
     // The browser would submit the form with its first button (e.g. "A is better") on Enter in
     // a one-line box: a label nobody chose. Enter leaves the box so the choice keys work.
     if (event.key === "Enter" && !event.shiftKey && target && target.tagName === "INPUT"
-        && target.form && target.form.classList.contains("label-form")) {
+        && inTextField(target) && target.form && target.form.classList.contains("label-form")) {
       event.preventDefault();
       target.blur();
       return;
