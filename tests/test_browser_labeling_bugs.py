@@ -119,3 +119,38 @@ def test_reject_without_reason_says_why_and_counters_follow(
     expect(stats).to_contain_text("1\npending", use_inner_text=True)
     shot(page, "batch_counters")
     assert Annotation.objects.filter(record__in=items).count() >= 1
+
+
+def test_a_guess_is_not_accepted_by_enter_and_a_suggestion_names_its_button(
+    page,  # noqa: F811
+    live_server,
+    project,
+    annotator,
+):
+    from tests.conftest import as_jsonl, sst2_rows
+    from tests.test_imports import run_import
+
+    run_import(project, as_jsonl(sst2_rows("dev", 2), drop=("label",)))
+    first, second = Record.objects.filter(project=project).order_by("id")
+    for record, confidence in ((first, 0.52), (second, 0.83)):
+        Annotation.objects.create(
+            record=record, project=project, value="negative", source="llm", confidence=confidence
+        )
+    start(page, live_server, project, annotator)
+    expect(page.locator("#suggestion-withheld")).to_contain_text("near chance")
+    shot(page, "suggestion_withheld")
+    page.keyboard.press("Enter")  # no suggestion to accept: nothing happens
+    page.wait_for_timeout(300)
+    assert labels_of(annotator) == []
+    page.keyboard.press("2")
+    wait_for_labels(page, annotator, 1)
+    expect(page.locator("button.suggested")).to_have_text("1 Negative")
+    expect(page.locator("button.accept")).to_have_text("Enter: Negative")
+    shot(page, "suggestion_offered")
+    page.keyboard.press("Enter")
+    wait_for_labels(page, annotator, 2)
+    stored = list(Annotation.objects.filter(author=annotator).order_by("id"))
+    assert [(a.value, a.suggestion_accepted) for a in stored] == [
+        ("positive", None),
+        ("negative", True),
+    ]
