@@ -90,12 +90,16 @@ def test_reject_without_reason_says_why_and_counters_follow(
         project=project, kind=Job.Kind.GENERATE, status=Job.Status.SUCCEEDED,
         params={"generator": "paraphrase", "llm": "demo", "temperature": 0.7},
     )  # fmt: skip
+    payloads = [{"text": f"generated sentence {n}"} for n in range(3)]
     items = [
         Record.objects.create(
-            project=project, payload={"text": f"generated sentence {n}"}, review=ReviewState.PENDING,
-            created_by_job=job, content_hash=content_hash({"text": f"generated sentence {n}"}),
-        )  # fmt: skip
-        for n in range(3)
+            project=project,
+            payload=payload,
+            content_hash=content_hash(payload),
+            review=ReviewState.PENDING,
+            created_by_job=job,
+        )
+        for payload in payloads
     ]
     login(page, live_server.url, curator_user.username)
     page.goto(f"{live_server.url}/p/{project.slug}/batches/{job.pk}/")
