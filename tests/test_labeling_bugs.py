@@ -52,6 +52,20 @@ def test_held_records_reach_no_annotator_until_a_curator_clears_them(
 
 
 @pytest.mark.django_db
+def test_a_held_gold_record_is_no_check_either(project, annotator, monkeypatch):
+    run_import(project, as_jsonl(sst2_rows("dev", 2)), split="gold")
+    project.settings = {**project.settings, "gold_rate": 0.5}
+    project.save()
+    monkeypatch.setattr("annotation.services.assignment.random.random", lambda: 0.0)  # always
+    held, kept = Record.objects.filter(project=project).order_by("id")
+    Record.objects.filter(pk=held.pk).update(held=True, held_reason="toxicity")
+    check = next_assignment(project, annotator)
+    assert check is not None and check.record_id == kept.pk
+    Assignment.objects.filter(pk=check.pk).update(state=Assignment.State.SUBMITTED)
+    assert next_assignment(project, annotator) is None
+
+
+@pytest.mark.django_db
 def test_waiting_count_goes_down_with_each_label(
     project, annotator, django_capture_on_commit_callbacks
 ):

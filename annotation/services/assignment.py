@@ -122,7 +122,7 @@ def _gold_check(project: Project, user: User, lease: timedelta) -> Assignment | 
     if rate <= 0 or random.random() >= rate:
         return None
     record = (
-        Record.objects.filter(project=project, split=Split.GOLD)
+        Record.objects.filter(project=project, split=Split.GOLD, held=False)
         .exclude(_seen_by(user))
         .order_by("?")
         .first()
