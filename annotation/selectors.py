@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -291,12 +292,28 @@ def annotator_progress(project: Project, user: User) -> dict[str, Any]:
 def waiting_count(project: Project) -> int:
     """Records still wanting a label, cached briefly: counting a 1M pool on every label is the
     single most expensive thing the labeling page would otherwise do."""
-    key = f"waiting:{project.pk}"
+    key = _waiting_key(project.pk)
     value = cache.get(key)
     if value is None:
         value = waiting_records(project).count()
         cache.set(key, value, 30)
-    return value
+    return max(value, 0)
+
+
+def _waiting_key(project_id: int) -> str:
+    return f"waiting:{project_id}"
+
+
+def waiting_count_taken(project_id: int) -> None:
+    """A claim filled a record's last slot: the cached count follows at once (a page that says
+    "256 waiting" after ten labels looks broken), without recounting the pool on every label."""
+    with contextlib.suppress(ValueError):  # not cached: the next read counts
+        cache.decr(_waiting_key(project_id))
+
+
+def waiting_count_forget(project_id: int) -> None:
+    """Records came back to the queue (skip, expired lease, requeue, release): count anew."""
+    cache.delete(_waiting_key(project_id))
 
 
 def waiting_condition(project: Project) -> Q:
@@ -308,6 +325,8 @@ def waiting_condition(project: Project) -> Q:
         # Generated items wait for curators; filtered-out records are out of the data.
         review="",
         filtered_by__isnull=True,
+        # Held records (e.g. scored toxic) reach no annotator until a curator clears the hold.
+        held=False,
     ) & ~Q(route=RoutingDecision.Decision.AUTO)  # an auto-accepted LLM label needs no person
 
 

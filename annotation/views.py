@@ -21,7 +21,8 @@ from annotation.services.annotations import (
     annotation_submit,
     comment_add,
     last_own_annotation,
-    suggestion_for,
+    latest_version,
+    suggestion_with_reason,
 )
 from annotation.services.assignment import assignment_skip, next_assignment
 from curator.models import Project, Record
@@ -63,7 +64,9 @@ def _card_context(project: Project, record: Record, current: Any = None) -> dict
     """What every task template needs to show a record and its form; the task type adds the
     record's fields and the form's starting state for its own card template."""
     task = task_types.get(project.task_type)
-    suggestion = suggestion_for(record) if current is None else None
+    suggestion, withheld, withheld_reason = (
+        suggestion_with_reason(record) if current is None else (None, None, "")
+    )
     labels = project.labels
     return {
         "task": task.name,
@@ -71,6 +74,10 @@ def _card_context(project: Project, record: Record, current: Any = None) -> dict
         "record": record,
         "suggestion": suggestion,
         "suggestion_text": task.describe(labels, suggestion.value) if suggestion else "",
+        # Shown muted, with no key to accept it and nothing pre-filled from it.
+        "withheld": withheld,
+        "withheld_text": task.describe(labels, withheld.value) if withheld else "",
+        "withheld_reason": withheld_reason,
         "current": current,
         "keys": task_types.label_keys(labels),
         **task.card_context(
@@ -242,8 +249,9 @@ def revise(request: HttpRequest, slug: str, annotation_id: int) -> HttpResponse:
     form = LabelForm(request.POST, task_type=project.task_type)
     if not form.is_valid():
         return _revise_refused(request, project, annotation, errors_text(form))
+    before = latest_version(annotation).pk
     try:
-        annotation_revise(
+        revised = annotation_revise(
             annotation=annotation,
             user=request.user,
             value=form.cleaned_data["value"],
@@ -251,6 +259,9 @@ def revise(request: HttpRequest, slug: str, annotation_id: int) -> HttpResponse:
         )
     except ValidationError as error:
         return _revise_refused(request, project, annotation, " ".join(error.messages))
+    # The service stores nothing when the value is the same; say so rather than "changed".
+    if revised.pk == before:
+        return _next_card(request, project, notice="Label unchanged.")
     return _next_card(request, project, notice="Label changed; the old one is kept in history.")
 
 

@@ -32,7 +32,8 @@ def page(monkeypatch):
 
 def settled(page) -> None:
     """Until no label is in flight: keys pressed meanwhile are ignored by design."""
-    page.wait_for_function("document.body.dataset.busy !== 'true'")
+    # Not wait_for_function: its polling evaluates a string, which the page's CSP refuses.
+    expect(page.locator("body")).not_to_have_attribute("data-busy", "true")
 
 
 def login(page, base: str, username: str) -> None:

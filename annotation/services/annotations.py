@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from annotation import task_types
 from annotation.models import MAX_SECONDS_SPENT, Annotation, Assignment, Comment, Source
+from curator.algorithms.calibration import near_chance
 from curator.models import Project, Record, RoutingDecision, Split, User
 from curator.models.validation import field_errors
 from curator.permissions import Action, require
@@ -30,21 +31,52 @@ def label_clean(project: Project, record: Record, raw: Any) -> Any:
 
 
 def suggestion_for(record: Record) -> Annotation | None:
-    """The model label to show beside a record, if any.
+    """The model label to offer beside a record (Enter accepts it), if any; see
+    `suggestion_with_reason` for what is not offered and why."""
+    return suggestion_with_reason(record)[0]
+
+
+def suggestion_with_reason(record: Record) -> tuple[Annotation | None, Annotation | None, str]:
+    """(the label offered, the label withheld, why it was withheld).
 
     Spot checks and gold records are blind: a person checking a model, or being checked, must
     not see the answer first. Nor is a label suggested whose confidence routing distrusted (the
     record's text looked like instructions): that label may be the one an attacker asked for.
+    A label the model barely prefers over a guess, or a verdict of a judge that mostly picks a
+    position, is shown muted with its reason instead: "Enter accepts" would invite people to
+    copy a coin toss.
     """
     if record.split == Split.GOLD or record.route == RoutingDecision.Decision.SPOT_CHECK:
-        return None
+        return None, None, ""
     distrusted = RoutingDecision.objects.filter(annotation=OuterRef("pk")).exclude(reason="")
-    return (
+    latest = (
         Annotation.objects.filter(record=record, source__in=SUGGESTION_SOURCES)
         .exclude(Exists(distrusted))
+        .select_related("job")
         .order_by("-id")
         .first()
     )
+    if latest is None:
+        return None, None, ""
+    reason = _withheld_because(record.project, latest)
+    return (None, latest, reason) if reason else (latest, None, "")
+
+
+def _withheld_because(project: Project, label: Annotation) -> str:
+    settings = project.settings_obj
+    bias = (label.job.metrics or {}).get("position_bias_rate") if label.job else None
+    if isinstance(bias, int | float) and bias > settings.suggestion_max_position_bias:
+        return (
+            f"the judge's verdicts flipped with the order of the answers on {bias:.0%} of pairs "
+            f"(over {settings.suggestion_max_position_bias:.0%})"
+        )
+    choices = task_types.get(project.task_type).chance_choices(project.labels)
+    if label.confidence is not None and near_chance(
+        label.confidence, choices, settings.suggestion_min_margin
+    ):
+        chance = 1 / choices
+        return f"confidence {label.confidence:.2f} is near chance ({chance:.2f}, {choices} choices)"
+    return ""
 
 
 def _suggestion_accepted(

@@ -19,7 +19,7 @@ from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from annotation.models import Assignment, RecordAssignee
-from annotation.selectors import waiting_records
+from annotation.selectors import waiting_count_forget, waiting_count_taken, waiting_records
 from curator.models import Project, Record, Split, User
 from curator.models.records import REQUEUED_PRIORITY
 
@@ -47,6 +47,8 @@ def leases_reclaim(project: Project) -> int:
                     claimed_count=F("claimed_count") - 1
                 )
                 reclaimed += 1
+    if reclaimed:
+        waiting_count_forget(project.pk)
     return reclaimed
 
 
@@ -120,7 +122,7 @@ def _gold_check(project: Project, user: User, lease: timedelta) -> Assignment | 
     if rate <= 0 or random.random() >= rate:
         return None
     record = (
-        Record.objects.filter(project=project, split=Split.GOLD)
+        Record.objects.filter(project=project, split=Split.GOLD, held=False)
         .exclude(_seen_by(user))
         .order_by("?")
         .first()
@@ -170,6 +172,8 @@ def next_assignment(project: Project, user: User) -> Assignment | None:
             )
             if not claimed:
                 continue
+            if record.claimed_count + 1 >= overlap:
+                transaction.on_commit(lambda: waiting_count_taken(project.pk))
             try:
                 return _lease(record, project, user, lease)
             except IntegrityError:
@@ -190,6 +194,7 @@ def assignment_skip(assignment: Assignment, reason: str = "") -> None:
             Record.objects.filter(pk=assignment.record_id, claimed_count__gt=0).update(
                 claimed_count=F("claimed_count") - 1
             )
+            transaction.on_commit(lambda: waiting_count_forget(assignment.project_id))
 
 
 def record_requeue(record: Record) -> int:
@@ -205,4 +210,5 @@ def record_requeue(record: Record) -> int:
         Record.objects.filter(pk=record.pk).update(
             claimed_count=0, route="", priority=REQUEUED_PRIORITY
         )
+        transaction.on_commit(lambda: waiting_count_forget(record.project_id))
     return returned

@@ -132,6 +132,11 @@ class TaskType(ABC):
     # Shown instead of "Model suggests ..." where the suggestion pre-fills the form.
     suggestion_notice: ClassVar[str] = ""
 
+    def chance_choices(self, labels: Labels) -> int:
+        """How many options a model's single confidence is spread over (chance is 1/k), for
+        telling a real suggestion from a guess; 0 where one confidence is no such share."""
+        return len(labels) if self.uses_labels and self.record_votes_are_categories else 0
+
     # --- derived ----------------------------------------------------------------------------
 
     @property

@@ -30,6 +30,9 @@ class Multilabel(TaskType):
     form_field = "labels"
     export_shapes = {"text_labels": ("text", "labels")}
 
+    def chance_choices(self, labels: Labels) -> int:
+        return 2  # the LLM answers yes or no for each label
+
     def label_lookup(self, value: str) -> dict[str, Any] | None:
         # The label as a JSON string inside the stored list: a text match both databases run.
         return {"value__icontains": json.dumps(value)}

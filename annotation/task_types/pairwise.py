@@ -30,6 +30,9 @@ class Pairwise(TaskType):
     # Ties have no chosen response: the DPO shape leaves them out.
     export_shapes = {"dpo": ("prompt", "chosen", "rejected")}
 
+    def chance_choices(self, labels: Labels) -> int:
+        return 2  # a judge's confidence is that of A over B; a tie is its 0.5
+
     def label_lookup(self, value: str) -> dict[str, Any] | None:
         return {"value__choice": value}  # "a", "b" or "tie"
 

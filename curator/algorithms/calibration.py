@@ -36,3 +36,12 @@ def blend_votes(probabilities: np.ndarray, votes: np.ndarray, weight: float = 0.
     shares = votes / np.clip(votes.sum(axis=-1, keepdims=True), 1, None)
     mixed = (1 - weight) * probabilities + weight * shares
     return mixed / mixed.sum(axis=-1, keepdims=True)
+
+
+def near_chance(confidence: float, choices: int, margin: float) -> bool:
+    """Whether a model's confidence in its top choice is within `margin` of guessing among
+    `choices` options (0.52 on two classes is a coin toss): such a guess is no suggestion to
+    accept with one key."""
+    if choices < 2:
+        return False
+    return confidence < 1.0 / choices + margin

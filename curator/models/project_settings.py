@@ -103,6 +103,10 @@ class ProjectSettings:
     spot_check_rate: float = _setting(0.1, rules.between(0, 1))  # auto-accepted, still shown
     toxicity_threshold: float = _setting(0.8, rules.between(0, 1))  # held at or above
     score_toxicity_on_import: bool = _setting(True, rules.boolean)  # a toxicity job after imports
+    # Suggestions shown to annotators: none whose confidence is within this of chance (1/k for
+    # k choices), none from a judge whose verdicts flipped with the order more often than this.
+    suggestion_min_margin: float = _setting(0.1, rules.between(0, 1))
+    suggestion_max_position_bias: float = _setting(0.3, rules.between(0, 1))
 
     # Models (None: the server's default from Django settings) and prompts (None: built in).
     encoder_model: str | None = _setting(None, rules.text(300))

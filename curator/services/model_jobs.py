@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from annotation.selectors import waiting_count_forget
 from curator import job_kinds
 from curator.errors import NotStartable
 from curator.models import Job, Project, Record, User
@@ -51,6 +52,7 @@ def record_hold_clear(*, record: Record, user: User) -> None:
             user, "record.hold_clear", project=record.project, target=f"record {record.pk}",
             reason=record.held_reason,
         )  # fmt: skip
+        transaction.on_commit(lambda: waiting_count_forget(record.project_id))  # back in queues
 
 
 def check_params(project: Project, kind: str, params: dict[str, Any]) -> None:

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from annotation.labels import training_labels
 from annotation.models import Annotation, RecordAssignee, Source
+from annotation.selectors import waiting_count_forget
 from curator import job_kinds
 from curator.errors import NotStartable
 from curator.models import Job, Project, Record, Split, User
@@ -104,6 +105,8 @@ def records_bulk_act(
             message = f"{count} hold(s) cleared; those records may train"
         audit(user, f"records.{action}", project=project, target=f"{count} records",
               filters=described)  # fmt: skip
+        if action in ("hold", "clear"):  # records left or rejoined the annotators' queue
+            transaction.on_commit(lambda: waiting_count_forget(project.pk))
     return BulkResult(action, count, message)
 
 

@@ -168,9 +168,16 @@ def item_decide(request: HttpRequest, slug: str, record_id: int) -> HttpResponse
                 "curator/_batch_item.html",
                 {"item": selectors.batch_item(result), "project": project,
                  "labels": selectors.batch_label_options(project),
-                 "replaced": result.pk != record.pk},
+                 "replaced": result.pk != record.pk,
+                 # The batch's counters, swapped out of band so they follow each decision.
+                 "oob_stats": _batch_stats_of(record)},
             )  # fmt: skip
     return redirect("batch", slug=slug, job_id=record.created_by_job_id)
+
+
+def _batch_stats_of(record: Record) -> dict[str, Any] | None:
+    job = Job.objects.filter(pk=record.created_by_job_id).first()
+    return curation.batch_stats(job) if job is not None else None
 
 
 @login_required

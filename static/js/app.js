@@ -2,7 +2,9 @@
 // - a button or toggle with data-key="k" is pressed by key k (in the open panel, if one is open);
 // - data-opens="panel-id" opens a panel (skip reasons, comment) whose keys then take over;
 // - span tasks: select text, press a tag's key; Backspace removes the last span;
-// - Ctrl+Enter submits the form of a text box; Esc leaves a text box or closes a panel.
+// - Ctrl+Enter submits the form of a text box; Esc leaves a text box or closes a panel;
+// - plain Enter in a one-line box of a label form only leaves the box (it never picks a label);
+// - a key pressed while a label is saving is ignored, and a notice says so.
 (function () {
   "use strict";
   let shownAt = performance.now();
@@ -141,13 +143,48 @@
       && !(target.tagName === "INPUT" && ["checkbox", "radio", "hidden"].includes(target.type));
   }
 
+  // Said out loud, so that a fast annotator knows to press the key again once the card is in.
+  function keyIgnored(key) {
+    let note = document.getElementById("key-ignored");
+    if (!note) {
+      note = document.createElement("p");
+      note.id = "key-ignored";
+      note.className = "key-ignored";
+      note.setAttribute("role", "status");
+      document.body.appendChild(note);
+    }
+    note.textContent = "Key " + (key.length === 1 ? key.toUpperCase() : key)
+      + " ignored: the last label is still saving. Press it again on the next card.";
+    note.hidden = false;
+    clearTimeout(note.hideTimer);
+    note.hideTimer = setTimeout(function () { note.hidden = true; }, 2500);
+  }
+
+  // htmx leaves 4xx answers unswapped; a form marked data-show-errors gets its error fragment
+  // (e.g. "a rejection needs a reason") shown instead of nothing happening.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    const elt = event.detail.requestConfig && event.detail.requestConfig.elt;
+    if (event.detail.xhr.status === 400 && elt && elt.closest && elt.closest("[data-show-errors]")) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
+
   document.addEventListener("keydown", function (event) {
     const workspace = document.getElementById("workspace");
     if (!workspace) return;
     const target = event.target;
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey) && target && target.form) {
       event.preventDefault();
-      if (!busy) target.form.requestSubmit();
+      if (busy) keyIgnored("Ctrl+Enter"); else target.form.requestSubmit();
+      return;
+    }
+    // The browser would submit the form with its first button (e.g. "A is better") on Enter in
+    // a one-line box: a label nobody chose. Enter leaves the box so the choice keys work.
+    if (event.key === "Enter" && !event.shiftKey && target && target.tagName === "INPUT"
+        && inTextField(target) && target.form && target.form.classList.contains("label-form")) {
+      event.preventDefault();
+      target.blur();
       return;
     }
     if (event.key === "Escape") {
@@ -171,11 +208,13 @@
     const candidates = Array.from(scope.querySelectorAll('[data-key="' + CSS.escape(key) + '"]'))
       .filter(function (el) { return panel || !el.closest(".key-scope"); });
     const control = candidates[0];
-    if (!control || control.disabled) return;
-    event.preventDefault();
+    if (!control) return;
     // A key pressed while the previous label is on its way, or before htmx has wired the new card
-    // (it does so when the swap settles), would land on the wrong record or bypass htmx.
-    if (busy) return;
+    // (it does so when the swap settles), would land on the wrong record or bypass htmx. (The
+    // button it names may be disabled for the request's length: still say why nothing happened.)
+    if (busy) { event.preventDefault(); keyIgnored(event.key); return; }
+    if (control.disabled) return;
+    event.preventDefault();
     if (control.dataset.opens) { showPanel(control.dataset.opens); return; }
     control.click();
   });
