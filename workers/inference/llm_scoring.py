@@ -57,9 +57,7 @@ class TokenScorer:
             scores[chunk] = self._option_batch([prompt_ids[i] for i in chunk], option_ids)
         return scores
 
-    def _option_batch(
-        self, prompts: list[list[int]], options: Sequence[list[int]]
-    ) -> np.ndarray:
+    def _option_batch(self, prompts: list[list[int]], options: Sequence[list[int]]) -> np.ndarray:
         continued = [k for k, ids in enumerate(options) if len(ids) > 1]
         ids, mask = self._padded(prompts)
         lengths = mask.sum(dim=1)
@@ -135,9 +133,7 @@ class TokenScorer:
                 offset = len(prefixes[i])
                 scored[row, offset - 1 : offset - 1 + len(targets[i])] = True
                 wanted += targets[i]
-            picked = self._token_logprobs(
-                hidden[scored], torch.tensor(wanted, device=self.device)
-            )
+            picked = self._token_logprobs(hidden[scored], torch.tensor(wanted, device=self.device))
             rows = torch.arange(len(chunk), device=self.device)[:, None].expand_as(scored)
             sums = torch.zeros(len(chunk), device=self.device, dtype=picked.dtype)
             sums.index_add_(0, rows[scored], picked)
