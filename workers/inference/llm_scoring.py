@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from transformers import PreTrainedModel
+from transformers import Cache, PreTrainedModel
 
 # Rows of hidden states projected onto the vocabulary at once: bounds the float32 logits
 # (rows x vocabulary) to about 200 MB for a 50k vocabulary, 600 MB for 150k.
@@ -81,7 +81,7 @@ class TokenScorer:
 
     def _continuation(
         self,
-        cache: object,
+        cache: Cache,
         prompt_mask: torch.Tensor,
         lengths: torch.Tensor,
         options: list[list[int]],
@@ -89,7 +89,7 @@ class TokenScorer:
         """(prompts, options) log-probability of each option's tokens after its first."""
         n_prompts, n_options = len(lengths), len(options)
         # Row p * n_options + k continues prompt p with option k (the prompt's cache repeated).
-        cache.batch_repeat_interleave(n_options)  # type: ignore[attr-defined]
+        cache.batch_repeat_interleave(n_options)
         fed = [o[:-1] for o in options]  # the last token is predicted, never fed
         width = max(len(f) for f in fed)
         ids = torch.full((n_options, width), self.pad_token_id, dtype=torch.long)
