@@ -19,8 +19,8 @@ from bench.run import plot_bars
 ROUTING_POOL = 300
 THRESHOLDS = (0.6, 0.7, 0.8, 0.9, 0.95)
 SCORING_PROMPTS = 16
-# Four labels each: one token apiece, and two to three tokens apiece (SmolLM2's tokenizer).
-SINGLE_TOKEN_LABELS = ["Negative", "Positive", "Neutral", "Mixed"]
+# Four grades of sentiment each: one token apiece, and two to three tokens apiece (SmolLM2).
+SINGLE_TOKEN_LABELS = ["Bad", "Poor", "Good", "Great"]
 MULTI_TOKEN_LABELS = ["very negative", "somewhat negative", "somewhat positive", "very positive"]
 MULTI_SINGLE_GOAL = 2.0
 
