@@ -9,7 +9,6 @@ import pytest
 
 from curator.algorithms.prompts import classification_messages
 from tests import llm_reference
-from workers.inference import llm_scoring
 from workers.inference.llm import get_llm
 
 TEXTS = [
@@ -46,19 +45,6 @@ def test_multi_token_options_score_as_the_per_pair_method(batched):
     assert fast.shape == (len(TEXTS), len(MIXED))
     np.testing.assert_allclose(
         fast, llm_reference.option_logprobs(batched, prompts, MIXED), rtol=0, atol=1e-4
-    )
-
-
-def test_options_over_several_continuation_passes_score_the_same(llm, monkeypatch):
-    # Two options per pass: the prompt's cache is reused by three passes over MIXED's four
-    # multi-token options and must come out of each unchanged.
-    monkeypatch.setattr(llm_scoring, "OPTIONS_PER_PASS", 2)
-    prompts = messages(MIXED)
-    np.testing.assert_allclose(
-        llm.option_logprobs(prompts, MIXED),
-        llm_reference.option_logprobs(llm, prompts, MIXED),
-        rtol=0,
-        atol=1e-4,
     )
 
 

@@ -1,20 +1,22 @@
 """Token log-likelihoods from a local causal LM, computed on the device.
 
-Label scoring runs each prompt once and every option as a continuation of the prompt's
-key/value cache, so a label like "Sci/Tech" or "very positive" costs a few extra tokens rather
-than a second pass over the prompt. Only the hidden states at positions whose next token is
-scored go through the output head (in bounded chunks of rows), and only each target token's
-log-probability is gathered from them, on the device; the host receives one number per score.
+Label scoring runs each prompt once and all options together as one packed continuation of
+the prompt's key/value cache, so a label like "Sci/Tech" or "very positive" costs a few extra
+tokens rather than a second pass over the prompt. Only the hidden states at positions whose next
+token is scored go through the output head (in bounded chunks of rows), and only each target
+token's log-probability is gathered from them, on the device; the host receives one number per
+score.
 Full-vocabulary log-probabilities are never materialised for whole sequences.
 
 Sequences are right-padded, so every real token sits at the position it has unpadded; the
 continuations carry explicit position ids (prompt length + offset) and attend to the prompt's
-cache through the attention mask, which hides the padding between prompt and continuation.
+cache through an attention mask that hides the padding between prompt and continuation. That
+mask is 4D and additive, which the eager and SDPA attentions take (the default ones);
+FlashAttention-2 takes no such mask.
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -25,9 +27,6 @@ from transformers import Cache, PreTrainedModel
 # Rows of hidden states projected onto the vocabulary at once: bounds the float32 logits
 # (rows x vocabulary) to about 200 MB for a 50k vocabulary, 600 MB for 150k.
 HEAD_ROWS = 1024
-# A prompt's cache is copied once per option scored in the same continuation pass; at most this
-# many copies per prompt in the batch bound the memory of a pass with many multi-token options.
-OPTIONS_PER_PASS = 8
 
 
 @dataclass(frozen=True)
@@ -68,15 +67,9 @@ class TokenScorer:
         # Every option's first token is predicted by the prompt's last position: one row each.
         first = torch.tensor([o[0] for o in options], device=self.device)
         scores = self._column_logprobs(last, first)  # (prompts, options)
-        groups = [
-            continued[i : i + OPTIONS_PER_PASS] for i in range(0, len(continued), OPTIONS_PER_PASS)
-        ]
-        for n, group in enumerate(groups):
-            # Each pass appends its continuation to the cache it is given; all but the last
-            # pass get a copy so the prompt's cache stays as it was for the next one.
-            cache = out.cache if n == len(groups) - 1 else copy.deepcopy(out.cache)
-            rest = self._continuation(cache, mask, lengths, [options[k] for k in group])
-            scores[:, group] += rest
+        if continued:
+            rest = self._continuation(out.cache, mask, lengths, [options[k] for k in continued])
+            scores[:, continued] += rest
         return scores.double().cpu().numpy()
 
     def _continuation(
@@ -86,33 +79,53 @@ class TokenScorer:
         lengths: torch.Tensor,
         options: list[list[int]],
     ) -> torch.Tensor:
-        """(prompts, options) log-probability of each option's tokens after its first."""
-        n_prompts, n_options = len(lengths), len(options)
-        # Row p * n_options + k continues prompt p with option k (the prompt's cache repeated).
-        cache.batch_repeat_interleave(n_options)
-        fed = [o[:-1] for o in options]  # the last token is predicted, never fed
-        width = max(len(f) for f in fed)
-        ids = torch.full((n_options, width), self.pad_token_id, dtype=torch.long)
-        own = torch.zeros((n_options, width), dtype=torch.long)
-        targets = torch.zeros((n_options, width), dtype=torch.long)
+        """(prompts, options) log-probability of each option's tokens after its first.
+
+        The options are packed into one continuation row per prompt: every option's tokens but
+        its last, one option after another. A 4D mask lets each token see the prompt and the
+        earlier tokens of its own option only, and position ids restart at the prompt's length
+        for each option, so each option is computed exactly as if it alone followed the prompt,
+        without copying the prompt's cache once per option.
+        """
+        n_prompts = len(lengths)
+        fed: list[int] = []  # the tokens fed (an option's last token is predicted, never fed)
+        targets: list[int] = []  # the token each fed position predicts
+        offsets: list[int] = []  # a fed token's position within its option
+        option_of: list[int] = []
         for k, option in enumerate(options):
-            ids[k, : len(option) - 1] = torch.tensor(option[:-1])
-            own[k, : len(option) - 1] = 1
-            targets[k, : len(option) - 1] = torch.tensor(option[1:])
-        ids, own, targets = (t.to(self.device).repeat(n_prompts, 1) for t in (ids, own, targets))
-        mask = torch.cat([prompt_mask.repeat_interleave(n_options, dim=0), own], dim=1)
-        offsets = torch.arange(width, device=self.device)
-        positions = lengths.repeat_interleave(n_options)[:, None] + offsets[None, :]
-        out = self.model.get_decoder()(
-            input_ids=ids, attention_mask=mask, position_ids=positions, cache=cache
+            fed += option[:-1]
+            targets += option[1:]
+            offsets += range(len(option) - 1)
+            option_of += [k] * (len(option) - 1)
+        width = len(fed)
+        owner = torch.tensor(option_of, device=self.device)
+        offset = torch.tensor(offsets, device=self.device)
+        # Token i sees token j of the continuation when both belong to one option and j <= i.
+        own = (owner[:, None] == owner[None, :]) & (offset[None, :] <= offset[:, None])
+        sees = torch.cat(
+            [
+                prompt_mask.bool()[:, None, :].expand(n_prompts, width, prompt_mask.shape[1]),
+                own[None].expand(n_prompts, width, width),
+            ],
+            dim=2,
+        )[:, None]  # (prompts, 1, continuation, prompt + continuation)
+        dtype = self.model.dtype
+        # Additive form: what both eager and SDPA attention take as a ready-made mask.
+        additive = torch.zeros(sees.shape, dtype=dtype, device=self.device).masked_fill(
+            ~sees, torch.finfo(dtype).min
         )
-        scored = own.bool()
-        picked = self._token_logprobs(out.last_hidden_state[scored], targets[scored])
-        # Sum each row's token log-probabilities back into its (prompt, option) cell.
-        row_of = torch.arange(n_prompts * n_options, device=self.device)[:, None].expand_as(own)
-        sums = torch.zeros(n_prompts * n_options, device=self.device, dtype=picked.dtype)
-        sums.index_add_(0, row_of[scored], picked)
-        return sums.view(n_prompts, n_options)
+        ids = torch.tensor(fed, device=self.device).expand(n_prompts, width)
+        positions = lengths[:, None] + offset[None, :]
+        out = self.model.get_decoder()(
+            input_ids=ids, attention_mask=additive, position_ids=positions, cache=cache
+        )
+        picked = self._token_logprobs(
+            out.last_hidden_state.reshape(n_prompts * width, -1),
+            torch.tensor(targets, device=self.device).repeat(n_prompts),
+        ).view(n_prompts, width)
+        # Sum each option's token log-probabilities into its column.
+        sums = torch.zeros(n_prompts, len(options), device=self.device, dtype=picked.dtype)
+        return sums.index_add_(1, owner, picked)
 
     @torch.inference_mode()
     def sequence_nll(
