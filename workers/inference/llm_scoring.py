@@ -5,8 +5,7 @@ the prompt's key/value cache, so a label like "Sci/Tech" or "very positive" cost
 tokens rather than a second pass over the prompt. Only the hidden states at positions whose next
 token is scored go through the output head (in bounded chunks of rows), and only each target
 token's log-probability is gathered from them, on the device; the host receives one number per
-score.
-Full-vocabulary log-probabilities are never materialised for whole sequences.
+score. Full-vocabulary log-probabilities are never materialised for whole sequences.
 
 Sequences are right-padded, so every real token sits at the position it has unpadded; the
 continuations carry explicit position ids (prompt length + offset) and attend to the prompt's
