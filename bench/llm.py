@@ -1,4 +1,5 @@
-"""LLM throughput (pre-labels/s by batch size, judge comparisons/s) and what routing saves.
+"""LLM throughput (pre-labels/s by batch size, judge comparisons/s), label scoring with multi-token
+labels against single-token ones (before and after prompt-once scoring), and what routing saves.
 
 Routing: the LLM pre-labels a pool; records above a confidence threshold keep the LLM label,
 the rest get the human (SST-2) label. For each threshold we train the round classifier on that
@@ -13,9 +14,101 @@ import time
 import numpy as np
 
 from bench.common import DATA, OUT, sst2_sentences, table
+from bench.run import plot_bars
 
 ROUTING_POOL = 300
 THRESHOLDS = (0.6, 0.7, 0.8, 0.9, 0.95)
+SCORING_PROMPTS = 16
+# Four grades of sentiment each: one token apiece, and two to three tokens apiece (SmolLM2).
+SINGLE_TOKEN_LABELS = ["Bad", "Poor", "Good", "Great"]
+MULTI_TOKEN_LABELS = ["very negative", "somewhat negative", "somewhat positive", "very positive"]
+MULTI_SINGLE_GOAL = 2.0
+
+
+def _label_scoring(llm, rounds: int = 2) -> tuple[dict, str]:
+    """Seconds to score 16 prompts against 4 labels, single- and multi-token, with the backend's
+    scorer and with the per-pair reference it replaced (tests/llm_reference.py), interleaved in
+    this process; the fastest of `rounds` timings of each."""
+    from curator.algorithms.prompts import classification_messages
+    from tests import llm_reference
+
+    texts = [t for t, _ in sst2_sentences("dev")[:SCORING_PROMPTS]]
+    label_sets = {"single-token": SINGLE_TOKEN_LABELS, "multi-token": MULTI_TOKEN_LABELS}
+    prompts = {
+        kind: [classification_messages(t, label_names=labels) for t in texts]
+        for kind, labels in label_sets.items()
+    }
+    methods = {
+        "before (one pass per prompt and label)": lambda m, o: llm_reference.option_logprobs(
+            llm, m, o
+        ),
+        "after (prompt once, labels continue it)": llm.option_logprobs,
+    }
+    llm.option_logprobs(prompts["multi-token"][:2], MULTI_TOKEN_LABELS)  # warm up
+    seconds: dict[str, dict[str, float]] = {name: {} for name in methods}
+    scores: dict[str, dict[str, np.ndarray]] = {name: {} for name in methods}
+    for _ in range(rounds):
+        for name, method in methods.items():
+            for kind, labels in label_sets.items():
+                started = time.perf_counter()
+                scores[name][kind] = method(prompts[kind], labels)
+                elapsed = time.perf_counter() - started
+                seconds[name][kind] = min(seconds[name].get(kind, elapsed), elapsed)
+    before, after = methods
+
+    def token_count(text: str) -> int:
+        return len(llm.tokenizer(text, add_special_tokens=False).input_ids)
+
+    tokens = {kind: [token_count(label) for label in labels] for kind, labels in label_sets.items()}
+    prompt_tokens = {
+        kind: float(np.mean([token_count(llm.render(m)) for m in prompts[kind]]))
+        for kind in label_sets
+    }
+    rows = []
+    per_method = {}
+    for name in methods:
+        single, multi = seconds[name]["single-token"], seconds[name]["multi-token"]
+        rows.append([name, single, multi, len(texts) / multi, multi / single])
+        per_method[name] = {
+            "single_s": single,
+            "multi_s": multi,
+            "multi_over_single": multi / single,
+        }
+    results: dict[str, object] = {
+        "prompts": len(texts),
+        "label_tokens": tokens,
+        "mean_prompt_tokens": prompt_tokens,
+        "methods": per_method,
+    }
+    largest_gap = max(
+        float(np.abs(scores[after][kind] - scores[before][kind]).max()) for kind in label_sets
+    )
+    results["max_abs_score_difference"] = largest_gap
+    results["multi_speedup"] = seconds[before]["multi-token"] / seconds[after]["multi-token"]
+    ratio = seconds[after]["multi-token"] / seconds[after]["single-token"]
+    results["goal_met"] = ratio <= MULTI_SINGLE_GOAL
+    text = table(
+        f"Label scoring: {len(texts)} SST-2 prompts x 4 labels, seconds (fastest of {rounds}); "
+        f"label tokens {tokens['single-token']} vs {tokens['multi-token']}, mean prompt tokens "
+        f"{prompt_tokens['single-token']:.0f} vs {prompt_tokens['multi-token']:.0f}",
+        ["method", "single-token s", "multi-token s", "multi prompts/s", "multi / single"],
+        rows,
+    )
+    text += (
+        f"\nmulti-token labels {results['multi_speedup']:.1f}x faster than before; "
+        f"multi / single {ratio:.2f} (goal <= {MULTI_SINGLE_GOAL}: "
+        f"{'met' if results['goal_met'] else 'NOT met'}); "
+        f"largest score difference from before {largest_gap:.1e}"
+    )
+    (OUT / "llm_scoring.json").write_text(json.dumps(results, indent=2))
+    plot_bars(
+        OUT / "llm_scoring.png",
+        f"label scoring, {len(texts)} prompts x 4 labels",
+        list(label_sets),
+        {name.split(" (")[0]: [seconds[name][kind] for kind in label_sets] for name in methods},
+        "seconds",
+    )
+    return results, text
 
 
 def _throughput(llm, texts: list[str]) -> list[list[object]]:
@@ -136,14 +229,23 @@ def run() -> tuple[dict, str]:
     llm = get_llm()
     device = getattr(getattr(llm, "place", None), "device", "remote")
     texts = [t for t, _ in sst2_sentences("dev")[:64]]
+    scoring, scoring_text = (
+        _label_scoring(llm) if hasattr(llm, "model") else ({}, "label scoring: local models only")
+    )
     rows = _throughput(llm, texts)
     judge = _judge_rate(llm)
     rows.append(["judge comparisons (both orders)", judge])
     routing, routing_rows = _routing(llm)
-    results = {"device": device, "throughput": {r[0]: r[1] for r in rows}, "routing": routing}
+    results = {
+        "device": device,
+        "label_scoring": scoring,
+        "throughput": {r[0]: r[1] for r in rows},
+        "routing": routing,
+    }
     text = table(
         f"LLM {llm.identity} on {device} (no GPU lent to this run)", ["work", "items/s"], rows
     )
+    text = f"{scoring_text}\n\n{text}"
     text += "\n\n" + table(
         f"Routing on {ROUTING_POOL} SST-2 sentences (LLM labels {routing['llm_accuracy']:.3f} "
         f"accurate); gold accuracy of the round classifier",
@@ -160,3 +262,16 @@ def run() -> tuple[dict, str]:
     text += f"\nhuman labels saved within 1 point of all-human: {saved}"
     (OUT / "llm.json").write_text(json.dumps(results, indent=2))
     return results, text
+
+
+if __name__ == "__main__":  # only the label-scoring comparison (no database): python -m bench.llm
+    import os
+
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "curator.settings")
+    django.setup()
+    OUT.mkdir(parents=True, exist_ok=True)
+    from workers.inference.llm import get_llm
+
+    print(_label_scoring(get_llm())[1])

@@ -27,6 +27,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from curator.algorithms.prompts import Messages
 from workers.inference.device import placement
+from workers.inference.llm_scoring import TokenScorer
 from workers.inference.sources import model_identity, resolve
 
 logger = logging.getLogger(__name__)
@@ -137,36 +138,17 @@ class TransformersLLM:
             raise TypeError(f"chat template rendered {type(text).__name__}, not text")
         return text
 
-    @torch.inference_mode()
+    @property
+    def scorer(self) -> TokenScorer:
+        # Built per call: the batch size follows `place`, which benchmarks change.
+        return TokenScorer(self.model, self.tokenizer.pad_token_id, self.place.batch_size)
+
     def option_logprobs(self, prompts: Sequence[Messages], options: Sequence[str]) -> np.ndarray:
         tok = self.tokenizer
         prompt_ids = [tok(self.render(m), add_special_tokens=False).input_ids for m in prompts]
         option_ids = [tok(option, add_special_tokens=False).input_ids for option in options]
-        if all(len(ids) == 1 for ids in option_ids):
-            return self._single_token_logprobs(prompt_ids, [ids[0] for ids in option_ids])
-        pairs = [(p, o) for p in range(len(prompts)) for o in range(len(options))]
-        scores = np.zeros(len(pairs), dtype=np.float64)
-        # Longest first keeps padding small within each batch.
-        order = sorted(
-            range(len(pairs)),
-            key=lambda i: -(len(prompt_ids[pairs[i][0]]) + len(option_ids[pairs[i][1]])),
-        )
-        for start in range(0, len(order), self.place.batch_size):
-            chunk = order[start : start + self.place.batch_size]
-            ids, mask = self._padded(
-                [prompt_ids[pairs[i][0]] + option_ids[pairs[i][1]] for i in chunk]
-            )
-            logits = self.model(input_ids=ids, attention_mask=mask).logits.float()
-            logprobs = torch.log_softmax(logits, dim=-1).cpu()
-            for row, i in enumerate(chunk):
-                start_at = len(prompt_ids[pairs[i][0]])
-                targets = option_ids[pairs[i][1]]
-                # The token at position t is predicted by the logits at t - 1.
-                positions = torch.arange(start_at - 1, start_at - 1 + len(targets))
-                scores[i] = logprobs[row, positions, torch.tensor(targets)].sum().item()
-        return scores.reshape(len(prompts), len(options))
+        return self.scorer.option_logprobs(prompt_ids, option_ids)
 
-    @torch.inference_mode()
     def response_nll(
         self, prompts: Sequence[Messages] | None, responses: Sequence[str], max_tokens: int = 256
     ) -> np.ndarray:
@@ -187,43 +169,7 @@ class TransformersLLM:
             tok(text, add_special_tokens=False).input_ids[:max_tokens] or start
             for text in responses
         ]
-        result = np.zeros(len(responses), dtype=np.float64)
-        order = sorted(range(len(responses)), key=lambda i: -(len(prefixes[i]) + len(targets[i])))
-        for begin in range(0, len(order), self.place.batch_size):
-            chunk = order[begin : begin + self.place.batch_size]
-            ids, mask = self._padded([prefixes[i] + targets[i] for i in chunk])
-            logprobs = torch.log_softmax(
-                self.model(input_ids=ids, attention_mask=mask).logits.float(), dim=-1
-            ).cpu()
-            for row, i in enumerate(chunk):
-                offset = len(prefixes[i])
-                positions = torch.arange(offset - 1, offset - 1 + len(targets[i]))
-                picked = logprobs[row, positions, torch.tensor(targets[i])]
-                result[i] = -picked.mean().item()
-        return result
-
-    def _padded(self, sequences: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
-        width = max(len(s) for s in sequences)
-        ids = torch.full((len(sequences), width), self.tokenizer.pad_token_id, dtype=torch.long)
-        mask = torch.zeros((len(sequences), width), dtype=torch.long)
-        for row, sequence in enumerate(sequences):
-            ids[row, : len(sequence)] = torch.tensor(sequence)
-            mask[row, : len(sequence)] = 1
-        return ids.to(self.place.device), mask.to(self.place.device)
-
-    def _single_token_logprobs(self, prompt_ids: list[list[int]], tokens: list[int]) -> np.ndarray:
-        """Every option is one token: one forward pass per prompt scores them all."""
-        scores = np.zeros((len(prompt_ids), len(tokens)), dtype=np.float64)
-        order = sorted(range(len(prompt_ids)), key=lambda i: -len(prompt_ids[i]))
-        for start in range(0, len(order), self.place.batch_size):
-            chunk = order[start : start + self.place.batch_size]
-            ids, mask = self._padded([prompt_ids[i] for i in chunk])
-            logits = self.model(input_ids=ids, attention_mask=mask).logits
-            last = torch.tensor([len(prompt_ids[i]) - 1 for i in chunk], device=logits.device)
-            final = logits[torch.arange(len(chunk), device=logits.device), last].float()
-            logprobs = torch.log_softmax(final, dim=-1)[:, tokens].cpu().numpy()
-            scores[chunk] = logprobs
-        return scores
+        return self.scorer.sequence_nll(prefixes, targets)
 
     @torch.inference_mode()
     def generate(
