@@ -236,7 +236,7 @@ def test_an_unexpected_api_error_is_json(client, project, curator_user, monkeypa
     def broken(*args, **kwargs):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(views.curation, "distribution", broken)
+    monkeypatch.setattr(views.curation_selectors, "distribution", broken)
     client.force_login(curator_user)
     client.raise_request_exception = False
     response = client.get(f"/api/projects/{project.slug}/distribution/")
