@@ -113,6 +113,8 @@ class RecordList(generics.ListAPIView):
     pagination_class = IdCursor
 
     def get_serializer_class(self):
+        if getattr(self, "swagger_fake_view", False):  # the schema documents the full shape
+            return s.RecordSerializer
         if can(self.request.user, self._project(), Action.SEE_BLIND):
             return s.RecordSerializer
         return s.BlindRecordSerializer
