@@ -38,7 +38,6 @@ from curator.curation_selectors import batch_stats
 from curator.models import (
     Document,
     Job,
-    LineageEdge,
     Origin,
     Project,
     Record,
@@ -55,7 +54,7 @@ from workers.inference.encoder import get_encoder
 from workers.inference.toxicity import get_toxicity_scorer
 from workers.jobs import generate_instructions
 from workers.jobs.fanout import FannedOut
-from workers.jobs.generated_items import generated_item_store, seed_failed
+from workers.jobs.generated_items import generated_item_store, seed_failed, seeds_to_do
 from workers.jobs.project_llm import job_llm
 from workers.jobs.reward_scores import reward_scores_store
 from workers.jobs.scores import scores_store
@@ -312,12 +311,7 @@ def process(job: Job, seed_ids: list[int]) -> None:
         _process_grounded(job, seed_ids)
         return
     field = project.settings_obj.text_field
-    done = set(
-        LineageEdge.objects.filter(job=job, parent_id__in=seed_ids).values_list(
-            "parent_id", flat=True
-        )
-    )
-    seeds = [pk for pk in seed_ids if pk not in done]
+    seeds = seeds_to_do(job, seed_ids)
     if not seeds:
         return
     payloads = dict(Record.objects.filter(pk__in=seeds).values_list("id", "payload"))

@@ -29,11 +29,11 @@ from django.db import transaction
 
 from annotation import task_types
 from curator.algorithms import curation, judging
-from curator.models import Job, LineageEdge, Origin, Record
+from curator.models import Job, Origin, Record
 from curator.models.records import QUALITY_KIND, TOXICITY_KIND
 from curator.selectors import training_prompts
 from workers.inference.toxicity import get_toxicity_scorer
-from workers.jobs.generated_items import generated_item_store, seed_failed
+from workers.jobs.generated_items import generated_item_store, seed_failed, seeds_to_do
 from workers.jobs.project_llm import job_llm
 from workers.jobs.reward_scores import reward_scores_store
 from workers.jobs.scores import scores_store
@@ -106,12 +106,7 @@ def _seed_torch(job: Job, units: list[int]) -> None:
 
 def process(job: Job, seed_ids: list[int]) -> None:
     params = job.params
-    done = set(
-        LineageEdge.objects.filter(job=job, parent_id__in=seed_ids).values_list(
-            "parent_id", flat=True
-        )
-    )
-    seeds = [pk for pk in seed_ids if pk not in done]
+    seeds = seeds_to_do(job, seed_ids)
     if not seeds:
         return
     companions = {pk: [int(e) for e in params["examples"].get(str(pk), [])] for pk in seeds}

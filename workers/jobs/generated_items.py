@@ -15,6 +15,17 @@ from curator.models import Job, LineageEdge, Origin, Record, ReviewState, Split
 FAILED = "generate-failed"
 
 
+def seeds_to_do(job: Job, seed_ids: list[int]) -> list[int]:
+    """The seeds of a chunk this job has not written an edge from yet (an item or a failure):
+    a redelivered chunk does only what is left."""
+    done = set(
+        LineageEdge.objects.filter(job=job, parent_id__in=seed_ids).values_list(
+            "parent_id", flat=True
+        )
+    )
+    return [pk for pk in seed_ids if pk not in done]
+
+
 def seed_failed(job: Job, seed_id: int) -> None:
     LineageEdge.objects.get_or_create(
         parent_id=seed_id, child_id=seed_id, operation=FAILED, job=job
