@@ -231,4 +231,10 @@
     const select = event.target.closest && event.target.closest("select[data-autosubmit]");
     if (select && select.form) select.form.requestSubmit();
   });
+
+  // An <input data-select-on-click> (a link to copy) selects its whole value when clicked.
+  document.addEventListener("click", function (event) {
+    const input = event.target.closest && event.target.closest("input[data-select-on-click]");
+    if (input) input.select();
+  });
 })();
