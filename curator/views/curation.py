@@ -175,9 +175,9 @@ def item_decide(request: HttpRequest, slug: str, record_id: int) -> HttpResponse
     return redirect("batch", slug=slug, job_id=record.created_by_job_id)
 
 
-def _batch_stats_of(record: Record) -> dict[str, Any] | None:
+def _batch_stats_of(record: Record) -> curation_selectors.BatchStats | None:
     job = Job.objects.filter(pk=record.created_by_job_id).first()
-    return curation.batch_stats(job) if job is not None else None
+    return curation_selectors.batch_stats(job) if job is not None else None
 
 
 @login_required
