@@ -33,7 +33,7 @@ from django.db import transaction
 
 from annotation import task_types
 from annotation.labels import training_labels
-from curator.algorithms import curation, judging
+from curator.algorithms import curation
 from curator.curation_selectors import batch_stats
 from curator.models import (
     Document,
@@ -46,7 +46,6 @@ from curator.models import (
 from curator.models.records import (
     AGREEMENT_KIND,
     NEAR_DUP_KIND,
-    QUALITY_KIND,
     TOXICITY_KIND,
     payload_text,
 )
@@ -54,9 +53,13 @@ from workers.inference.encoder import get_encoder
 from workers.inference.toxicity import get_toxicity_scorer
 from workers.jobs import generate_instructions
 from workers.jobs.fanout import FannedOut
-from workers.jobs.generated_items import generated_item_store, seed_failed, seeds_to_do
+from workers.jobs.generated_items import (
+    generated_item_store,
+    quality_and_reward_store,
+    seed_failed,
+    seeds_to_do,
+)
 from workers.jobs.project_llm import job_llm
-from workers.jobs.reward_scores import reward_scores_store
 from workers.jobs.scores import scores_store
 
 # (seed record or None, text or None when nothing usable came back, intended label, prompt
@@ -378,19 +381,11 @@ def _score(job: Job, created: list[tuple[Record, str]]) -> None:
     scorer = get_toxicity_scorer(project.settings_obj.toxicity_model)
     scores_store(round_=None, kind=TOXICITY_KIND, model_identity=scorer.identity, job=job,
                  record_ids=ids, values=scorer.score(texts).tolist())  # fmt: skip
-    llm = job_llm(job)
     names = _names(project)
     prompts = [
         f"Write a text of the label '{names.get(intended, intended)}'." for _, intended in created
     ]
-    messages = [
-        judging.rating_messages(prompt, text, QUALITY_RUBRIC)
-        for prompt, text in zip(prompts, texts, strict=True)
-    ]
-    quality = judging.expected_rating(llm.option_logprobs(messages, ["1", "2", "3", "4", "5"]))
-    scores_store(round_=None, kind=QUALITY_KIND, model_identity=f"{llm.identity}|quality-v1",
-                 job=job, record_ids=ids, values=quality.tolist())  # fmt: skip
-    reward_scores_store(job, ids, prompts, texts)
+    quality_and_reward_store(job, ids, prompts, texts, QUALITY_RUBRIC, "quality-v1")
     scored = _probabilities(project, texts)
     if scored is not None:
         order, probabilities = scored

@@ -28,14 +28,18 @@ import torch
 from django.db import transaction
 
 from annotation import task_types
-from curator.algorithms import curation, judging
+from curator.algorithms import curation
 from curator.models import Job, Origin, Record
-from curator.models.records import QUALITY_KIND, TOXICITY_KIND
+from curator.models.records import TOXICITY_KIND
 from curator.selectors import training_prompts
 from workers.inference.toxicity import get_toxicity_scorer
-from workers.jobs.generated_items import generated_item_store, seed_failed, seeds_to_do
+from workers.jobs.generated_items import (
+    generated_item_store,
+    quality_and_reward_store,
+    seed_failed,
+    seeds_to_do,
+)
 from workers.jobs.project_llm import job_llm
-from workers.jobs.reward_scores import reward_scores_store
 from workers.jobs.scores import scores_store
 
 DEFAULTS = {"count": 20, "temperature": 0.8, "max_new_tokens": 60, "response_max_new_tokens": 160,
@@ -208,12 +212,4 @@ def _score(job: Job, created: list[tuple[int, str, str]]) -> None:
                  record_ids=ids,
                  values=scorer.score([f"{p}\n{r}" for p, r in zip(prompts, responses, strict=True)]
                                      ).tolist())  # fmt: skip
-    llm = job_llm(job)
-    messages = [
-        judging.rating_messages(prompt, response, QUALITY_RUBRIC)
-        for prompt, response in zip(prompts, responses, strict=True)
-    ]
-    quality = judging.expected_rating(llm.option_logprobs(messages, ["1", "2", "3", "4", "5"]))
-    scores_store(round_=None, kind=QUALITY_KIND, model_identity=f"{llm.identity}|quality-sft-v1",
-                 job=job, record_ids=ids, values=quality.tolist())  # fmt: skip
-    reward_scores_store(job, ids, prompts, responses)
+    quality_and_reward_store(job, ids, prompts, responses, QUALITY_RUBRIC, "quality-sft-v1")

@@ -7,8 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 from annotation.models import Annotation, Source
+from curator.algorithms import judging
 from curator.hashing import content_hash
 from curator.models import Job, LineageEdge, Origin, Record, ReviewState, Split
+from curator.models.records import QUALITY_KIND
+from workers.jobs.project_llm import job_llm
+from workers.jobs.reward_scores import reward_scores_store
+from workers.jobs.scores import scores_store
 
 # The operation of a seed's edge to itself: nothing usable came back, and the seed is done (a
 # redelivered chunk does not ask the model again).
@@ -66,3 +71,24 @@ def generated_item_store(
         record=record, project=project, value=intended, source=Source.LLM, job=job
     )
     return record
+
+
+def quality_and_reward_store(
+    job: Job,
+    record_ids: list[int],
+    prompts: list[str],
+    responses: list[str],
+    rubric: str,
+    version: str,
+) -> None:
+    """The judge's expected 1-5 rating of each response to its prompt (score kind `quality`,
+    under the identity `<llm>|<version>`), then the promoted reward model's score, if any."""
+    llm = job_llm(job)
+    messages = [
+        judging.rating_messages(prompt, response, rubric)
+        for prompt, response in zip(prompts, responses, strict=True)
+    ]
+    quality = judging.expected_rating(llm.option_logprobs(messages, ["1", "2", "3", "4", "5"]))
+    scores_store(round_=None, kind=QUALITY_KIND, model_identity=f"{llm.identity}|{version}",
+                 job=job, record_ids=record_ids, values=quality.tolist())  # fmt: skip
+    reward_scores_store(job, record_ids, prompts, responses)
