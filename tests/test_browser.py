@@ -1,6 +1,7 @@
 """The labeling loop in a real browser: Debian chromium driven by Playwright."""
 
 import pytest
+from django.db import connections
 from playwright.sync_api import expect, sync_playwright
 
 from annotation.models import Annotation, Source
@@ -28,6 +29,11 @@ def page(monkeypatch):
         context = browser.new_context(viewport={"width": 1366, "height": 768})
         yield context.new_page()
         browser.close()
+        # With the event loop running, Django keeps this thread's connections in a context
+        # variable apart from the ones the rest of the suite uses, and nothing else closes them:
+        # after the PostgreSQL restart of the fault tests every later browser test would inherit
+        # a dead connection. Close them while still inside that context.
+        connections.close_all()
 
 
 def settled(page) -> None:
