@@ -22,6 +22,7 @@ from annotation.services.annotations import (
     comment_add,
     last_own_annotation,
     latest_version,
+    suggestion_origin,
     suggestion_with_reason,
 )
 from annotation.services.assignment import assignment_skip, next_assignment
@@ -74,9 +75,11 @@ def _card_context(project: Project, record: Record, current: Any = None) -> dict
         "record": record,
         "suggestion": suggestion,
         "suggestion_text": task.describe(labels, suggestion.value) if suggestion else "",
+        "suggestion_origin": suggestion_origin(suggestion) if suggestion else "",
         # Shown muted, with no key to accept it and nothing pre-filled from it.
         "withheld": withheld,
         "withheld_text": task.describe(labels, withheld.value) if withheld else "",
+        "withheld_origin": suggestion_origin(withheld) if withheld else "",
         "withheld_reason": withheld_reason,
         "current": current,
         "keys": task_types.label_keys(labels),

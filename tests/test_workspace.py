@@ -189,9 +189,9 @@ def test_suggestions_are_shown_and_acceptance_is_recorded(project, annotator):
         assignment = Assignment.objects.get(annotator=annotator, state="leased")
         suggestion = Annotation.objects.filter(record=assignment.record, source=Source.LLM).first()
         if suggestion:
-            assert "Model suggests" in card and "0.83" in card
+            assert "The LLM suggests" in card and "0.83" in card
         else:
-            assert "Model suggests" not in card
+            assert 'id="suggestion"' not in card
         data = {"label": choice, "seconds": "1.2"}
         if suggestion:
             data["suggestion"] = suggestion.pk
@@ -211,7 +211,7 @@ def test_spot_checks_hide_the_model_suggestion(project, annotator):
     )
     Record.objects.filter(pk=record.pk).update(route=RoutingDecision.Decision.SPOT_CHECK)
     card = api(annotator).get(f"/p/{project.slug}/annotate/next/", **HTMX).content.decode()
-    assert "record-text" in card and "Model suggests" not in card
+    assert "record-text" in card and 'id="suggestion"' not in card
 
 
 # --- undo, history, skip reasons, flags -----------------------------------------------------------

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Case, Exists, F, OuterRef, When
 from django.utils import timezone
 
 from annotation import task_types
@@ -49,17 +49,30 @@ def suggestion_with_reason(record: Record) -> tuple[Annotation | None, Annotatio
     if record.split == Split.GOLD or record.route == RoutingDecision.Decision.SPOT_CHECK:
         return None, None, ""
     distrusted = RoutingDecision.objects.filter(annotation=OuterRef("pk")).exclude(reason="")
+    # A round classifier's label exists only where that round measured it the better source
+    # (workers/jobs/round_suggestions.py), so it goes before the LLM's; then the newest.
     latest = (
         Annotation.objects.filter(record=record, source__in=SUGGESTION_SOURCES)
         .exclude(Exists(distrusted))
-        .select_related("job")
-        .order_by("-id")
+        .select_related("job__round")
+        .order_by(Case(When(source=Source.MODEL, then=0), default=1), "-id")
         .first()
     )
     if latest is None:
         return None, None, ""
     reason = _withheld_because(record.project, latest)
     return (None, latest, reason) if reason else (latest, None, "")
+
+
+def suggestion_origin(label: Annotation) -> str:
+    """Who suggests a label, as the card names it: the LLM, or a round's classifier with the
+    gold accuracy that made it the better source."""
+    round_ = label.job.round if label.job else None
+    if label.source != Source.MODEL or round_ is None:
+        return "The LLM" if label.source == Source.LLM else "The model"
+    accuracy = (round_.metrics or {}).get("accuracy")
+    measured = f" ({accuracy:.0%} right on gold)" if isinstance(accuracy, int | float) else ""
+    return f"Round {round_.number}'s classifier{measured}"
 
 
 def _withheld_because(project: Project, label: Annotation) -> str:

@@ -28,5 +28,5 @@ KIND = RoundKind(
     title="Classifier",
     snapshot_rows=classifier_snapshot_rows,
     runner="workers.jobs.classifier_round.classifier_round_run",
-    stages=("embed", "train", "evaluate", "score", "save", "feedback"),
+    stages=("embed", "train", "evaluate", "score", "save", "feedback", "suggest"),
 )

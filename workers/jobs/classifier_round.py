@@ -28,6 +28,7 @@ from curator.round_kinds import RoundResult
 from curator.selectors import routing_stats
 from workers.inference.encoder import Encoder, get_encoder
 from workers.jobs.embeddings import embeddings_ensure, embeddings_matrix
+from workers.jobs.round_suggestions import stage_suggest
 from workers.jobs.scores import priorities_set, scores_store
 from workers.runtime import job_progress
 
@@ -85,6 +86,8 @@ class Scored:
     pool_ids: list[int]
     pool_entropy: np.ndarray
     selected: list[int]  # the diverse batch put first (hybrid sampling)
+    probabilities: np.ndarray  # the pool's class probabilities, columns in `classes` order
+    classes: list[str]
 
 
 @dataclass
@@ -250,7 +253,7 @@ def stage_score(job: Job, round_: Round, embedded: Embedded, trained: Trained) -
         if split == Split.POOL and pk not in trained_ids
     ]
     if not pool_ids:
-        return Scored(pool_ids, np.zeros(0), [])
+        return Scored(pool_ids, np.zeros(0), [], np.zeros((0, 0)), [])
     pool_x = embeddings_matrix([embedded.hash_of[i] for i in pool_ids], embedded.encoder.identity)
     probabilities = (
         trained.tuned.predict_proba_texts([embedded.text_of[i] for i in pool_ids])
@@ -300,7 +303,8 @@ def stage_score(job: Job, round_: Round, embedded: Embedded, trained: Trained) -
         for rank, index in enumerate(chosen):
             priority[index] = SELECTED_PRIORITY - rank
     priorities_set(pool_ids, priority.tolist())
-    return Scored(pool_ids, pool_entropy, selected)
+    classes = trained.tuned.labels if trained.tuned is not None else fitted.classifier.labels
+    return Scored(pool_ids, pool_entropy, selected, probabilities, list(classes))
 
 
 def stage_save(round_: Round, embedded: Embedded, trained: Trained) -> Saved:
@@ -365,6 +369,11 @@ def classifier_round_run(job: Job, round_: Round, encoder: Encoder | None = None
     trained = stage_train(job, round_, embedded)
     scored = stage_score(job, round_, embedded, trained)
     saved = stage_save(round_, embedded, trained)
+    feedback = round_feedback(round_)
+    suggestions = stage_suggest(
+        job, round_, pool_ids=scored.pool_ids, probabilities=scored.probabilities,
+        classes=scored.classes, evaluation=trained.evaluation, feedback=feedback,
+    )  # fmt: skip
     snapshot = trained.fit.snapshot
     label_counts: dict[str, int] = {}
     for _, label in snapshot:
@@ -386,7 +395,8 @@ def classifier_round_run(job: Job, round_: Round, encoder: Encoder | None = None
             "train_seconds": trained.seconds,
             "total_seconds": round(time.monotonic() - started, 3),
         },
-        **round_feedback(round_),
+        "suggestions": suggestions,
+        **feedback,
     }
     return RoundResult(metrics=metrics, model_artifact=saved.artifact, model_sha256=saved.sha256)
 
