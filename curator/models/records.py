@@ -186,8 +186,11 @@ class RoutingDecision(models.Model):
     annotation = models.ForeignKey("annotation.Annotation", on_delete=models.CASCADE)
     decision = models.CharField(max_length=16, choices=Decision.choices)
     label = models.CharField(max_length=200)
-    confidence = models.FloatField()
-    threshold = models.FloatField()
+    confidence = models.FloatField()  # pooled over the signals below
+    threshold = models.FloatField(null=True, blank=True)  # None: nothing was auto-accepted
+    # Each signal's probability of the routed label ({"llm": .., "classifier": ..}), whether
+    # they named the same label, and the round whose classifier spoke.
+    signals = models.JSONField(default=dict, blank=True)
     # Why the confidence was not trusted and people were asked (instruction-like text, a label
     # that flips when the text is quoted); empty when the confidence alone decided.
     reason = models.CharField(max_length=500, blank=True, default="")
