@@ -207,7 +207,9 @@ def _one_seed(
                 "loss_points": 100 * (human - value),
             }
     out["signals"] = {
-        "llm_accuracy": float((llm_p.argmax(axis=1) == truth_p).mean()),
+        "llm_accuracy": float((llm_p.argmax(axis=1) == truth_p).mean())
+        if "llm" in VARIANTS
+        else None,
         "classifier_accuracy": float((clf_p.argmax(axis=1) == truth_p).mean()),
     }
     return out
@@ -241,7 +243,7 @@ def _task_report(task: Task, runs: list[dict[str, dict]]) -> tuple[dict, str, li
             _mean_sd(loss), _spread(loss), f"{within}/{len(runs)}",
         ])  # fmt: skip
     human = [r["all human"]["accuracy"] for r in runs]
-    llm = [r["signals"]["llm_accuracy"] for r in runs]
+    llm = [r["signals"]["llm_accuracy"] for r in runs if r["signals"]["llm_accuracy"] is not None]
     clf = [r["signals"]["classifier_accuracy"] for r in runs]
     summary["all_human_accuracy"] = {"values": human}
     summary["pool_accuracy"] = {"llm": llm, "classifier": clf}
@@ -281,24 +283,39 @@ def _plot(results: dict[str, dict]) -> None:
     plt.close(figure)
 
 
-def run(seeds: int = SEEDS) -> tuple[dict, str]:
+def run(seeds: int = SEEDS, with_llm: bool = True) -> tuple[dict, str]:
+    """`with_llm=False`: the classifier signal alone (no LLM scoring, minutes instead of an
+    hour on a shared CPU)."""
     from workers.inference.encoder import get_encoder
-    from workers.inference.llm import get_llm
 
-    llm, encoder = get_llm(), get_encoder()
+    global VARIANTS
+    encoder = get_encoder()
+    llm = None
+    if with_llm:
+        from workers.inference.llm import get_llm
+
+        llm = get_llm()
+    else:
+        VARIANTS = ("classifier",)
     results: dict[str, dict] = {}
     texts: list[str] = []
     makers: list[Callable[[np.random.Generator], Task]] = [_sst2, _tweets]
     for make in makers:
         task = make(np.random.default_rng(0))
-        llm_all, seconds = _llm_probabilities(llm, task)
+        if llm is not None:
+            llm_all, seconds = _llm_probabilities(llm, task)
+        else:  # unused by the classifier-only variant
+            llm_all = np.full((len(task.texts), len(task.labels)), 1 / len(task.labels))
+            seconds = 0.0
         x, test_x = encoder.encode(task.texts), encoder.encode(task.test_texts)
         runs = [_one_seed(task, x, test_x, llm_all, seed) for seed in range(seeds)]
         summary, text, _ = _task_report(task, runs)
         summary["llm_seconds"] = seconds
         summary["llm_texts"] = len(task.texts)
         results[task.name] = summary
-        texts.append(text + f"\n(LLM {llm.identity}: {len(task.texts)} texts in {seconds:.0f} s)")
+        if llm is not None:
+            text += f"\n(LLM {llm.identity}: {len(task.texts)} texts in {seconds:.0f} s)"
+        texts.append(text)
     _plot(results)
     (OUT / "routing.json").write_text(json.dumps(results, indent=2))
     return results, "\n\n".join(texts)
@@ -312,8 +329,9 @@ if __name__ == "__main__":
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", type=int, default=SEEDS)
+    parser.add_argument("--no-llm", action="store_true", help="the classifier signal alone")
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "curator.settings")
     django.setup()
     OUT.mkdir(parents=True, exist_ok=True)
-    print(run(args.seeds)[1])
+    print(run(args.seeds, with_llm=not args.no_llm)[1])

@@ -13,7 +13,7 @@ from rest_framework.authtoken.models import Token
 
 from annotation import task_types
 from annotation.labels import TRAINABLE_REVIEW
-from annotation.models import Annotation, Source
+from annotation.models import OFFENSIVE_SKIP, Annotation, Assignment, Source
 from annotation.selectors import waiting_count
 from curator import charts, job_kinds
 from curator.algorithms import routing
@@ -29,7 +29,7 @@ from curator.models import (
     Split,
     User,
 )
-from curator.models.records import BATCH_SCORE_KINDS, payload_text
+from curator.models.records import BATCH_SCORE_KINDS, CURATOR_HOLD_REASON, payload_text
 
 
 def user_api_token(user: User) -> Token | None:
@@ -190,6 +190,31 @@ def routing_stats(project: Project) -> dict[str, Any]:
         "threshold_reason": (latest.get("routing") or {}).get("reason", ""),
         "held": Record.objects.filter(project=project, held=True).count(),
     }
+
+
+def toxicity_decisions(project: Project) -> dict[int, bool]:
+    """record id -> whether people called it toxic: a curator's hold (True) or clear (False),
+    an annotator's "offensive" skip (True). A curator's clear overrules a skip."""
+    decisions = dict.fromkeys(
+        Assignment.objects.filter(
+            project=project, state=Assignment.State.SKIPPED, skip_reason=OFFENSIVE_SKIP
+        ).values_list("record_id", flat=True),
+        True,
+    )
+    records = Record.objects.filter(project=project)
+    decisions.update(
+        dict.fromkeys(
+            records.filter(held=True, held_reason=CURATOR_HOLD_REASON).values_list("id", flat=True),
+            True,
+        )
+    )
+    decisions.update(
+        dict.fromkeys(
+            records.filter(held=False, hold_cleared_by__isnull=False).values_list("id", flat=True),
+            False,
+        )
+    )
+    return decisions
 
 
 def training_prompts(project: Project) -> dict[int, str]:

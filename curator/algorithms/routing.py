@@ -86,13 +86,14 @@ def pool(
 
 
 def fit_weights(
-    llm: np.ndarray | None, classifier: np.ndarray | None, truth: Sequence[int]
+    llm: np.ndarray | None, classifier: np.ndarray | None, truth: Sequence[int] | np.ndarray
 ) -> tuple[float, float]:
     """Pool weights (llm, classifier) minimising log loss on labeled evidence; (1, 1) when there
     is too little evidence to fit two numbers."""
     target = np.asarray(truth, dtype=int)
     if len(target) < MIN_SUPPORT or (llm is None and classifier is None):
         return 1.0, 1.0
+    # An absent signal gets weight 0 (its weight would be unidentifiable).
 
     def loss(weights: np.ndarray) -> float:
         pooled = pool(llm, classifier, (float(weights[0]), float(weights[1])))
@@ -100,6 +101,7 @@ def fit_weights(
 
     fitted = minimize(loss, x0=np.ones(2), bounds=[WEIGHT_BOUNDS] * 2, method="L-BFGS-B")
     a, b = (float(w) for w in fitted.x)
+    a, b = (a if llm is not None else 0.0), (b if classifier is not None else 0.0)
     if a + b < 1e-3:  # both signals worthless: keep a defined pool
         return 1.0, 1.0
     return round(a, 4), round(b, 4)

@@ -17,6 +17,9 @@ def payload_text(payload: Any, field: str = "text") -> str:
 # Above any sampling score (those are probabilities, entropies or distances): a record with this
 # priority is asked first. A curator's "send to the queue first" and a send-back set it.
 REQUEUED_PRIORITY = 1e6
+# A hold a curator put by hand: a decision that the record is toxic, which the toxicity head
+# learns from (a hold by the toxicity job is the model's own guess).
+CURATOR_HOLD_REASON = "held by a curator"
 
 
 class Split(models.TextChoices):

@@ -18,10 +18,9 @@ from annotation import task_types
 from annotation.labels import training_labels
 from annotation.models import Annotation, Source
 from curator.algorithms import calibration
-from curator.models import Project, Record, Round, RoundSnapshotItem
-from curator.models.records import payload_text
+from curator.models import Project, Round, RoundSnapshotItem
 from workers.inference.encoder import Encoder, get_encoder
-from workers.jobs.embeddings import embeddings_ensure, embeddings_matrix
+from workers.jobs.embeddings import records_embedded
 
 SEED = 0
 
@@ -62,24 +61,6 @@ def latest_classifier_round(project: Project) -> Round | None:
     )
 
 
-def _ensure_embedded(project: Project, record_ids: list[int], encoder: Encoder) -> list[str]:
-    """Content hashes of the records, in order, each embedded under the encoder."""
-    field = project.settings_obj.text_field
-    rows = {
-        pk: (digest, payload)
-        for pk, digest, payload in Record.objects.filter(pk__in=record_ids).values_list(
-            "id", "content_hash", "payload"
-        )
-    }
-    missing = [pk for pk in record_ids if pk not in rows]
-    if missing:
-        raise LookupError(f"{len(missing)} record(s) are gone")
-    embeddings_ensure(
-        [(rows[pk][0], payload_text(rows[pk][1], field)) for pk in record_ids], encoder
-    )
-    return [rows[pk][0] for pk in record_ids]
-
-
 def classifier_signal(project: Project) -> ClassifierSignal | None:
     """The latest classifier round as a calibrated signal; None when there is no such round,
     the project now embeds with another encoder, or the snapshot is too small to calibrate."""
@@ -109,7 +90,7 @@ def _fitted(round_id: int, snapshot_sha256: str, encoder_identity: str) -> Class
     )
     ids = [pk for pk, _ in snapshot]
     labels = [label for _, label in snapshot]
-    features = embeddings_matrix(_ensure_embedded(project, ids, encoder), encoder.identity)
+    features = records_embedded(ids, project.settings_obj.text_field, encoder)
     model = calibration.calibrated_classifier(features, labels, seed=SEED)
     columns = tuple(
         model.labels.index(key) if key in model.labels else -1 for key in label_keys(project)
@@ -121,8 +102,7 @@ def classifier_probabilities(
     signal: ClassifierSignal, project: Project, record_ids: list[int]
 ) -> np.ndarray:
     """(records, project labels) calibrated probabilities of records the round did not train on."""
-    hashes = _ensure_embedded(project, record_ids, signal.encoder)
-    features = embeddings_matrix(hashes, signal.encoder.identity)
+    features = records_embedded(record_ids, project.settings_obj.text_field, signal.encoder)
     return signal.project_columns(signal.model.predict_proba(features))
 
 
@@ -136,8 +116,9 @@ def honest_classifier_probabilities(
     inside = [row for row, pk in enumerate(record_ids) if pk in trained]
     if not inside:
         return out
-    hashes = _ensure_embedded(project, list(signal.snapshot_ids), signal.encoder)
-    features = embeddings_matrix(hashes, signal.encoder.identity)
+    features = records_embedded(
+        list(signal.snapshot_ids), project.settings_obj.text_field, signal.encoder
+    )
     classes, folded = calibration.out_of_fold_calibrated(
         features, list(signal.snapshot_labels), seed=SEED
     )
