@@ -75,6 +75,10 @@ class Annotation(models.Model):
         return f"{self.source} label {self.value!r} on record {self.record_id}"
 
 
+# The skip reason by which an annotator says a text is offensive: a toxicity decision.
+OFFENSIVE_SKIP = "offensive"
+
+
 class Assignment(models.Model):
     """A record handed to one annotator, reserved until `lease_expires_at`."""
 

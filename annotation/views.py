@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 from annotation import selectors as annotation_selectors
 from annotation import task_types
 from annotation.forms import CommentForm, LabelForm, SkipForm
-from annotation.models import Annotation, Assignment, Source
+from annotation.models import OFFENSIVE_SKIP, Annotation, Assignment, Source
 from annotation.services.annotations import (
     annotation_revise,
     annotation_submit,
@@ -35,7 +35,7 @@ from curator.views.forms import errors_text
 SKIP_REASONS = [
     ("unclear", "Unclear / ambiguous"),
     ("off-topic", "Off-topic or broken"),
-    ("offensive", "Offensive, I'd rather not"),
+    (OFFENSIVE_SKIP, "Offensive, I'd rather not"),
     ("expertise", "Needs expertise I lack"),
 ]
 HISTORY_PAGE = 50

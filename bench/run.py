@@ -22,7 +22,8 @@ def main() -> None:
         "--only",
         default="",
         help="comma-separated sections: import,labeling,embedding,round,"
-        "sampling,llm,llm_training,llm_flywheel,curation,flywheel,data_manager (default: all)",
+        "sampling,llm,llm_training,llm_flywheel,curation,flywheel,data_manager,routing,toxicity "
+        "(default: all)",
     )
     parser.add_argument(
         "--flywheel-seeds", type=int, default=0, help="seeds of the LLM flywheel (default 2)"
@@ -47,7 +48,9 @@ def main() -> None:
         llm_flywheel,
         llm_training,
         rounds,
+        routing,
         sampling,
+        toxicity,
     )
 
     only = {name for name in args.only.split(",") if name}
@@ -66,6 +69,9 @@ def main() -> None:
         ("curation", curation, {}),
         ("flywheel", flywheel, {}),
         ("data_manager", data_manager, {"records": 20_000 if args.quick else args.dm_records}),
+        # --quick: the classifier signal alone (the LLM scores ~1 text/s on a shared CPU).
+        ("routing", routing, {"with_llm": not args.quick}),
+        ("toxicity", toxicity, {}),
     ]:
         if only and name not in only:
             continue

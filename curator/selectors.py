@@ -13,9 +13,10 @@ from rest_framework.authtoken.models import Token
 
 from annotation import task_types
 from annotation.labels import TRAINABLE_REVIEW
-from annotation.models import Annotation, Source
+from annotation.models import OFFENSIVE_SKIP, Annotation, Assignment, Source
 from annotation.selectors import waiting_count
 from curator import charts, job_kinds
+from curator.algorithms import routing
 from curator.models import (
     Job,
     LineageEdge,
@@ -28,7 +29,7 @@ from curator.models import (
     Split,
     User,
 )
-from curator.models.records import BATCH_SCORE_KINDS, payload_text
+from curator.models.records import BATCH_SCORE_KINDS, CURATOR_HOLD_REASON, payload_text
 
 
 def user_api_token(user: User) -> Token | None:
@@ -133,35 +134,87 @@ def round_snapshot_page(
     )
 
 
+def routing_checked(
+    project: Project, decisions: tuple[str, ...], limit: int | None = None
+) -> list[tuple[int, float, bool]]:
+    """(record id, routed confidence, model label right) of routed records people labeled, newest
+    first: spot checks measure what was auto-accepted, records sent to people measure below the
+    threshold. The latest human label of a record is the truth."""
+    routed = RoutingDecision.objects.filter(record__project=project, decision__in=decisions)
+    rows = list(
+        routed.order_by("-id").values_list("record_id", "label", "confidence")
+        .filter(record__in=Annotation.objects.filter(source=Source.HUMAN).values("record"))[
+            :limit
+        ]
+    )  # fmt: skip
+    human = dict(
+        Annotation.objects.filter(record__in=[r for r, _, _ in rows], source=Source.HUMAN)
+        .order_by("record_id", "id")
+        .values_list("record_id", "value")
+    )  # the latest human label per record wins in the dict
+    return [
+        (record, confidence, label == task_types.vote_key(project.task_type, human[record]))
+        for record, label, confidence in rows
+    ]
+
+
 def routing_stats(project: Project) -> dict[str, Any]:
     """What LLM routing saved and how accurate its auto-accepted labels are on spot checks.
 
-    A spot check is a confident LLM label that people labeled anyway; its accuracy estimates
-    the accuracy of the auto-accepted labels nobody looks at.
+    A spot check is a confident LLM label that people labeled anyway; its accuracy (with a
+    Wilson interval) estimates the accuracy of the auto-accepted labels nobody looks at. The
+    latest pre-label job says which threshold routes now and why.
     """
     decisions = RoutingDecision.objects.filter(record__project=project)
     counts = dict(
         decisions.values_list("decision").annotate(n=Count("id")).values_list("decision", "n")
     )
-    checks = decisions.filter(decision=RoutingDecision.Decision.SPOT_CHECK)
-    human = dict(
-        Annotation.objects.filter(record__in=checks.values("record"), source=Source.HUMAN)
-        .order_by("record_id", "id")
-        .values_list("record_id", "value")
-    )  # the latest human label per record wins in the dict
-    checked = [(label, human[record]) for record, label in checks.values_list("record", "label")
-               if record in human]  # fmt: skip
-    correct = sum(
-        str(llm) == task_types.vote_key(project.task_type, person) for llm, person in checked
-    )
+    checked = routing_checked(project, (RoutingDecision.Decision.SPOT_CHECK,))
+    correct = sum(right for _, _, right in checked)
+    interval = routing.wilson_interval(correct, len(checked)) if checked else None
+    latest = (
+        Job.objects.filter(project=project, kind=Job.Kind.PRELABEL, status=Job.Status.SUCCEEDED)
+        .order_by("-id")
+        .values_list("params", flat=True)
+        .first()
+    ) or {}
     return {
         "auto": counts.get(RoutingDecision.Decision.AUTO, 0),
         "spot_check": counts.get(RoutingDecision.Decision.SPOT_CHECK, 0),
         "human": counts.get(RoutingDecision.Decision.HUMAN, 0),
         "spot_checked": len(checked),
         "spot_check_accuracy": correct / len(checked) if checked else None,
+        "spot_check_interval": interval,
+        "target_precision": project.setting("routing_target_precision"),
+        "threshold": latest.get("auto_accept_threshold"),
+        "threshold_reason": (latest.get("routing") or {}).get("reason", ""),
         "held": Record.objects.filter(project=project, held=True).count(),
     }
+
+
+def toxicity_decisions(project: Project) -> dict[int, bool]:
+    """record id -> whether people called it toxic: a curator's hold (True) or clear (False),
+    an annotator's "offensive" skip (True). A curator's clear overrules a skip."""
+    decisions = dict.fromkeys(
+        Assignment.objects.filter(
+            project=project, state=Assignment.State.SKIPPED, skip_reason=OFFENSIVE_SKIP
+        ).values_list("record_id", flat=True),
+        True,
+    )
+    records = Record.objects.filter(project=project)
+    decisions.update(
+        dict.fromkeys(
+            records.filter(held=True, held_reason=CURATOR_HOLD_REASON).values_list("id", flat=True),
+            True,
+        )
+    )
+    decisions.update(
+        dict.fromkeys(
+            records.filter(held=False, hold_cleared_by__isnull=False).values_list("id", flat=True),
+            False,
+        )
+    )
+    return decisions
 
 
 def training_prompts(project: Project) -> dict[int, str]:

@@ -3,11 +3,20 @@
 Small models prefer some answers whatever the input (a label prior). Contextual calibration
 (Zhao et al., 2021) measures that prior on content-free inputs ("N/A", "", "[MASK]") and divides
 it out, so the confidence reflects the text rather than the model's habit.
+
+The round classifier's probabilities are calibrated too (temperature scaling on held-out
+folds), so that both routing signals mean what they say.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+from curator.algorithms import learning
 
 CONTENT_FREE_INPUTS = ("N/A", "", "[MASK]")
 
@@ -45,3 +54,59 @@ def near_chance(confidence: float, choices: int, margin: float) -> bool:
     if choices < 2:
         return False
     return confidence < 1.0 / choices + margin
+
+
+@dataclass
+class CalibratedClassifier:
+    """A classifier head whose probabilities were calibrated on held-out folds.
+
+    `labels` is the column order of `predict_proba`."""
+
+    labels: list[str]
+    model: CalibratedClassifierCV
+
+    def predict_proba(self, features: np.ndarray) -> np.ndarray:
+        return np.asarray(self.model.predict_proba(features), dtype=np.float64)
+
+
+def _calibrated(seed: int, folds: int) -> CalibratedClassifierCV:
+    # Temperature scaling: one parameter for all classes, so a few hundred labels fit it
+    # (isotonic regression needs thousands per class and overfits below that).
+    return CalibratedClassifierCV(
+        learning.logistic_regression(seed), method="temperature", cv=folds, ensemble=False
+    )
+
+
+def _folds(target: np.ndarray, folds: int) -> int:
+    return max(2, min(folds, int(np.bincount(target).min())))
+
+
+def calibrated_classifier(
+    features: np.ndarray, labels: list[str], *, seed: int = 0, folds: int = 5
+) -> CalibratedClassifier:
+    """The round classifier (logistic regression on embeddings) with its probabilities
+    temperature-scaled on out-of-fold predictions (scikit-learn's CalibratedClassifierCV)."""
+    classes = sorted(set(labels))
+    target = np.array([classes.index(label) for label in labels])
+    if len(classes) < 2 or np.bincount(target).min() < 2:
+        raise ValueError("calibration needs at least two examples of each of two labels")
+    model = _calibrated(seed, _folds(target, folds)).fit(features, target)
+    return CalibratedClassifier(classes, model)
+
+
+def out_of_fold_calibrated(
+    features: np.ndarray, labels: list[str], *, seed: int = 0, folds: int = 5
+) -> tuple[list[str], np.ndarray]:
+    """Each example's calibrated probabilities from a model that never saw it: the honest
+    evidence a routing threshold is chosen on. Returns (column labels, probabilities)."""
+    classes = sorted(set(labels))
+    target = np.array([classes.index(label) for label in labels])
+    if len(classes) < 2 or np.bincount(target).min() < 4:
+        raise ValueError("out-of-fold calibration needs at least four examples of each label")
+    outer = _folds(target, folds)
+    splitter = StratifiedKFold(n_splits=outer, shuffle=True, random_state=seed)
+    probabilities = cross_val_predict(
+        _calibrated(seed, _folds(target, folds - 1 if folds > 2 else 2)),
+        features, target, cv=splitter, method="predict_proba",
+    )  # fmt: skip
+    return classes, np.asarray(probabilities, dtype=np.float64)

@@ -98,8 +98,17 @@ class ProjectSettings:
     )
     gate_contamination: bool = _setting(True, rules.boolean, editable=False)  # no gold in training
 
-    # LLM routing and toxicity.
-    auto_accept_threshold: float = _setting(0.9, rules.between(0, 1))  # LLM labels skip people
+    # LLM routing and toxicity. A model label skips people when its pooled confidence (the
+    # calibrated LLM and the latest round's calibrated classifier) reaches the threshold: a fixed
+    # one when set, else the lowest at which labels checked by people are right at least
+    # routing_target_precision of the time (lower end of a Wilson interval); spot checks below
+    # the target stop auto-accepting (curator/algorithms/routing.py).
+    auto_accept_threshold: float | None = _setting(None, rules.optional(rules.between(0, 1)))
+    routing_target_precision: float = _setting(0.95, rules.between(0.5, 1))
+    # People's labels a pre-label job scores to measure its signals on (0: earlier checks only).
+    routing_evidence_size: int = _setting(200, rules.whole(0, 5000))
+    # Auto-accept only where the LLM and the classifier name the same label.
+    routing_require_agreement: bool = _setting(False, rules.boolean)
     spot_check_rate: float = _setting(0.1, rules.between(0, 1))  # auto-accepted, still shown
     toxicity_threshold: float = _setting(0.8, rules.between(0, 1))  # held at or above
     score_toxicity_on_import: bool = _setting(True, rules.boolean)  # a toxicity job after imports

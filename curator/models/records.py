@@ -17,6 +17,9 @@ def payload_text(payload: Any, field: str = "text") -> str:
 # Above any sampling score (those are probabilities, entropies or distances): a record with this
 # priority is asked first. A curator's "send to the queue first" and a send-back set it.
 REQUEUED_PRIORITY = 1e6
+# A hold a curator put by hand: a decision that the record is toxic, which the toxicity head
+# learns from (a hold by the toxicity job is the model's own guess).
+CURATOR_HOLD_REASON = "held by a curator"
 
 
 class Split(models.TextChoices):
@@ -186,8 +189,11 @@ class RoutingDecision(models.Model):
     annotation = models.ForeignKey("annotation.Annotation", on_delete=models.CASCADE)
     decision = models.CharField(max_length=16, choices=Decision.choices)
     label = models.CharField(max_length=200)
-    confidence = models.FloatField()
-    threshold = models.FloatField()
+    confidence = models.FloatField()  # pooled over the signals below
+    threshold = models.FloatField(null=True, blank=True)  # None: nothing was auto-accepted
+    # Each signal's probability of the routed label ({"llm": .., "classifier": ..}), whether
+    # they named the same label, and the round whose classifier spoke.
+    signals = models.JSONField(default=dict, blank=True)
     # Why the confidence was not trusted and people were asked (instruction-like text, a label
     # that flips when the text is quoted); empty when the confidence alone decided.
     reason = models.CharField(max_length=500, blank=True, default="")

@@ -20,6 +20,7 @@ from annotation.selectors import waiting_count_forget
 from curator import job_kinds
 from curator.errors import NotStartable
 from curator.models import Job, Project, Record, Split, User
+from curator.models.records import CURATOR_HOLD_REASON as HOLD_REASON
 from curator.models.records import REQUEUED_PRIORITY
 from curator.permissions import Action, require
 from curator.services.audit import audit
@@ -29,7 +30,6 @@ from curator.services.model_jobs import model_job_start
 MAX_GOLD = 10_000
 MAX_JOB_RECORDS = job_kinds.MAX_RECORD_IDS
 MAX_ASSIGN = 100_000
-HOLD_REASON = "held by a curator"
 
 
 class BulkRefused(NotStartable):

@@ -32,6 +32,7 @@ def project_settings(request: HttpRequest, slug: str) -> HttpResponse:
             key: request.POST[key] for key in EDITABLE if key in request.POST
         }
         changes["score_toxicity_on_import"] = "score_toxicity_on_import" in request.POST
+        changes["routing_require_agreement"] = "routing_require_agreement" in request.POST
         posted_training = _posted_training(request)
         try:
             if posted_training:

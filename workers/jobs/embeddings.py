@@ -6,7 +6,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from curator.models import Embedding
+from curator.models import Embedding, Record
+from curator.models.records import payload_text
 from workers.inference.encoder import Encoder
 
 CHUNK = 512
@@ -72,3 +73,21 @@ def embeddings_matrix(hashes: Sequence[str], identity: str) -> np.ndarray:
     if not hashes:
         return np.zeros((0, 0), dtype=np.float32)
     return np.stack([rows[h] for h in hashes])
+
+
+def records_embedded(record_ids: Sequence[int], text_field: str, encoder: Encoder) -> np.ndarray:
+    """The embeddings of these records (rows in their order) under `encoder`, computing only
+    the ones the cache lacks."""
+    rows = {
+        pk: (digest, payload)
+        for pk, digest, payload in Record.objects.filter(pk__in=record_ids).values_list(
+            "id", "content_hash", "payload"
+        )
+    }
+    missing = [pk for pk in record_ids if pk not in rows]
+    if missing:
+        raise LookupError(f"{len(missing)} record(s) are gone")
+    embeddings_ensure(
+        [(rows[pk][0], payload_text(rows[pk][1], text_field)) for pk in record_ids], encoder
+    )
+    return embeddings_matrix([rows[pk][0] for pk in record_ids], encoder.identity)

@@ -1,11 +1,13 @@
 """LLM pre-labeling with calibrated confidence, and routing between people and the model.
 
-plan: choose records, draw few-shot examples from human labels, measure the content-free prior.
-process: score every label by log-likelihood, calibrate, store an `llm` annotation with its
-confidence, route: confident -> auto-accepted (a random share still spot-checked by people),
-uncertain -> the human queue. A record whose text addresses the labeler or the model goes to
-people too, with the reason recorded: an injected instruction can raise the confidence, so it is
-not trusted.
+plan: choose records, draw few-shot examples from human labels, measure the content-free prior,
+then measure the routing signals on people's labels and choose the auto-accept threshold
+(`prelabel_routing.routing_plan`).
+process: score every label by log-likelihood, calibrate, pool with the latest round's calibrated
+classifier, store an `llm` annotation with the pooled confidence, route: confident ->
+auto-accepted (a random share still spot-checked by people), uncertain -> the human queue. A
+record whose text addresses the labeler or the model goes to people too, with the reason
+recorded: an injected instruction can raise the confidence, so it is not trusted.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from django.db.models import Exists, OuterRef
 from annotation import task_types
 from annotation.labels import training_labels
 from annotation.models import Annotation, Source
-from curator.algorithms import calibration
+from curator.algorithms import calibration, routing
 from curator.algorithms.injection import instruction_reason
 from curator.algorithms.prompts import (
     DEFAULT_SYSTEM,
@@ -37,6 +39,7 @@ from curator.models import Job, Project, Record, RoutingDecision, Split
 from curator.models.project_settings import FIELDS as PROJECT_SETTINGS
 from curator.models.records import payload_text
 from workers.inference.llm import LLM
+from workers.jobs import prelabel_routing, routing_signals
 from workers.jobs.fanout import FannedOut
 from workers.jobs.project_llm import job_llm
 
@@ -46,6 +49,9 @@ DEFAULTS = {
     "few_shot_per_label": 1,
     "auto_accept_threshold": None,
     "spot_check_rate": None,
+    "routing_target_precision": None,
+    "routing_evidence_size": None,
+    "routing_require_agreement": None,
     "self_consistency": 0,
     "seed": 0,
 }
@@ -142,6 +148,14 @@ def plan(job: Job) -> list[int]:
     }
     if method.prior is not None:
         params["prior"] = method.prior(llm, project, params)
+    params["routing"] = prelabel_routing.routing_plan(
+        project,
+        params,
+        score=(lambda texts: label_probabilities(llm, project, params, texts))
+        if method.pooled
+        else None,
+    )
+    params["auto_accept_threshold"] = params["routing"]["threshold"]
     Job.objects.filter(pk=job.pk).update(params=params, model_identity={"llm": llm.identity})
     job.params = params
     human = Annotation.objects.filter(record=OuterRef("pk"), source=Source.HUMAN)
@@ -162,30 +176,50 @@ def spot_checked(record_id: int, seed: int, rate: float) -> bool:
 
 
 def route(
-    confidence: float, threshold: float, record_id: int, seed: int, rate: float,
-    distrusted: bool = False,
+    confidence: float, threshold: float | None, record_id: int, seed: int, rate: float,
+    distrusted: bool = False, disagree: bool = False,
 ) -> str:  # fmt: skip
-    """Where a pre-labeled record goes; a distrusted confidence (see `distrust`) always asks."""
-    if distrusted or confidence < threshold:
+    """Where a pre-labeled record goes; a distrusted confidence (see `distrust`), signals that
+    disagree where agreement is required, or no threshold at all always ask people."""
+    if distrusted or disagree or threshold is None or confidence < threshold:
         return RoutingDecision.Decision.HUMAN
     if spot_checked(record_id, seed, rate):
         return RoutingDecision.Decision.SPOT_CHECK
     return RoutingDecision.Decision.AUTO
 
 
-# Each labeler returns (value in the task type's shape, calibrated confidence or None) for each
-# record; None means a suggestion for people, never routed.
-Labeled = list[tuple[Any, float | None]]
+# Each labeler returns (value in the task type's shape, calibrated confidence or None, the
+# signals behind it) for each record; None means a suggestion for people, never routed.
+Labeled = list[tuple[Any, float | None, dict[str, Any]]]
 
 
 def _label_scores(
     llm: LLM, project: Project, params: dict[str, Any], records: list[Record], field: str
 ) -> Labeled:
-    probabilities = label_probabilities(llm, project, params, [r.text(field) for r in records])
+    llm_p = label_probabilities(llm, project, params, [r.text(field) for r in records])
+    plan_ = params.get("routing") or {}
+    signal = routing_signals.classifier_signal(project) if plan_.get("classifier_round") else None
+    # The round the plan measured: a round finished since then was not measured, so not used.
+    if signal is not None and signal.round_number != plan_["classifier_round"]:
+        signal = None
+    classifier_p = (
+        routing_signals.classifier_probabilities(signal, project, [r.pk for r in records])
+        if signal is not None
+        else None
+    )
+    weights = tuple(plan_.get("weights") or (1.0, 1.0))
+    pooled = routing.pooled_labels(llm_p, classifier_p, (weights[0], weights[1]))
     # Stored in the task type's shape: a rating is the scale point as a number.
     task = task_types.get(project.task_type)
     values = [task.clean(project.labels, {}, v) for v in project.label_values]
-    return [(values[int(row.argmax())], float(row.max())) for row in probabilities]
+    labeled: Labeled = []
+    for row, label in enumerate(pooled.labels):
+        signals: dict[str, Any] = {"llm": round(float(llm_p[row, label]), 4)}
+        if classifier_p is not None and signal is not None:
+            signals.update(classifier=round(float(classifier_p[row, label]), 4),
+                           agree=bool(pooled.agree[row]), round=signal.round_number)  # fmt: skip
+        labeled.append((values[int(label)], float(pooled.confidence[row]), signals))
+    return labeled
 
 
 def _label_scores_prior(llm: LLM, project: Project, params: dict[str, Any]) -> Any:
@@ -207,6 +241,7 @@ def _yes_no_per_label(
             [v for v, p in zip(values, row, strict=True) if p >= 0.5],
             # As sure as its least sure yes/no decision.
             float(np.min(np.maximum(row, 1 - row))),
+            {},
         )
         for row in yes
     ]
@@ -234,7 +269,7 @@ def _drafts(
     ]
     replies = llm.generate(prompts, max_new_tokens=int(params.get("max_new_tokens", 160)))
     return [
-        (task.clean(project.labels, r.payload, {"text": reply or "(no answer)"}), None)
+        (task.clean(project.labels, r.payload, {"text": reply or "(no answer)"}), None, {})
         for r, reply in zip(records, replies, strict=True)
     ]
 
@@ -243,7 +278,7 @@ def _phrases(
     llm: LLM, project: Project, params: dict[str, Any], records: list[Record], field: str
 ) -> Labeled:
     texts = [r.text(field) for r in records]
-    return [(spans, None) for spans in span_suggestions(llm, project, params, texts)]
+    return [(spans, None, {}) for spans in span_suggestions(llm, project, params, texts)]
 
 
 @dataclass(frozen=True)
@@ -254,10 +289,13 @@ class Method:
     # The content-free prior measured once in plan, for calibration; None where not needed.
     prior: Callable[[LLM, Project, dict[str, Any]], Any] | None = None
     few_shot: bool = False
+    # One label per record: the round classifier is a second signal, and people's labels are
+    # re-scored in plan to measure both (`routing_plan`).
+    pooled: bool = False
 
 
 METHODS: dict[str | None, Method] = {
-    task_types.LABEL_SCORES: Method(_label_scores, _label_scores_prior, few_shot=True),
+    task_types.LABEL_SCORES: Method(_label_scores, _label_scores_prior, few_shot=True, pooled=True),
     task_types.YES_NO_PER_LABEL: Method(_yes_no_per_label, _yes_no_prior),
     task_types.DRAFT: Method(_drafts),
     task_types.PHRASES: Method(_phrases),
@@ -267,7 +305,7 @@ METHODS: dict[str | None, Method] = {
 def _labels_for(
     llm: LLM, project: Project, params: dict[str, Any], records: list[Record], field: str
 ) -> Labeled:
-    """(value in the task type's shape, calibrated confidence) for each record."""
+    """(value in the task type's shape, calibrated confidence, signals) for each record."""
     method = METHODS[task_types.get(project.task_type).prelabel_method]
     return method.label(llm, project, params, records, field)
 
@@ -366,7 +404,9 @@ def process(job: Job, record_ids: list[int]) -> None:
     if not records:
         return
     labels = _labels_for(llm, project, params, records, field)
-    threshold = float(params["auto_accept_threshold"])
+    threshold = params["auto_accept_threshold"]
+    threshold = None if threshold is None else float(threshold)
+    require_agreement = bool(params.get("routing_require_agreement"))
     distrusted = distrust(project, records, field)
     with transaction.atomic():
         # ignore_conflicts + the (record, job) unique key: a chunk running twice stores one label.
@@ -380,7 +420,7 @@ def process(job: Job, record_ids: list[int]) -> None:
                     job=job,
                     confidence=confidence,
                 )
-                for record, (value, confidence) in zip(records, labels, strict=True)
+                for record, (value, confidence, _) in zip(records, labels, strict=True)
             ],
             ignore_conflicts=True,
         )
@@ -388,14 +428,17 @@ def process(job: Job, record_ids: list[int]) -> None:
         annotations = Annotation.objects.filter(
             job=job, record__in=records, confidence__isnull=False
         )
+        signals_of = {r.pk: signals for r, (_, _, signals) in zip(records, labels, strict=True)}
         decisions = []
         for annotation in annotations:
             if annotation.confidence is None:  # excluded by the query; narrows the type
                 continue
             reason = distrusted.get(annotation.record_id, "")
+            signals = signals_of.get(annotation.record_id, {})
             decision = route(
                 annotation.confidence, threshold, annotation.record_id, int(params["seed"]),
                 float(params["spot_check_rate"]), distrusted=bool(reason),
+                disagree=require_agreement and signals.get("agree") is False,
             )  # fmt: skip
             decisions.append(
                 RoutingDecision(
@@ -403,7 +446,7 @@ def process(job: Job, record_ids: list[int]) -> None:
                     decision=decision,
                     label=task_types.vote_key(project.task_type, annotation.value),
                     confidence=annotation.confidence, threshold=threshold,
-                    reason=reason[:MAX_REASON],
+                    reason=reason[:MAX_REASON], signals=signals,
                 )
             )  # fmt: skip
         RoutingDecision.objects.bulk_create(decisions, ignore_conflicts=True)
@@ -429,6 +472,8 @@ def finalize(job: Job) -> dict[str, Any]:
         "mean_confidence": float(np.mean(confidences)) if confidences else None,
         "prior": job.params.get("prior"),
         "few_shot": len(job.params.get("examples", [])),
+        "threshold": job.params.get("auto_accept_threshold"),
+        "routing": job.params.get("routing"),
     }
 
 

@@ -1,0 +1,107 @@
+"""Routing's auto-accept threshold: chosen from people's checks to keep a target precision, and
+backed off when spot checks of what it auto-accepted fall below the target."""
+
+import numpy as np
+import pytest
+
+from annotation.models import Annotation, Source
+from curator.algorithms import calibration, routing
+from curator.models import Job, Project, Record, RoutingDecision, Split
+from curator.selectors import routing_stats
+from tests.conftest import as_jsonl, sst2_rows
+from tests.test_imports import run_import
+from workers.inference.encoder import get_encoder
+from workers.jobs import prelabel_routing
+
+TARGET = 0.95
+TRUTH = {row["text"]: row["label"] for row in sst2_rows("dev", 120)}
+
+
+def test_threshold_chosen_on_checks_keeps_the_target_precision_on_new_records():
+    """The round classifier (real embeddings of real SST-2 reviews), calibrated out of fold on
+    400 people's labels, routes 800 unseen reviews: what it auto-accepts is right at least
+    about as often as the target, and it does accept a share (the gate fires)."""
+    rows = sst2_rows("train", 4000)
+    rows = [r for r in rows if len(r["text"].split()) >= 6][:1200]
+    x = get_encoder().encode([r["text"] for r in rows])
+    labels = [r["label"] for r in rows]
+    checked, unseen = slice(0, 400), slice(400, 1200)
+    classes, folded = calibration.out_of_fold_calibrated(x[checked], labels[checked])
+    truth = np.array([classes.index(label) for label in labels])
+    choice = routing.choose_threshold(
+        folded.max(axis=1), folded.argmax(axis=1) == truth[checked], TARGET
+    )
+    assert choice.threshold is not None, choice.reason
+    assert choice.lower_bound is not None and choice.lower_bound >= TARGET
+    model = calibration.calibrated_classifier(x[checked], labels[checked])
+    probabilities = model.predict_proba(x[unseen])
+    auto = probabilities.max(axis=1) >= choice.threshold
+    precision = float((probabilities.argmax(axis=1)[auto] == truth[unseen][auto]).mean())
+    accuracy = float((probabilities.argmax(axis=1) == truth[unseen]).mean())
+    assert auto.mean() > 0.1, auto.mean()
+    assert accuracy < TARGET  # the classifier alone is not that good: the threshold selects
+    assert precision >= TARGET - 0.03, (precision, choice)
+
+
+def test_threshold_rises_with_the_target_and_none_qualifies_when_checks_are_poor():
+    rng = np.random.default_rng(0)
+    confidence = rng.uniform(0.5, 1.0, 2000)
+    right = rng.random(2000) < confidence  # a calibrated model
+    low = routing.choose_threshold(confidence, right, 0.85)
+    high = routing.choose_threshold(confidence, right, 0.95)
+    assert low.threshold is not None and high.threshold is not None
+    assert low.threshold < high.threshold
+    assert routing.choose_threshold(confidence, rng.random(2000) < 0.6, 0.95).threshold is None
+
+
+def _route_and_check(
+    project: Project, job: Job, records: list[Record], confidence: float, right: bool, person
+) -> None:
+    """Spot checks of `records` at `confidence`, each labeled by a person; the LLM's label is
+    right or wrong as asked."""
+    for record in records:
+        truth = TRUTH[record.payload["text"]]
+        said = truth if right else ("positive" if truth == "negative" else "negative")
+        llm = Annotation.objects.create(
+            record=record, project=project, value=said, source=Source.LLM, job=job,
+            confidence=confidence,
+        )  # fmt: skip
+        RoutingDecision.objects.create(
+            record=record, job=job, annotation=llm, decision=RoutingDecision.Decision.SPOT_CHECK,
+            label=said, confidence=confidence, threshold=0.9,
+        )  # fmt: skip
+        Annotation.objects.create(
+            record=record, project=project, value=truth, source=Source.HUMAN, author=person
+        )
+
+
+@pytest.mark.django_db
+def test_router_backs_off_when_spot_checks_fall_below_the_target(project, annotator):
+    """On PostgreSQL: 60 spot checks right at 0.97 open the gate; 40 later ones mostly wrong
+    close it (nothing auto-accepted), and the project page's figures say so."""
+    run_import(project, as_jsonl(sst2_rows("dev", 120), drop=("label",)))
+    records = list(Record.objects.filter(project=project, split=Split.POOL).order_by("id"))
+    job = Job.objects.create(project=project, kind=Job.Kind.PRELABEL, params={})
+    params = {"routing_target_precision": TARGET, "auto_accept_threshold": None,
+              "routing_evidence_size": 0, "seed": 0}  # fmt: skip
+
+    _route_and_check(project, job, records[:60], 0.97, right=True, person=annotator)
+    opened = prelabel_routing.routing_plan(project, params, score=None)
+    assert opened["threshold"] == 0.97, opened
+    assert not opened.get("backoff")
+    stats = routing_stats(project)
+    assert stats["spot_checked"] == 60 and stats["spot_check_accuracy"] == 1.0
+    assert stats["spot_check_interval"][0] >= TARGET
+
+    _route_and_check(project, job, records[60:70], 0.97, right=True, person=annotator)
+    _route_and_check(project, job, records[70:100], 0.97, right=False, person=annotator)
+    closed = prelabel_routing.routing_plan(project, params, score=None)
+    assert closed["threshold"] is None, closed
+    assert closed["backoff"] is True
+    assert "auto-accepting stopped" in closed["reason"]
+    stats = routing_stats(project)
+    assert stats["spot_checked"] == 100 and stats["spot_check_accuracy"] == 0.7
+
+    # A fixed threshold is the admin's call: kept, with the measurement beside it.
+    fixed = prelabel_routing.routing_plan(project, {**params, "auto_accept_threshold": 0.8}, None)
+    assert fixed["threshold"] == 0.8 and fixed["choice"]["threshold"] is None
