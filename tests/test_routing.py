@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from annotation.models import Annotation, Source
+from curator import public_data
 from curator.algorithms import calibration, routing
 from curator.models import Job, Project, Record, RoutingDecision, Split
 from curator.selectors import routing_stats
@@ -18,29 +19,33 @@ TRUTH = {row["text"]: row["label"] for row in sst2_rows("dev", 120)}
 
 
 def test_threshold_chosen_on_checks_keeps_the_target_precision_on_new_records():
-    """The round classifier (real embeddings of real SST-2 reviews), calibrated out of fold on
-    400 people's labels, routes 800 unseen reviews: what it auto-accepts is right at least
-    about as often as the target, and it does accept a share (the gate fires)."""
-    rows = sst2_rows("train", 4000)
-    rows = [r for r in rows if len(r["text"].split()) >= 6][:1200]
+    """The round classifier (real embeddings of real hate/offensive/neither tweets), calibrated
+    out of fold on 400 people's labels, routes 800 unseen tweets: what it auto-accepts is right
+    at least about as often as the target, and it does accept a share (the gate fires).
+
+    The target is 0.90 here: at 0.95 the 90% Wilson bound on 400 checks needs a run of about
+    55 right answers at the top, which this classifier (0.84 accurate) rarely gives
+    (bench/routing.py measures both targets on both data sets)."""
+    target = 0.90
+    rows = public_data.tweets(1200)
     x = get_encoder().encode([r["text"] for r in rows])
     labels = [r["label"] for r in rows]
     checked, unseen = slice(0, 400), slice(400, 1200)
     classes, folded = calibration.out_of_fold_calibrated(x[checked], labels[checked])
     truth = np.array([classes.index(label) for label in labels])
     choice = routing.choose_threshold(
-        folded.max(axis=1), folded.argmax(axis=1) == truth[checked], TARGET
+        folded.max(axis=1), folded.argmax(axis=1) == truth[checked], target
     )
     assert choice.threshold is not None, choice.reason
-    assert choice.lower_bound is not None and choice.lower_bound >= TARGET
+    assert choice.lower_bound is not None and choice.lower_bound >= target
     model = calibration.calibrated_classifier(x[checked], labels[checked])
     probabilities = model.predict_proba(x[unseen])
     auto = probabilities.max(axis=1) >= choice.threshold
     precision = float((probabilities.argmax(axis=1)[auto] == truth[unseen][auto]).mean())
     accuracy = float((probabilities.argmax(axis=1) == truth[unseen]).mean())
     assert auto.mean() > 0.1, auto.mean()
-    assert accuracy < TARGET  # the classifier alone is not that good: the threshold selects
-    assert precision >= TARGET - 0.03, (precision, choice)
+    assert accuracy < target  # the classifier alone is not that good: the threshold selects
+    assert precision >= target - 0.03, (precision, choice)
 
 
 def test_threshold_rises_with_the_target_and_none_qualifies_when_checks_are_poor():

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from sklearn.calibration import CalibratedClassifierCV
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.model_selection import StratifiedKFold
 
 from curator.algorithms import learning
 
@@ -58,15 +58,20 @@ def near_chance(confidence: float, choices: int, margin: float) -> bool:
 
 @dataclass
 class CalibratedClassifier:
-    """A classifier head whose probabilities were calibrated on held-out folds.
+    """A classifier head whose probabilities were calibrated on held-out folds: the mean of
+    the fold models whose held-out predictions are the routing evidence
+    (`out_of_fold_calibrated`), so a threshold chosen on that evidence means the same on new
+    records. (A model refitted on all the data is more confident than the fold models were:
+    on 400 tweets a threshold that kept 0.93 on the evidence let through 0.86 on new ones.)
 
     `labels` is the column order of `predict_proba`."""
 
     labels: list[str]
-    model: CalibratedClassifierCV
+    models: list[CalibratedClassifierCV]
 
     def predict_proba(self, features: np.ndarray) -> np.ndarray:
-        return np.asarray(self.model.predict_proba(features), dtype=np.float64)
+        stacked = [np.asarray(m.predict_proba(features), dtype=np.float64) for m in self.models]
+        return np.mean(stacked, axis=0)
 
 
 def _calibrated(seed: int, folds: int) -> CalibratedClassifierCV:
@@ -85,13 +90,17 @@ def calibrated_classifier(
     features: np.ndarray, labels: list[str], *, seed: int = 0, folds: int = 5
 ) -> CalibratedClassifier:
     """The round classifier (logistic regression on embeddings) with its probabilities
-    temperature-scaled on out-of-fold predictions (scikit-learn's CalibratedClassifierCV)."""
-    classes = sorted(set(labels))
-    target = np.array([classes.index(label) for label in labels])
+    temperature-scaled on out-of-fold predictions (scikit-learn's CalibratedClassifierCV): the
+    fold models of `out_of_fold_calibrated`, averaged; one model on all the data where a label
+    has too few examples for folds."""
+    classes, target = _targets(labels)
     if len(classes) < 2 or np.bincount(target).min() < 2:
         raise ValueError("calibration needs at least two examples of each of two labels")
-    model = _calibrated(seed, _folds(target, folds)).fit(features, target)
-    return CalibratedClassifier(classes, model)
+    if np.bincount(target).min() < 4:
+        return CalibratedClassifier(classes, [_calibrated(seed, 2).fit(features, target)])
+    return CalibratedClassifier(
+        classes, [m for m, _ in _fold_models(features, target, seed, folds)]
+    )
 
 
 def out_of_fold_calibrated(
@@ -99,14 +108,27 @@ def out_of_fold_calibrated(
 ) -> tuple[list[str], np.ndarray]:
     """Each example's calibrated probabilities from a model that never saw it: the honest
     evidence a routing threshold is chosen on. Returns (column labels, probabilities)."""
-    classes = sorted(set(labels))
-    target = np.array([classes.index(label) for label in labels])
+    classes, target = _targets(labels)
     if len(classes) < 2 or np.bincount(target).min() < 4:
         raise ValueError("out-of-fold calibration needs at least four examples of each label")
-    outer = _folds(target, folds)
-    splitter = StratifiedKFold(n_splits=outer, shuffle=True, random_state=seed)
-    probabilities = cross_val_predict(
-        _calibrated(seed, _folds(target, folds - 1 if folds > 2 else 2)),
-        features, target, cv=splitter, method="predict_proba",
-    )  # fmt: skip
-    return classes, np.asarray(probabilities, dtype=np.float64)
+    probabilities = np.zeros((len(target), len(classes)))
+    for model, held_out in _fold_models(features, target, seed, folds):
+        probabilities[held_out] = model.predict_proba(features[held_out])
+    return classes, probabilities
+
+
+def _targets(labels: list[str]) -> tuple[list[str], np.ndarray]:
+    classes = sorted(set(labels))
+    return classes, np.array([classes.index(label) for label in labels])
+
+
+def _fold_models(
+    features: np.ndarray, target: np.ndarray, seed: int, folds: int
+) -> list[tuple[CalibratedClassifierCV, np.ndarray]]:
+    """(model fitted on the other folds, the fold it never saw), per fold of a stratified split."""
+    splitter = StratifiedKFold(n_splits=_folds(target, folds), shuffle=True, random_state=seed)
+    inner = _folds(target, folds - 1 if folds > 2 else 2)
+    return [
+        (_calibrated(seed, inner).fit(features[train], target[train]), held_out)
+        for train, held_out in splitter.split(features, target)
+    ]
