@@ -11,6 +11,7 @@ from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from annotation import task_types
+from annotation.services.claims import HAS_MODEL_LABEL
 from annotation.models import MAX_SECONDS_SPENT, Annotation, Assignment, Comment, Source
 from curator.algorithms.calibration import near_chance
 from curator.models import Project, Record, RoutingDecision, Split, User
@@ -48,6 +49,8 @@ def suggestion_with_reason(record: Record) -> tuple[Annotation | None, Annotatio
     """
     if record.split == Split.GOLD or record.route == RoutingDecision.Decision.SPOT_CHECK:
         return None, None, ""
+    if getattr(record, HAS_MODEL_LABEL, True) is False:
+        return None, None, ""  # the claim that loaded it saw no model label: nothing to look up
     distrusted = RoutingDecision.objects.filter(annotation=OuterRef("pk")).exclude(reason="")
     latest = (
         Annotation.objects.filter(record=record, source__in=SUGGESTION_SOURCES)

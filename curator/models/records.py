@@ -95,6 +95,17 @@ class Record(models.Model):
             # The data manager's sort by priority over every split (read backwards for "high
             # first").
             models.Index(fields=["project", "priority", "id"], name="record_priority_order"),
+            # The labeling queue: records that may still want a label, by claim count, in queue
+            # order. A claim reads the first unclaimed one (and, with overlap > 1, the started
+            # ones) without walking past the claimed part of the project. The condition is
+            # `annotation.selectors.waiting_condition` less the overlap, and the claim's SQL
+            # (`annotation/services/claims.py`) repeats it word for word.
+            models.Index(
+                fields=["project", "claimed_count", "-priority", "id"],
+                condition=Q(split="pool", review="", filtered_by__isnull=True, held=False)
+                & ~Q(route="auto"),
+                name="record_waiting_queue",
+            ),
             models.Index(
                 fields=["created_by_job", "review"],
                 condition=~Q(review=""),
