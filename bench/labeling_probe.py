@@ -25,26 +25,11 @@ import threading
 import time
 from pathlib import Path
 
+from probe_setup import cpu_seconds, setup_checkout
+
 LABELS = ["negative", "positive"]
-HISTORY_ANNOTATORS = 8  # the labeled part is spread over this many people, the probed one among them
-
-
-def _setup(code: Path, db: str, pg: str) -> None:
-    import psycopg
-
-    sys.path.insert(0, str(code))
-    with psycopg.connect(f"{pg}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{db}"')
-    os.environ["DATABASE_URL"] = f"{pg}/{db}"
-    os.environ["DATABASE_CONN_MAX_AGE"] = "60"  # as gunicorn runs it: one connection, reused
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "curator.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+# The labeled part is spread over this many people, the probed annotator among them.
+HISTORY_ANNOTATORS = 8
 
 
 def _texts(count: int) -> list[str]:
@@ -100,11 +85,11 @@ def _fill(project, users, upto: float) -> int:
     record, assignment = Record._meta.db_table, Assignment._meta.db_table
     ids = [u.pk for u in users]
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT count(*) FROM {record} WHERE project_id = %s", [project.pk])
+        cursor.execute(f"SELECT count(*) FROM {record} WHERE project_id = %s", [project.pk])  # noqa: S608
         total = cursor.fetchone()[0]
         target = int(total * upto)
         cursor.execute(
-            f"SELECT count(*) FROM {record} WHERE project_id = %s AND claimed_count > 0",
+            f"SELECT count(*) FROM {record} WHERE project_id = %s AND claimed_count > 0",  # noqa: S608
             [project.pk],
         )
         done = cursor.fetchone()[0]
@@ -132,11 +117,6 @@ def _fill(project, users, upto: float) -> int:
     return target
 
 
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def probe(records: int, fractions: list[float], labels: int) -> dict:
     """Per fraction labeled: statements, CPU-ms (this process = server + client, and the
     PostgreSQL backend) per label, and `next` / submit latency, through the whole API stack."""
@@ -162,7 +142,7 @@ def probe(records: int, fractions: list[float], labels: int) -> dict:
             backend = cursor.fetchone()[0]
         next_ms, submit_ms = [], []
         statements = {"next": 0, "submit": 0}
-        cpu_before, pg_before = time.process_time(), _cpu_seconds(backend)
+        cpu_before, pg_before = time.process_time(), cpu_seconds(backend)
         for _ in range(labels):
             started = time.perf_counter()
             with CaptureQueriesContext(connection) as asked:
@@ -182,7 +162,7 @@ def probe(records: int, fractions: list[float], labels: int) -> dict:
             statements["next"] += len(asked)
             statements["submit"] += len(submitted)
         cpu = time.process_time() - cpu_before
-        pg = _cpu_seconds(backend) - pg_before
+        pg = cpu_seconds(backend) - pg_before
         out["fractions"][str(fraction)] = {
             "statements_per_label": (statements["next"] + statements["submit"]) / labels,
             "next_statements": statements["next"] / labels,
@@ -276,6 +256,25 @@ def _summary(values: list[float]) -> dict:
     return {"n": len(values), "p50": pick(0.5), "p95": pick(0.95), "p99": pick(0.99)}
 
 
+def _backends_cpu() -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend serving this database (the server's)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        )
+        pids = [row[0] for row in cursor.fetchall()]
+    out = {}
+    for pid in pids:
+        try:
+            out[pid] = cpu_seconds(pid)
+        except (FileNotFoundError, ProcessLookupError):  # it ended meanwhile
+            continue
+    return out
+
+
 def http(code: Path, records: int, levels: list[int], modes: list[str], seconds: float) -> dict:
     from django.db.models import Count
 
@@ -286,16 +285,33 @@ def http(code: Path, records: int, levels: list[int], modes: list[str], seconds:
     server = _server(code, port)
     base = f"http://127.0.0.1:{port}"
     results: dict = {}
+    warmed = 0
     try:
-        pids = [server.pid] + [
-            int(p) for p in Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+        # Warm both workers up (imports, connections, caches): the first level is not the
+        # server starting. Those labels count in the integrity check like the rest.
+        warm: list[list[float]] = [[] for _ in range(4)]
+        until = time.monotonic() + 3
+        threads = [
+            threading.Thread(
+                target=_annotator,
+                args=(base, tokens[i], project.slug, until, warm[i], "combined", i),
+            )
+            for i in range(len(warm))
         ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        warmed = sum(len(one) for one in warm)
+        children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text()
+        pids = [server.pid] + [int(p) for p in children.split()]
         for mode in modes:
-            duration = seconds * (4 if MODES[mode]["think"] else 1)
+            duration = seconds * (3 if MODES[mode]["think"] else 1)
             for count in levels:
                 samples: list[list[float]] = [[] for _ in range(count)]
                 until = time.monotonic() + duration
-                server_cpu = sum(_cpu_seconds(p) for p in pids)
+                server_cpu = sum(cpu_seconds(p) for p in pids)
+                db_cpu = _backends_cpu()
                 client_cpu = time.process_time()
                 threads = [
                     threading.Thread(
@@ -309,11 +325,13 @@ def http(code: Path, records: int, levels: list[int], modes: list[str], seconds:
                 for thread in threads:
                     thread.join()
                 flat = [ms for one in samples for ms in one]
-                server_cpu = sum(_cpu_seconds(p) for p in pids) - server_cpu
+                server_cpu = sum(cpu_seconds(p) for p in pids) - server_cpu
+                db_cpu = {pid: cpu - db_cpu.get(pid, 0.0) for pid, cpu in _backends_cpu().items()}
                 results[f"{mode}/{count}"] = {
                     **_summary(flat),
                     "labels_per_s": len(flat) / duration,
                     "server_cpu_ms_per_label": server_cpu * 1000 / max(1, len(flat)),
+                    "db_cpu_ms_per_label": sum(db_cpu.values()) * 1000 / max(1, len(flat)),
                     "client_cpu_ms_per_label": (time.process_time() - client_cpu)
                     * 1000
                     / max(1, len(flat)),
@@ -326,7 +344,7 @@ def http(code: Path, records: int, levels: list[int], modes: list[str], seconds:
     human = Annotation.objects.filter(project=project, source="human")
     over = human.values("record").annotate(n=Count("id")).filter(n__gt=1).count()
     stored = human.count()
-    done = sum(r["n"] for r in results.values())
+    done = warmed + sum(r["n"] for r in results.values())
     results["integrity"] = {"over_assigned_records": over, "submitted": done, "stored": stored}
     return results
 
@@ -346,7 +364,7 @@ def main() -> None:
     loop.add_argument("--modes", default="combined")
     loop.add_argument("--seconds", type=float, default=8.0)
     args = parser.parse_args()
-    _setup(args.code.resolve(), args.db, args.pg)
+    setup_checkout(args.code.resolve(), args.db, args.pg)
     if args.command == "probe":
         result = probe(args.records, [float(f) for f in args.fractions.split(",")], args.labels)
     else:

@@ -11,8 +11,8 @@ from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from annotation import task_types
-from annotation.services.claims import HAS_MODEL_LABEL
 from annotation.models import MAX_SECONDS_SPENT, Annotation, Assignment, Comment, Source
+from annotation.services.claims import HAS_MODEL_LABEL
 from curator.algorithms.calibration import near_chance
 from curator.models import Project, Record, RoutingDecision, Split, User
 from curator.models.validation import field_errors

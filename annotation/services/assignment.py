@@ -20,8 +20,8 @@ from django.utils import timezone
 
 from annotation.models import Annotation, Assignment, RecordAssignee, Source
 from annotation.selectors import waiting_count_forget, waiting_count_taken, waiting_records
-from curator.models import Project, Record, Split, User
 from annotation.services.claims import HAS_MODEL_LABEL, record_claim
+from curator.models import Project, Record, Split, User
 from curator.models.records import REQUEUED_PRIORITY
 
 RECLAIM_EVERY_SECONDS = 5

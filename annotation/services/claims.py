@@ -78,7 +78,8 @@ def _statement(overlap: int) -> str:
     branches = [_branch("unclaimed", "r.claimed_count = 0")]
     pick = "SELECT id, 1 AS rank, priority FROM unclaimed"
     if overlap > 1:
-        branches.append(_branch("started", "r.claimed_count >= 1 AND r.claimed_count < %(overlap)s"))
+        started = "r.claimed_count >= 1 AND r.claimed_count < %(overlap)s"
+        branches.append(_branch("started", started))
         pick += " UNION ALL SELECT id, 1, priority FROM started"
     # Records a curator reserved for this annotator come before the rest of the queue.
     mine = f"""

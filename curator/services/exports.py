@@ -70,7 +70,8 @@ def _rows_with_origin(
     """
     field = project.settings_obj.text_field
     annotation_ids = _chosen_annotations(project, round_)
-    conditions, params = ["a.id = ANY(%s::bigint[])", "r.project_id = %s"], [annotation_ids, project.pk]
+    conditions = ["a.id = ANY(%s::bigint[])", "r.project_id = %s"]
+    params: list[Any] = [annotation_ids, project.pk]
     if split:
         conditions.append("r.split = %s")
         params.append(split)

@@ -240,7 +240,7 @@ def records_analyze(created: int) -> None:
         # table leaves its statistics true enough, and an ANALYZE samples 30k rows.
         cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [record_table])
         estimated = cursor.fetchone()[0]
-        if 0 <= estimated and created < 0.1 * estimated:
+        if estimated >= 0 and created < 0.1 * estimated:
             return
         cursor.execute(
             f"ANALYZE {record_table} (project_id, split, claimed_count, priority, held, "
