@@ -113,7 +113,9 @@ def _statement(overlap: int) -> str:
         INSERT INTO {assignment}
             (record_id, project_id, annotator_id, state, lease_expires_at, skip_reason,
              created_at)
-        SELECT id, %(project)s, %(user)s, 'leased', now() + %(lease)s, '', now() FROM claimed
+        SELECT id, %(project)s, %(user)s, 'leased',
+            now() + %(lease)s * interval '1 second', '', now()
+        FROM claimed
         RETURNING *
     )
     SELECT {leased}, {claimed_columns},
@@ -137,7 +139,7 @@ def record_claim(project_id: int, user_id: int, overlap: int, lease: timedelta) 
                 "project": project_id,
                 "user": user_id,
                 "overlap": overlap,
-                "lease": lease,
+                "lease": lease.total_seconds(),
                 "llm": Source.LLM,
                 "model": Source.MODEL,
             },
