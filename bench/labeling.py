@@ -194,7 +194,9 @@ def _plots(results: dict) -> None:
     capacity.axhline(GOAL_LABELS_PER_S, color="green", linestyle=":", label="goal")
     capacity.set(xscale="log", xlabel="annotators (closed loop)", ylabel="labels/s")
     paced.axhline(GOAL_PACED_P99_MS, color="green", linestyle=":", label="goal")
-    paced.set(xscale="log", xlabel="paced annotators (1-3 s per label)", ylabel="p99 ms")
+    paced.set(
+        xscale="log", yscale="log", xlabel="paced annotators (1-3 s per label)", ylabel="p99 ms"
+    )
     queue.set(xlabel="% of the project labeled", ylabel="`next` p50 ms (one annotator)")
     for axis in (capacity, paced, queue):
         axis.legend()
