@@ -62,3 +62,51 @@ def table(title: str, headers: list[str], rows: list[list[object]]) -> str:
     lines.append("  ".join("-" * w for w in widths))
     lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells[1:]]
     return "\n".join(lines)
+
+
+# The code measured as "before" in side-by-side sections: the last main commit before the
+# labeling-capacity and import/export work (issue 16), unpacked from git under bench/out.
+BEFORE_REF = os.environ.get("BENCH_BEFORE_REF", "c740503")
+
+
+def before_checkout(path_or_ref: str = "") -> Path:
+    """A checkout of the "before" code: a folder given as is, else a git ref of this repository
+    unpacked (read only, no worktree bookkeeping) into bench/out/before-<ref>."""
+    import subprocess
+
+    given = Path(path_or_ref) if path_or_ref else None
+    if given is not None and given.is_dir():
+        return given.resolve()
+    ref = path_or_ref or BEFORE_REF
+    target = OUT / f"before-{ref}"
+    if not (target / "manage.py").exists():
+        target.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(
+            ["git", "archive", ref], cwd=ROOT, check=True, capture_output=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target
+
+
+def checkout_probe(script: str, code: Path, db: str, args: list[str]) -> dict:
+    """Run bench/<script> against the checkout `code` in a fresh database `db`; its JSON."""
+    import json
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "PYTHONDONTWRITEBYTECODE": "1",  # the before checkout stays as unpacked
+        "CURATOR_PUBLIC_DATA": str(DATA),
+        "CURATOR_MEDIA_ROOT": str(OUT / "media"),
+    }
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / script), "--code", str(code), "--db", db, *args],
+        cwd=code,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{script} on {code} failed:\n{done.stderr[-4000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])

@@ -1,18 +1,31 @@
-"""Import rate and memory: PostgreSQL COPY against the portable bulk_create path, same file."""
+"""Import and export rates, before and after, side by side in one run.
+
+Each checkout (the code under test and the "before", `common.before_checkout`) runs
+`io_probe.py` in its own process and database: the import of N short SST-2 records (the
+worker's body: parse, COPY, insert, statistics) and the export of them, labeled, in every
+format, at two sizes, so that memory can be seen to stay flat as the data grows.
+"""
 
 from __future__ import annotations
 
 import json
-import threading
-import time
 
-import psutil
+from bench.common import BENCH_DB, OUT, ROOT, before_checkout, checkout_probe, sst2_sentences, table
+from bench.probe_setup import PeakRss
 
-from bench.common import OUT, sst2_sentences, table
-from bench.run import plot_bars
+__all__ = ["PeakRss", "run", "write_file"]
+
+# Issue 16, same machine: Label Studio imported 100k records in 17.4 s and exported 10k labeled
+# records in 13.2-13.7 s.
+LABEL_STUDIO_IMPORT_PER_S = 100_000 / 17.4
+LABEL_STUDIO_EXPORT_PER_S = (10_000 / 13.7, 10_000 / 13.2)
+GOAL_IMPORT_PER_S = 50_000
+GOAL_EXPORT_PER_S = 20_000
+FORMATS = ("jsonl", "csv", "parquet", "hf")
 
 
 def write_file(count: int) -> tuple[str, int]:
+    """A JSONL file of `count` short SST-2 records under bench/out (other benches import it)."""
     sentences = sst2_sentences("train")
     path = OUT / f"import-{count}.jsonl"
     with path.open("w", encoding="utf-8") as out:
@@ -25,82 +38,83 @@ def write_file(count: int) -> tuple[str, int]:
     return str(path), path.stat().st_size
 
 
-class PeakRss:
-    """Samples this process's resident memory while the block runs."""
-
-    def __enter__(self) -> PeakRss:
-        self.process = psutil.Process()
-        self.baseline = self.peak = self.process.memory_info().rss
-        self.running = True
-        self.thread = threading.Thread(target=self._sample, daemon=True)
-        self.thread.start()
-        return self
-
-    def _sample(self) -> None:
-        while self.running:
-            self.peak = max(self.peak, self.process.memory_info().rss)
-            time.sleep(0.02)
-
-    def __exit__(self, *exc: object) -> None:
-        self.running = False
-        self.thread.join()
-
-    @property
-    def growth_mb(self) -> float:
-        return (self.peak - self.baseline) / 2**20
-
-
-def run(records: int) -> tuple[dict, str]:
-    from django.contrib.auth import get_user_model
-    from django.db import connection, transaction
-
-    from curator.importing.parsers import parse
-    from curator.models import Job
-    from curator.services import imports as service
-    from curator.services.projects import project_create
-
-    assert connection.vendor == "postgresql"
-    user = get_user_model().objects.create_user("bench-importer")
-    path, size = write_file(records)
-    results: dict[str, object] = {"file_mb": size / 2**20}
-    for name in ("copy", "bulk_create"):
-        project = project_create(
-            name=f"import {name}", labels=["negative", "positive"], created_by=user
-        )
-        job = Job.objects.create(project=project, kind=Job.Kind.IMPORT)
-        with open(path, "rb") as handle, PeakRss() as rss:
-            started = time.perf_counter()
-            rows = parse(handle, "jsonl")
-            with transaction.atomic():
-                if name == "copy":
-                    result = service._import_postgresql(project, rows, "pool", job, "bench.jsonl")
-                else:
-                    result = service._import_portable(project, rows, "pool", job, "bench.jsonl")
-            seconds = time.perf_counter() - started
-        assert result.rows == records, result  # SST-2 repeats a few phrases: those are skipped
-        results[name] = {
-            "seconds": seconds,
-            "records_per_s": records / seconds,
-            "peak_rss_growth_mb": rss.growth_mb,
-        }
-    copy, bulk = results["copy"], results["bulk_create"]
-    results["copy_speedup"] = copy["records_per_s"] / bulk["records_per_s"]
-    plot_bars(
-        OUT / "import.png",
-        f"Import of {records:,} records",
-        ["records/s"],
-        {"copy": [copy["records_per_s"]], "bulk_create": [bulk["records_per_s"]]},
-        "records/s",
-    )
-    text = (
-        table(
-            f"Import of {records:,} SST-2 records ({size / 2**20:.1f} MB JSONL, PostgreSQL)",
-            ["path", "seconds", "records/s", "peak RSS growth MB"],
+def run(records: int, before: str = "") -> tuple[dict, str]:
+    small = max(1000, records // 4)
+    sizes = f"{small},{records}"
+    old = before_checkout(before)
+    results = {
+        "before_code": str(old),
+        "before": checkout_probe("io_probe.py", old, f"{BENCH_DB}_before_io", ["--sizes", sizes]),
+        "after": checkout_probe("io_probe.py", ROOT, f"{BENCH_DB}_after_io", ["--sizes", sizes]),
+    }
+    rows = []
+    for step in ["import", *(f"export/{fmt}" for fmt in FORMATS)]:
+        key = f"{step}/{records}"
+        b, a = results["before"][key], results["after"][key]
+        rate = "records_per_s" if step == "import" else "rows_per_s"
+        goal = GOAL_IMPORT_PER_S if step == "import" else GOAL_EXPORT_PER_S
+        studio = LABEL_STUDIO_IMPORT_PER_S if step == "import" else LABEL_STUDIO_EXPORT_PER_S[1]
+        growth = results["after"][f"{step}/{small}"]["peak_rss_growth_mb"]
+        rows.append(
             [
-                [name, r["seconds"], round(r["records_per_s"]), round(r["peak_rss_growth_mb"], 1)]
-                for name, r in (("copy", copy), ("bulk_create", bulk))
-            ],
+                step,
+                round(b["seconds"], 2),
+                round(a["seconds"], 2),
+                round(b[rate]),
+                round(a[rate]),
+                f"{a[rate] / b[rate]:.2f}x",
+                f"{a[rate] / goal:.2f}",
+                f"{a[rate] / studio:.0f}x",
+                round(b["app_cpu_s"] + b["db_cpu_s"], 2),
+                round(a["app_cpu_s"] + a["db_cpu_s"], 2),
+                round(records / (a["app_cpu_s"] + a["db_cpu_s"])),
+                round(b["peak_rss_growth_mb"], 1),
+                round(a["peak_rss_growth_mb"], 1),
+                f"{a['peak_rss_growth_mb'] / growth:.2f}" if growth > 1 else "flat",
+            ]
         )
-        + f"\nCOPY imports at {results['copy_speedup']:.2f}x the rate of batched bulk_create."
-    )
+    text = table(
+        f"Import of {records:,} short SST-2 records and export of them labeled (PostgreSQL; "
+        f"rates per second; goals: import >= {GOAL_IMPORT_PER_S:,}/s, export >= "
+        f"{GOAL_EXPORT_PER_S:,}/s in every format, memory flat in the data size; Label Studio: "
+        f"import 100k in 17.4 s, export 10k in 13.2-13.7 s, issue 16)",
+        ["step", "s before", "s after", "rate before", "rate after", "speed-up", "of goal",
+         "x Label Studio", "CPU-s before", "CPU-s after", "per CPU-s after", "RSS MB before",
+         "RSS MB after",
+         f"RSS {records // 1000}k / {small // 1000}k"],
+        rows,
+    ) + (
+        "\nCPU-s: this process and its PostgreSQL backend together; 'per CPU-s' is the rate one "
+        "free core would give (wall times suffer from whatever else the machine runs)."
+    )  # fmt: skip
+    _plot(results, records)
     return results, text
+
+
+def _plot(results: dict, records: int) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = ["import", *(f"export/{fmt}" for fmt in FORMATS)]
+    figure, axis = plt.subplots(figsize=(9, 4))
+    width = 0.4
+    for i, name in enumerate(("before", "after")):
+        values = [
+            results[name][f"{step}/{records}"][
+                "records_per_s" if step == "import" else "rows_per_s"
+            ]
+            for step in steps
+        ]
+        axis.bar([x + i * width for x in range(len(steps))], values, width, label=name)
+    axis.hlines(GOAL_IMPORT_PER_S, -0.3, 0.7, colors="green", linestyles=":", label="goal")
+    axis.hlines(GOAL_EXPORT_PER_S, 0.7, len(steps) - 0.3, colors="green", linestyles=":")
+    axis.hlines(LABEL_STUDIO_IMPORT_PER_S, -0.3, 0.7, colors="grey", label="Label Studio")
+    axis.hlines(LABEL_STUDIO_EXPORT_PER_S[1], 0.7, len(steps) - 0.3, colors="grey")
+    axis.set_xticks([x + width / 2 for x in range(len(steps))], steps)
+    axis.set(yscale="log", ylabel="records (rows) per second", title=f"{records:,} records")
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(OUT / "import_export.png", dpi=120)
+    plt.close(figure)

@@ -1,205 +1,205 @@
-"""Labeling latency: simulated annotators loop next-record -> submit against a gunicorn server."""
+"""Labeling capacity, before and after, side by side in one run.
+
+Two checkouts are measured, each in its own process and database (`labeling_probe.py`): the code
+under test and the "before" (`common.before_checkout`). Per checkout:
+
+1. `next` at 1%, 50% and 90% of a project labeled, through the whole API stack in one process:
+   SQL statements, CPU-ms (Django + client, and the PostgreSQL backend) per label, latency;
+2. annotators over HTTP against gunicorn (2 workers x 16 threads): closed-loop ("combined":
+   submit asks for the next record in the same request, what the web page does) at rising
+   concurrency, and paced ones (1-3 s per label, like fast humans) up to 256; labels/s, p50/p99
+   per label, server CPU-ms per label, and the integrity check (0 over-assigned, 0 lost).
+
+Label Studio's figures measured in issue 16 on this machine are drawn as reference lines.
+"""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import threading
-import time
-from pathlib import Path
+from bench.common import BENCH_DB, OUT, ROOT, before_checkout, checkout_probe, table
 
-import requests
-
-from bench.common import OUT, ROOT, sst2_sentences, summary, table
-from bench.run import plot_bars
+# Issue 16, same machine and settings: Label Studio's closed-loop labels/s at 8-64 annotators.
+LABEL_STUDIO_LABELS_PER_S = (10.5, 15.6)
+GOAL_LABELS_PER_S = 200
+GOAL_PACED_P99_MS = 50
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _server(port: int) -> subprocess.Popen:
-    env = {**os.environ, "DATABASE_CONN_MAX_AGE": "60"}
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("gunicorn")),
-            "curator.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-            "--threads",
-            "16",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+def _probe(code, name: str, records: int, labels: int) -> dict:
+    return checkout_probe(
+        "labeling_probe.py",
+        code,
+        f"{BENCH_DB}_{name}_next",
+        ["--records", str(records), "probe", "--labels", str(labels)],
     )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok:
-                return process
-        except requests.RequestException:  # not listening yet, or still importing the app
-            time.sleep(0.2)
-    process.kill()
-    raise RuntimeError("gunicorn did not start")
 
 
-# How the simulated annotators loop. "separate": next, then submit (two requests per label);
-# "combined": submit asks for the next record in the same request (what the web page does);
-# "paced": combined, with a think time of 1-3 s per label, like a fast human.
-MODES = {
-    "separate": {"combined": False, "think": None},
-    "combined": {"combined": True, "think": None},
-    "paced": {"combined": True, "think": (1.0, 3.0)},
-}
+def _http(code, name: str, levels: str, modes: str, seconds: float) -> dict:
+    return checkout_probe(
+        "labeling_probe.py",
+        code,
+        f"{BENCH_DB}_{name}_http",
+        ["--records", "60000", "http", "--levels", levels, "--modes", modes,
+         "--seconds", str(seconds)],
+    )  # fmt: skip
 
 
-def _label_for(assignment: dict) -> str:
-    return "positive" if len(assignment["record"]["payload"]["text"]) % 2 else "negative"
+def load(seconds: float, levels: str, mode: str = "separate") -> dict:
+    """Annotators over HTTP against the code under test only: `{mode}/{count}` -> figures, and
+    `integrity` (what the reliability report reads)."""
+    return _http(ROOT, "after", levels, mode, seconds)
 
 
-def _annotator(
-    base: str, token: str, slug: str, until: float, out: list[float], mode: str, seed: int
-) -> None:
-    import random
-
-    rng = random.Random(seed)
-    combined, think = MODES[mode]["combined"], MODES[mode]["think"]
-    session = requests.Session()
-    session.headers["Authorization"] = f"Token {token}"
-    assignment = None
-    while time.monotonic() < until:
-        if think:
-            time.sleep(rng.uniform(*think))  # reading and deciding: not server time
-        started = time.perf_counter()
-        if assignment is None:
-            response = session.post(f"{base}/api/projects/{slug}/next/", timeout=30)
-            if response.status_code == 204:
-                return
-            response.raise_for_status()
-            assignment = response.json()
-        response = session.post(
-            f"{base}/api/projects/{slug}/assignments/{assignment['id']}/submit/",
-            json={"label": _label_for(assignment), "next": combined},
-            timeout=30,
-        )
-        response.raise_for_status()
-        out.append((time.perf_counter() - started) * 1000)
-        assignment = response.json().get("next") if combined else None
-        if combined and assignment is None:
-            return
+def run(
+    seconds: float,
+    levels: str,
+    paced_levels: str = "32,128,256",
+    records: int = 200_000,
+    labels: int = 100,
+    before: str = "",
+) -> tuple[dict, str]:
+    old, new = before_checkout(before), ROOT
+    results: dict = {"before_code": str(old)}
+    # Interleaved, so load from other work on the machine falls on both alike.
+    results["next_before"] = _probe(old, "before", records, labels)
+    results["next_after"] = _probe(new, "after", records, labels)
+    results["loop_before"] = _http(old, "before", levels, "combined", seconds)
+    results["loop_after"] = _http(new, "after", levels, "combined", seconds)
+    results["paced_before"] = _http(old, "before", paced_levels, "paced", seconds)
+    results["paced_after"] = _http(new, "after", paced_levels, "paced", seconds)
+    return results, report(results, seconds)
 
 
-def run(seconds: float, levels: str, modes: str = "separate,combined,paced") -> tuple[dict, str]:
-    import io
-    import json
+def report(results: dict, seconds: float) -> str:
+    """The tables (and plots) of a `run`'s results."""
+    _plots(results)
+    return "\n\n".join([_next_table(results), _loop_table(results, seconds), _integrity(results)])
 
-    from django.db.models import Count
-    from rest_framework.authtoken.models import Token
 
-    from annotation.models import Annotation
-    from curator.models import Job, Membership, Role, User
-    from curator.services.imports import import_bytes
-    from curator.services.projects import project_create
-
-    counts = [int(n) for n in levels.split(",")]
-    chosen = [m for m in modes.split(",") if m]
-    admin = User.objects.create_user("bench-admin")
-    project = project_create(
-        name="labeling bench", labels=["negative", "positive"], created_by=admin
-    )
-    rows = "".join(json.dumps({"text": t}) + "\n" for t, _ in sst2_sentences("train")[:60000])
-    job = Job.objects.create(project=project, kind=Job.Kind.IMPORT)
-    import_bytes(
-        project=project,
-        data=io.BytesIO(rows.encode()),
-        file_format="jsonl",
-        split="pool",
-        job=job,
-        filename="bench.jsonl",
-    )
-    tokens = []
-    for i in range(max(counts)):
-        user = User.objects.create_user(f"bench-annotator-{i}")
-        Membership.objects.create(user=user, project=project, role=Role.ANNOTATOR)
-        tokens.append(Token.objects.create(user=user).key)
-
-    port = _free_port()
-    server = _server(port)
-    base = f"http://127.0.0.1:{port}"
-    results: dict[str, dict] = {}
-    try:
-        for mode in chosen:
-            # Paced annotators need longer to give as many samples.
-            duration = seconds * (4 if MODES[mode]["think"] else 1)
-            for count in counts:
-                samples: list[list[float]] = [[] for _ in range(count)]
-                until = time.monotonic() + duration
-                threads = [
-                    threading.Thread(
-                        target=_annotator,
-                        args=(base, tokens[i], project.slug, until, samples[i], mode, i),
-                    )
-                    for i in range(count)
-                ]
-                for thread in threads:
-                    thread.start()
-                for thread in threads:
-                    thread.join()
-                flat = [ms for annotator in samples for ms in annotator]
-                results[f"{mode}/{count}"] = {
-                    **summary(flat),
-                    "labels_per_s": len(flat) / duration,
-                    "mode": mode,
-                    "annotators": count,
-                }
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
-    over = (
-        Annotation.objects.filter(project=project, source="human")
-        .values("record")
-        .annotate(n=Count("id"))
-        .filter(n__gt=1)
-        .count()
-    )
-    stored = Annotation.objects.filter(project=project, source="human").count()
-    done = sum(r["n"] for r in results.values())
-    results["integrity"] = {"over_assigned_records": over, "submitted": done, "stored": stored}
-    keys = [k for k in results if k != "integrity"]
-    plot_bars(
-        OUT / "labeling_latency.png",
-        "label round trip (p50 / p95 / p99)",
-        keys,
-        {q: [results[k][q] for k in keys] for q in ("p50", "p95", "p99")},
-        "ms",
-    )
-    text = (
-        table(
-            f"Labeling loop over HTTP, gunicorn 2x16, PostgreSQL, {seconds:.0f} s per level "
-            "(paced: 4x as long). ms per label, request(s) included",
-            ["mode", "annotators", "labels", "labels/s", "p50 ms", "p95 ms", "p99 ms"],
+def _next_table(results: dict) -> str:
+    rows = []
+    before, after = results["next_before"]["fractions"], results["next_after"]["fractions"]
+    for fraction in before:
+        b, a = before[fraction], after[fraction]
+        rows.append(
             [
-                [
-                    results[k]["mode"],
-                    results[k]["annotators"],
-                    results[k]["n"],
-                    results[k]["labels_per_s"],
-                    results[k]["p50"],
-                    results[k]["p95"],
-                    results[k]["p99"],
-                ]
-                for k in keys
-            ],
+                f"{float(fraction):.0%}",
+                round(b["statements_per_label"], 1),
+                round(a["statements_per_label"], 1),
+                round(b["app_cpu_ms"] + b["db_cpu_ms"], 1),
+                round(a["app_cpu_ms"] + a["db_cpu_ms"], 1),
+                round(b["db_cpu_ms"], 1),
+                round(a["db_cpu_ms"], 1),
+                round(b["next_p50_ms"], 1),
+                round(a["next_p50_ms"], 1),
+                f"{b['next_p50_ms'] / a['next_p50_ms']:.2f}x",
+            ]
         )
-        + f"\nrecords over-assigned (labeled twice at overlap 1): {over}; "
-        f"labels submitted {done}, stored {stored}, lost {done - stored}"
+    first, last = next(iter(after)), list(after)[-1]
+    flat = after[last]["next_p50_ms"] / after[first]["next_p50_ms"]
+    was = before[last]["next_p50_ms"] / before[first]["next_p50_ms"]
+    db_flat = after[last]["db_cpu_ms"] / after[first]["db_cpu_ms"]
+    db_was = before[last]["db_cpu_ms"] / before[first]["db_cpu_ms"]
+    return table(
+        f"`next` as a project of {results['next_after']['records']:,} records fills up: one "
+        "annotator through the API stack in one process (CPU-ms = Django + test client + "
+        "PostgreSQL backend, per label = next + submit)",
+        ["labeled", "stmts before", "stmts after", "CPU-ms before", "CPU-ms after",
+         "DB CPU-ms before", "DB CPU-ms after", "next p50 ms before", "next p50 ms after",
+         "next speed-up"],
+        rows,
+    ) + (
+        f"\n`next` p50 at {float(last):.0%} / at {float(first):.0%} labeled: before {was:.2f}, "
+        f"after {flat:.2f}; database CPU-ms per label, same ratio: before {db_was:.2f}, after "
+        f"{db_flat:.2f} (goal: the same, ~1.0; latency also moves with the machine's load)"
+    )  # fmt: skip
+
+
+def _loop_table(results: dict, seconds: float) -> str:
+    rows = []
+    for mode, before, after in (
+        ("closed loop", results["loop_before"], results["loop_after"]),
+        ("paced 1-3 s", results["paced_before"], results["paced_after"]),
+    ):
+        for key in after:
+            if key == "integrity":
+                continue
+            b, a = before[key], after[key]
+            rows.append(
+                [
+                    mode,
+                    a["annotators"],
+                    round(b["labels_per_s"], 1),
+                    round(a["labels_per_s"], 1),
+                    f"{a['labels_per_s'] / b['labels_per_s']:.2f}x",
+                    round(b["p99"], 1),
+                    round(a["p99"], 1),
+                    round(b["server_cpu_ms_per_label"], 1),
+                    round(a["server_cpu_ms_per_label"], 1),
+                    round(b["db_cpu_ms_per_label"], 1),
+                    round(a["db_cpu_ms_per_label"], 1),
+                    round(a["labels_per_s"] / LABEL_STUDIO_LABELS_PER_S[1], 1),
+                ]
+            )
+    return table(
+        f"Annotators over HTTP, gunicorn 2x16, PostgreSQL, load generator on the same cores, "
+        f"{seconds:.0f} s per level (paced: 3x as long). Goals: >= {GOAL_LABELS_PER_S} labels/s "
+        f"closed loop; paced p99 < {GOAL_PACED_P99_MS} ms up to 256. Label Studio: "
+        f"{LABEL_STUDIO_LABELS_PER_S[0]}-{LABEL_STUDIO_LABELS_PER_S[1]} labels/s (issue 16)",
+        ["mode", "annotators", "labels/s before", "labels/s after", "ratio", "p99 ms before",
+         "p99 ms after", "server CPU-ms/label before", "after", "DB CPU-ms/label before",
+         "after", "x Label Studio (best)"],
+        rows,
+    )  # fmt: skip
+
+
+def _integrity(results: dict) -> str:
+    lines = []
+    for name in ("loop_before", "loop_after", "paced_before", "paced_after"):
+        check = results[name]["integrity"]
+        lines.append(
+            f"{name}: over-assigned {check['over_assigned_records']}, submitted "
+            f"{check['submitted']}, stored {check['stored']}, lost "
+            f"{check['submitted'] - check['stored']}"
+        )
+    return "Integrity (overlap 1): " + "; ".join(lines)
+
+
+def _plots(results: dict) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (capacity, paced, queue) = plt.subplots(1, 3, figsize=(15, 4))
+    for name, style in (("before", "o--"), ("after", "o-")):
+        loop = {k: v for k, v in results[f"loop_{name}"].items() if k != "integrity"}
+        capacity.plot(
+            [v["annotators"] for v in loop.values()],
+            [v["labels_per_s"] for v in loop.values()],
+            style,
+            label=name,
+        )
+        slow = {k: v for k, v in results[f"paced_{name}"].items() if k != "integrity"}
+        paced.plot(
+            [v["annotators"] for v in slow.values()], [v["p99"] for v in slow.values()], style,
+            label=name,
+        )  # fmt: skip
+        fractions = results[f"next_{name}"]["fractions"]
+        queue.plot(
+            [float(f) * 100 for f in fractions],
+            [v["next_p50_ms"] for v in fractions.values()],
+            style,
+            label=name,
+        )
+    capacity.axhspan(*LABEL_STUDIO_LABELS_PER_S, color="grey", alpha=0.3, label="Label Studio")
+    capacity.axhline(GOAL_LABELS_PER_S, color="green", linestyle=":", label="goal")
+    capacity.set(xscale="log", xlabel="annotators (closed loop)", ylabel="labels/s")
+    paced.axhline(GOAL_PACED_P99_MS, color="green", linestyle=":", label="goal")
+    paced.set(
+        xscale="log", yscale="log", xlabel="paced annotators (1-3 s per label)", ylabel="p99 ms"
     )
-    return results, text
+    queue.set(xlabel="% of the project labeled", ylabel="`next` p50 ms (one annotator)")
+    for axis in (capacity, paced, queue):
+        axis.legend()
+    figure.tight_layout()
+    figure.savefig(OUT / "labeling_capacity.png", dpi=120)
+    plt.close(figure)

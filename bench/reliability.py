@@ -194,7 +194,7 @@ def main() -> None:
     from django.db import connection
 
     connection.close()  # the PostgreSQL-restart test ended this process's connection too
-    load, _ = labeling.run(seconds=60, levels="64", modes="separate")
+    load = labeling.load(seconds=60, levels="64", mode="separate")
     million, project = import_million(1_000_000)
     at_scale = scale.run(project)
     integrity = load["integrity"]

@@ -18,6 +18,15 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=100_000, help="records to import")
     parser.add_argument("--seconds", type=float, default=8.0, help="per concurrency level")
     parser.add_argument("--annotators", default="1,8,32,64")
+    parser.add_argument("--paced-annotators", default="32,128,256")
+    parser.add_argument(
+        "--capacity-records", type=int, default=200_000, help="records of the `next` probe"
+    )
+    parser.add_argument(
+        "--before",
+        default="",
+        help="the code measured as 'before' (a folder, or a git ref; default common.BEFORE_REF)",
+    )
     parser.add_argument(
         "--only",
         default="",
@@ -58,8 +67,18 @@ def main() -> None:
     results: dict[str, object] = {}
     report: list[str] = []
     for name, module, kwargs in [
-        ("import", imports, {"records": args.records}),
-        ("labeling", labeling, {"seconds": args.seconds, "levels": args.annotators}),
+        ("import", imports, {"records": args.records, "before": args.before}),
+        (
+            "labeling",
+            labeling,
+            {
+                "seconds": args.seconds,
+                "levels": args.annotators,
+                "paced_levels": args.paced_annotators,
+                "records": args.capacity_records,
+                "before": args.before,
+            },
+        ),
         ("embedding", embedding, {}),
         ("round", rounds, {}),
         ("sampling", sampling, {}),

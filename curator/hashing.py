@@ -14,7 +14,12 @@ def canonical_json(payload: Any) -> str:
 
 
 def content_hash(payload: Any) -> str:
-    return hashlib.sha256(canonical_json(payload).encode("utf-8")).hexdigest()
+    return canonical_hash(canonical_json(payload))
+
+
+def canonical_hash(canonical: str) -> str:
+    """`content_hash` of a payload whose canonical JSON is already at hand."""
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def files_sha256(path: Path) -> str:

@@ -5,11 +5,14 @@ from datetime import timedelta
 import pytest
 from django.core.cache import cache
 from django.db import close_old_connections, connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from rest_framework.authtoken.models import Token
 
 from annotation.models import Annotation, Assignment, Source
 from annotation.services.annotations import annotation_submit
-from annotation.services.assignment import assignment_skip, next_assignment
+from annotation.services.assignment import assignment_skip, current_assignment, next_assignment
 from curator.models import Record, Role
 from tests.conftest import as_jsonl, sst2_rows
 from tests.test_imports import run_import
@@ -197,3 +200,62 @@ def test_an_empty_queue_reclaims_expired_leases_at_once(project, member):
     expire(only)
     # Within the reclaim interval, but the queue is otherwise empty: bob still gets the record.
     assert next_assignment(project, bob).record_id == only.record_id
+
+
+def _token_client(user) -> Client:
+    return Client(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+
+
+def _next_statements(client: Client, project) -> tuple[list[str], dict]:
+    with CaptureQueriesContext(connection) as asked:
+        response = client.post(f"/api/projects/{project.slug}/next/")
+    assert response.status_code == 200
+    return [query["sql"] for query in asked.captured_queries], response.json()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_next_costs_the_same_statements_early_and_late_in_a_project(pool, member):
+    """Token, project with role, the caller's live lease, the claim: four statements, whether
+    one record or three quarters of the pool are labeled (the claim used to add a savepoint,
+    an UPDATE and an INSERT, and a suggestion lookup that found nothing)."""
+    annotator, others = member(Role.ANNOTATOR, "ann"), member(Role.ANNOTATOR, "others")
+    client = _token_client(annotator)
+    next_assignment(pool, annotator)  # the first ask of a project also reclaims leases
+    assignment_skip(current_assignment(pool, annotator))
+    early, given = _next_statements(client, pool)
+    assert len(early) == 4, early
+    assert given["suggestion"] is None
+    mine = Assignment.objects.get(pk=given["id"])
+    annotation_submit(assignment=mine, user=annotator, value="positive")
+    for _ in range(150):
+        taken = next_assignment(pool, others)
+        annotation_submit(assignment=taken, user=others, value="positive")
+    late, given = _next_statements(client, pool)
+    assert len(late) == 4, late
+    assert Record.objects.get(pk=given["record"]["id"]).claimed_count == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_model_label_is_still_offered_with_a_freshly_claimed_record(pool, annotator):
+    first = Record.objects.filter(project=pool).order_by("-priority", "id").first()
+    Annotation.objects.create(
+        record=first, project=pool, value="positive", source=Source.MODEL, confidence=0.97
+    )
+    client = _token_client(annotator)
+    _, given = _next_statements(client, pool)
+    assert given["record"]["id"] == first.pk
+    assert given["suggestion"]["value"] == "positive"
+    _, given = _next_statements(client, pool)  # the same lease, read back
+    assert given["record"]["id"] == first.pk and given["suggestion"]["value"] == "positive"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_parallel_request_of_the_same_annotator_gets_the_same_lease_and_takes_no_slot(
+    pool, annotator
+):
+    """Two tabs asking at once: one claim wins, the other statement fails on the one-lease
+    constraint and changed nothing, so no slot leaks."""
+    taken = in_threads(8, lambda i: (close_old_connections(), next_assignment(pool, annotator)))
+    assert len({assignment.pk for _, assignment in taken}) == 1
+    assert Record.objects.filter(project=pool, claimed_count__gt=0).count() == 1
+    assert Assignment.objects.filter(project=pool, annotator=annotator).count() == 1

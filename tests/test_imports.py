@@ -2,6 +2,7 @@ import io
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 
 from annotation.models import Annotation, Source
 from curator.hashing import content_hash
@@ -124,3 +125,21 @@ def test_cancelled_import_keeps_nothing(project, monkeypatch):
                      job=job, filename="big.jsonl")  # fmt: skip
     assert Record.objects.filter(project=project).count() == 0
     assert Annotation.objects.filter(project=project).count() == 0
+
+
+def _last_analyze():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT last_analyze FROM pg_stat_user_tables WHERE relname = %s",
+            [Record._meta.db_table],
+        )
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_import_that_grows_the_records_leaves_fresh_planner_statistics(project):
+    """The queue's plans must not wait for autovacuum to learn that a project grew."""
+    before = _last_analyze()
+    run_import(project, as_jsonl(sst2_rows("dev", 300)))
+    after = _last_analyze()
+    assert after is not None and after != before

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from annotation import task_types
 from annotation.models import MAX_SECONDS_SPENT, Annotation, Assignment, Comment, Source
+from annotation.services.claims import HAS_MODEL_LABEL
 from curator.algorithms.calibration import near_chance
 from curator.models import Project, Record, RoutingDecision, Split, User
 from curator.models.validation import field_errors
@@ -48,6 +49,8 @@ def suggestion_with_reason(record: Record) -> tuple[Annotation | None, Annotatio
     """
     if record.split == Split.GOLD or record.route == RoutingDecision.Decision.SPOT_CHECK:
         return None, None, ""
+    if getattr(record, HAS_MODEL_LABEL, True) is False:
+        return None, None, ""  # the claim that loaded it saw no model label: nothing to look up
     distrusted = RoutingDecision.objects.filter(annotation=OuterRef("pk")).exclude(reason="")
     # A round classifier's label exists only where that round measured it the better source
     # (workers/jobs/round_suggestions.py), so it goes before the LLM's; then the newest.

@@ -3,9 +3,9 @@
 Invariant: a record is leased or submitted by at most `overlap` distinct annotators. Each claim
 is a conditional UPDATE of the record's `claimed_count` (`... WHERE claimed_count < overlap`), so
 two transactions can never both take the last slot, on PostgreSQL or SQLite. On PostgreSQL the
-candidate is also picked with FOR UPDATE SKIP LOCKED, so concurrent annotators fan out over
-different rows instead of queueing behind one lock. Leases expire and are reclaimed lazily, by
-whoever asks for work next.
+whole claim (pick with FOR UPDATE SKIP LOCKED, take the slot, insert the lease) is one statement
+(`annotation/services/claims.py`); SQLite, the demo's database, runs the same steps one by one.
+Leases expire and are reclaimed lazily, by whoever asks for work next.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
-from annotation.models import Assignment, RecordAssignee
+from annotation.models import Annotation, Assignment, RecordAssignee, Source
 from annotation.selectors import waiting_count_forget, waiting_count_taken, waiting_records
+from annotation.services.claims import HAS_MODEL_LABEL, record_claim
 from curator.models import Project, Record, Split, User
 from curator.models.records import REQUEUED_PRIORITY
 
@@ -53,7 +54,12 @@ def leases_reclaim(project: Project) -> int:
 
 
 def current_assignment(project: Project, user: User) -> Assignment | None:
-    return (
+    """The annotator's live lease in the project, its record loaded (and marked with whether a
+    model label exists for it, so showing it costs no suggestion query when none does)."""
+    model_label = Annotation.objects.filter(
+        record=OuterRef("record_id"), source__in=[Source.LLM, Source.MODEL]
+    )
+    assignment = (
         Assignment.objects.select_related("record")
         .filter(
             project=project,
@@ -61,9 +67,13 @@ def current_assignment(project: Project, user: User) -> Assignment | None:
             state=Assignment.State.LEASED,
             lease_expires_at__gt=timezone.now(),
         )
+        .annotate(record_has_model_label=Exists(model_label))
         .order_by("created_at")
         .first()
     )
+    if assignment is not None:
+        setattr(assignment.record, HAS_MODEL_LABEL, assignment.record_has_model_label)
+    return assignment
 
 
 def _seen_by(user: User) -> Exists:
@@ -152,6 +162,44 @@ def next_assignment(project: Project, user: User) -> Assignment | None:
     gold = _gold_check(project, user, lease)
     if gold is not None:
         return gold
+    claim = _claim_postgresql if connection.vendor == "postgresql" else _claim_portable
+    return claim(project, user, overlap, lease)
+
+
+def _claim_postgresql(
+    project: Project, user: User, overlap: int, lease: timedelta
+) -> Assignment | None:
+    for _ in range(MAX_CLAIM_ATTEMPTS):
+        try:
+            if connection.in_atomic_block:
+                # Inside a caller's transaction a failed statement would abort it: a savepoint.
+                with transaction.atomic():
+                    claim = record_claim(project.pk, user.pk, overlap, lease)
+            else:
+                claim = record_claim(project.pk, user.pk, overlap, lease)  # one statement
+        except IntegrityError:
+            # A parallel request of the same annotator won the lease: use theirs. The failed
+            # statement took no slot.
+            existing = current_assignment(project, user)
+            if existing is not None:
+                return existing
+            leases_reclaim(project)  # or their lease ran out and still holds the place
+            continue
+        if claim is None:
+            if leases_reclaim(project):
+                continue  # expired leases gave records back: try again
+            return None
+        if claim.filled:
+            transaction.on_commit(lambda: waiting_count_taken(project.pk))
+        claim.assignment.project = project
+        return claim.assignment
+    return None
+
+
+def _claim_portable(
+    project: Project, user: User, overlap: int, lease: timedelta
+) -> Assignment | None:
+    """The claim on SQLite, step by step: pick, conditional UPDATE, lease in a savepoint."""
     # Only a person someone reserved records for pays for the second query.
     reserved = RecordAssignee.objects.filter(annotator=user, record__project=project).exists()
     for _ in range(MAX_CLAIM_ATTEMPTS):
@@ -159,8 +207,6 @@ def next_assignment(project: Project, user: User) -> Assignment | None:
             candidates = queue_for(project, user)
             if reserved and _reserved_queue_for(project, user).exists():
                 candidates = _reserved_queue_for(project, user)
-            if connection.features.has_select_for_update_skip_locked:
-                candidates = candidates.select_for_update(skip_locked=True, of=("self",))
             record = candidates.first()
             if record is None:
                 if leases_reclaim(project):

@@ -14,17 +14,17 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Iterator
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from annotation import task_types
 from annotation.labels import gold_annotations, training_labels
 from annotation.models import Annotation
-from curator.exporting import neutralise
+from curator.exporting import arrow_write, neutralise
 from curator.hashing import files_sha256
 from curator.models import Job, Project, Record, Round
 
@@ -44,42 +44,77 @@ def labeled_rows(
     with the record and annotation ids that let any row be traced back, the label's source and
     the record's review state and hold. With `round_`, exactly that round's training snapshot;
     with `records` (the data manager's filter), only those records."""
+    for row, _ in _rows_with_origin(project, split, round_, records):
+        yield row
+
+
+def _chosen_annotations(project: Project, round_: Round | None) -> list[int]:
+    """The annotation that gives each exported record its label."""
     if round_ is not None:
-        chosen = {
-            record_id: (annotation_id, label)
-            for record_id, annotation_id, label in round_.snapshot_items.values_list(
-                "record_id", "annotation_id", "label"
-            )
-        }
-    else:
-        chosen = {**training_labels(project), **gold_annotations(project)}
+        return list(round_.snapshot_items.values_list("annotation_id", flat=True))
+    chosen = {**training_labels(project), **gold_annotations(project)}
+    return [annotation_id for annotation_id, _ in chosen.values()]
+
+
+def _rows_with_origin(
+    project: Project,
+    split: str | None = None,
+    round_: Round | None = None,
+    records: QuerySet[Record] | None = None,
+) -> Iterator[tuple[dict[str, Any], int | None]]:
+    """(row of `labeled_rows`, the job that created its record).
+
+    One query on a server-side cursor reads each record with its chosen annotation, the ids
+    passed as one array parameter: memory holds one chunk of rows whatever the export's size,
+    and no statement lists 100k ids one placeholder each.
+    """
     field = project.settings_obj.text_field
-    rows = Record.objects.filter(project=project, pk__in=list(chosen)).order_by("id")
+    annotation_ids = _chosen_annotations(project, round_)
+    conditions = ["a.id = ANY(%s::bigint[])", "r.project_id = %s"]
+    params: list[Any] = [annotation_ids, project.pk]
     if split:
-        rows = rows.filter(split=split)
+        conditions.append("r.split = %s")
+        params.append(split)
     if records is not None:
-        rows = rows.filter(pk__in=records.values("pk"))
-    columns = ("id", "split", "payload", "content_hash", "review", "held")
-    iterator = rows.values_list(*columns).iterator(chunk_size=CHUNK)
-    while batch := list(islice(iterator, CHUNK)):
-        values, sources = {}, {}
-        for pk, value, source in Annotation.objects.filter(
-            pk__in=[chosen[row[0]][0] for row in batch]
-        ).values_list("id", "value", "source"):
-            values[pk], sources[pk] = value, source
-        for record_id, record_split, payload, digest, review, held in batch:
-            annotation_id = chosen[record_id][0]
-            row = task_types.export_row(project.task_type, payload, values[annotation_id], field)
-            yield {
-                "record_id": record_id,
-                "split": record_split,
-                **row,
-                "annotation_id": annotation_id,
-                "label_source": sources[annotation_id],
-                "review": review,
-                "held": held,
-                "content_hash": digest,
-            }
+        subquery, subparams = records.values("pk").query.sql_with_params()
+        conditions.append(f"r.id IN ({subquery})")
+        params.extend(subparams)
+    sql = f"""
+        SELECT r.id, r.split, r.payload, r.content_hash, r.review, r.held, r.created_by_job_id,
+            a.id, a.value, a.source
+        FROM {Annotation._meta.db_table} a JOIN {Record._meta.db_table} r ON r.id = a.record_id
+        WHERE {" AND ".join(conditions)}
+        ORDER BY r.id
+    """  # noqa: S608 - table names from model metadata, values are parameters
+    loads = json.loads
+    with transaction.atomic(), connection.chunked_cursor() as cursor:
+        cursor.execute(sql, params)
+        while batch := cursor.fetchmany(CHUNK):
+            for (
+                record_id, record_split, payload, digest, review, held, job_id,
+                annotation_id, value, source,
+            ) in batch:  # fmt: skip
+                row = task_types.export_row(
+                    project.task_type, _json(payload, loads), _json(value, loads), field
+                )
+                yield (
+                    {
+                        "record_id": record_id,
+                        "split": record_split,
+                        **row,
+                        "annotation_id": annotation_id,
+                        "label_source": source,
+                        "review": review,
+                        "held": held,
+                        "content_hash": digest,
+                    },
+                    job_id,
+                )
+
+
+def _json(value: Any, loads: Any) -> Any:
+    # A raw cursor hands jsonb over as text (Django's loader); decode it as the ORM would.
+    return loads(value) if isinstance(value, str) else value
 
 
 def _flat(value: Any) -> Any:
@@ -128,18 +163,25 @@ def export_write(
         raise ValueError(f"shape must be one of {', '.join(shapes(project.task_type))}")
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / FILENAMES[fmt]
-    rows = labeled_rows(project, split=split, round_=round_, records=records)
+    rows = _rows_with_origin(project, split=split, round_=round_, records=records)
     counts: Counter = Counter()
-    record_ids: list[int] = []
+    # Rows come in record order, so the digest of the sorted ids is taken as they pass.
+    ids_digest = hashlib.sha256()
+    written = 0
+    jobs: set[int] = set()
     task = task_types.get(project.task_type)
 
-    def counted(source: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-        for row in source:
+    def counted(source: Iterator[tuple[dict[str, Any], int | None]]) -> Iterator[dict[str, Any]]:
+        nonlocal written
+        for row, job_id in source:
             out = shaped(row, project.task_type, shape)
             if out is None:
                 continue
             counts[task.manifest_label(row)] += 1
-            record_ids.append(row["record_id"])
+            ids_digest.update(f"{',' if written else ''}{row['record_id']}".encode())
+            written += 1
+            if job_id is not None:
+                jobs.add(job_id)
             yield out
 
     if fmt == "jsonl":
@@ -155,17 +197,18 @@ def export_write(
                     writer.writeheader()
                 # Cells and label values alike: no formula runs when the file is opened.
                 writer.writerow({key: neutralise(_flat(value)) for key, value in row.items()})
+    elif fmt == "parquet":
+        arrow_write(counted(rows), target, "parquet")
     else:
-        materialised = list(counted(rows))
-        if fmt == "parquet":
-            import pyarrow as pa
-            import pyarrow.parquet as pq
+        from datasets import Dataset
 
-            pq.write_table(pa.Table.from_pylist(materialised), target)
-        else:
-            from datasets import Dataset
-
-            Dataset.from_list(materialised).save_to_disk(str(target))
+        # Streamed to an Arrow file, which datasets memory-maps and saves: no list of every row.
+        staging = directory / "dataset.arrows"
+        arrow_write(counted(rows), staging, "arrow")
+        try:
+            Dataset.from_file(str(staging)).save_to_disk(str(target))
+        finally:
+            staging.unlink(missing_ok=True)
     manifest = {
         "project": {"slug": project.slug, "name": project.name, "task_type": project.task_type},
         "round": (
@@ -178,7 +221,7 @@ def export_write(
         "filters": filters or {},
         "format": fmt,
         "file": target.name,
-        "rows": len(record_ids),
+        "rows": written,
         "label_counts": dict(counts),
         "filter_runs": list(
             Job.objects.filter(project=project, kind=Job.Kind.FILTER, status=Job.Status.SUCCEEDED)
@@ -186,15 +229,9 @@ def export_write(
             .values_list("id", flat=True)
         ),
         "generated_batches": sorted(
-            set(
-                Record.objects.filter(
-                    pk__in=record_ids, created_by_job__kind=Job.Kind.GENERATE
-                ).values_list("created_by_job_id", flat=True)
-            )
+            Job.objects.filter(pk__in=jobs, kind=Job.Kind.GENERATE).values_list("id", flat=True)
         ),
-        "record_ids_sha256": hashlib.sha256(
-            ",".join(map(str, sorted(record_ids))).encode()
-        ).hexdigest(),
+        "record_ids_sha256": ids_digest.hexdigest(),
         "sha256": files_sha256(target),
         "created_at": timezone.now().isoformat(),
     }

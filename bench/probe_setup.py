@@ -1,0 +1,63 @@
+"""Set-up shared by the probes that measure one checkout of curator in its own process
+(`labeling_probe.py`, `io_probe.py`): they import only that checkout, the standard library and
+psycopg, so they can measure code that predates them."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+
+def setup_checkout(code: Path, db: str, pg: str) -> None:
+    """Import the checkout at `code`, give it a fresh database `db` and migrate it there."""
+    import psycopg
+
+    sys.path.insert(0, str(code))
+    with psycopg.connect(f"{pg}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{db}"')
+    os.environ["DATABASE_URL"] = f"{pg}/{db}"
+    os.environ["DATABASE_CONN_MAX_AGE"] = "60"  # as gunicorn runs it: one connection, reused
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "curator.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) a process has used, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class PeakRss:
+    """Samples this process's resident memory while the block runs."""
+
+    def __enter__(self) -> PeakRss:
+        import psutil
+
+        self.process = psutil.Process()
+        self.baseline = self.peak = self.process.memory_info().rss
+        self.running = True
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+        self.thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while self.running:
+            self.peak = max(self.peak, self.process.memory_info().rss)
+            time.sleep(0.01)
+
+    def __exit__(self, *exc: object) -> None:
+        self.running = False
+        self.thread.join()
+
+    @property
+    def growth_mb(self) -> float:
+        return (self.peak - self.baseline) / 2**20
