@@ -90,9 +90,8 @@ def response_logprobs(
     """(sum of log-probabilities, token count) of each response as the assistant's reply.
 
     The response ends with the end-of-turn token, as in training, so "stops here" counts too.
-    Only response tokens are scored. Each target's log-probability is its logit minus the
-    logsumexp over the vocabulary at that position, taken row by row on the response positions
-    only: no float32 log-softmax over (batch, length, vocabulary) is ever built.
+    Only response tokens are scored, on the device, from the last hidden states at those
+    positions (`TokenScorer.sequence_logprobs`): no full-vocabulary log-probabilities are built.
     """
     if len(prompts) != len(responses):
         raise ValueError("one response per prompt")
@@ -105,28 +104,8 @@ def response_logprobs(
     targets = [
         tok(r, add_special_tokens=False).input_ids[:max_response_tokens] + end for r in responses
     ]
-    sums = np.zeros(len(responses), dtype=np.float64)
     counts = np.array([len(t) for t in targets], dtype=np.int64)
-    device = llm.place.device
-    order = sorted(range(len(responses)), key=lambda i: -(len(prefixes[i]) + len(targets[i])))
-    for start in range(0, len(order), llm.place.batch_size):
-        chunk = order[start : start + llm.place.batch_size]
-        sequences = [prefixes[i] + targets[i] for i in chunk]
-        width = max(len(s) for s in sequences)
-        ids = torch.full((len(chunk), width), tok.pad_token_id, dtype=torch.long)
-        mask = torch.zeros((len(chunk), width), dtype=torch.long)
-        for row, sequence in enumerate(sequences):
-            ids[row, : len(sequence)] = torch.tensor(sequence)
-            mask[row, : len(sequence)] = 1
-        logits = llm.model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
-        for row, i in enumerate(chunk):
-            offset = len(prefixes[i])
-            # The token at position t is predicted by the logits at t - 1.
-            window = logits[row, offset - 1 : offset - 1 + len(targets[i])].float()
-            wanted = torch.tensor(targets[i], device=window.device)
-            picked = window.gather(1, wanted[:, None]).squeeze(1) - torch.logsumexp(window, dim=-1)
-            sums[i] = picked.sum().item()
-    return sums, counts
+    return llm.scorer.sequence_logprobs(prefixes, targets), counts
 
 
 def mean_loglik(

@@ -126,11 +126,18 @@ class TokenScorer:
         sums = torch.zeros(n_prompts, len(options), device=self.device, dtype=picked.dtype)
         return sums.index_add_(1, owner, picked)
 
-    @torch.inference_mode()
     def sequence_nll(
         self, prefixes: Sequence[list[int]], targets: Sequence[list[int]]
     ) -> np.ndarray:
         """Mean negative log-likelihood per token of each target after its prefix."""
+        counts = np.array([len(t) for t in targets], dtype=np.float64)
+        return -self.sequence_logprobs(prefixes, targets) / counts
+
+    @torch.inference_mode()
+    def sequence_logprobs(
+        self, prefixes: Sequence[list[int]], targets: Sequence[list[int]]
+    ) -> np.ndarray:
+        """Sum of the log-probabilities of each target's tokens after its prefix."""
         result = np.zeros(len(targets), dtype=np.float64)
         order = sorted(range(len(targets)), key=lambda i: -(len(prefixes[i]) + len(targets[i])))
         for begin in range(0, len(order), self.batch_size):
@@ -149,8 +156,7 @@ class TokenScorer:
             rows = torch.arange(len(chunk), device=self.device)[:, None].expand_as(scored)
             sums = torch.zeros(len(chunk), device=self.device, dtype=picked.dtype)
             sums.index_add_(0, rows[scored], picked)
-            counts = torch.tensor([len(targets[i]) for i in chunk], device=self.device)
-            result[chunk] = (-sums / counts).double().cpu().numpy()
+            result[chunk] = sums.double().cpu().numpy()
         return result
 
     def _token_logprobs(self, hidden: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
