@@ -46,10 +46,18 @@ NOISE_C = 0.25
 
 
 def out_of_fold_probabilities(
-    features: np.ndarray, labels: list[str], *, folds: int = 5, seed: int = 0
+    features: np.ndarray,
+    labels: list[str],
+    *,
+    folds: int = 5,
+    seed: int = 0,
+    repeats: int = 1,
 ) -> tuple[list[str], np.ndarray]:
-    """Each example's label probabilities from a classifier that never saw it (k-fold), the
-    input confident learning needs. Returns (label order of the columns, probabilities)."""
+    """Each example's label probabilities from classifiers that never saw it (k-fold), the
+    input confident learning needs. With `repeats` > 1 the k-fold runs again on differently
+    shuffled folds and the probabilities are averaged: an ensemble of out-of-fold models, whose
+    estimate depends less on which examples happened to share a fold.
+    Returns (label order of the columns, probabilities)."""
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
     classes = sorted(set(labels))
@@ -60,11 +68,16 @@ def out_of_fold_probabilities(
     folds = max(2, min(folds, smallest))
     if smallest < 2:
         raise ValueError("every label needs at least two labeled examples")
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    probabilities = cross_val_predict(
-        _logistic_regression(seed, NOISE_C), features, target, cv=splitter, method="predict_proba"
-    )
-    return classes, probabilities
+    runs = []
+    for repeat in range(max(1, repeats)):
+        splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed + repeat)
+        runs.append(
+            cross_val_predict(
+                _logistic_regression(seed + repeat, NOISE_C), features, target, cv=splitter,
+                method="predict_proba",
+            )
+        )  # fmt: skip
+    return classes, np.mean(runs, axis=0)
 
 
 def evaluate(predicted: list[str], expected: list[str]) -> dict[str, Any]:
