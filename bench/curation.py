@@ -23,7 +23,6 @@ from bench.common import OUT, sst2_sentences, table
 from bench.run import plot_bars
 
 COMPARE_SEMANTIC = 20_000
-NOISE_REPEATS = 5  # out-of-fold repeats of the noise job's default (workers/jobs/noise.py)
 
 
 def _variants(texts: list[str], count: int, seed: int = 0) -> list[str]:
@@ -136,14 +135,17 @@ def dedup(records: int, semantic_records: int) -> tuple[dict, list[list]]:
 
 
 NOISE_METHODS = {
-    # name: (filter, out-of-fold repeats)
-    "confident_learning": ("confident_learning", 1),
-    "prune_by_noise_rate": ("prune_by_noise_rate", 1),
-    "both": ("both", 1),
-    "ensemble (5 OOF) + confident_learning": ("confident_learning", 5),
-    "ensemble (5 OOF) + prune_by_noise_rate": ("prune_by_noise_rate", 5),
-    "ensemble (5 OOF) + both": ("both", 5),
+    # name: (filter, out-of-fold repeats, neighbours)
+    "confident_learning": ("confident_learning", 1, 0),
+    "prune_by_noise_rate": ("prune_by_noise_rate", 1, 0),
+    "both": ("both", 1, 0),
+    "ensemble (5 OOF) + confident_learning": ("confident_learning", 5, 0),
+    "ensemble (5 OOF) + prune_by_noise_rate": ("prune_by_noise_rate", 5, 0),
+    "ensemble (5 OOF) + both": ("both", 5, 0),
+    "ensemble (logreg + 25-NN, 5 OOF) + both": ("both", 5, 25),
+    "balanced logreg + confident_learning (before)": ("confident_learning", 1, -1),
 }
+# neighbours -1: the class-balanced round learner the job used before (the issue's baseline).
 
 
 def _flip(truth: np.ndarray, classes: list[str], share: float, rng) -> tuple[list[str], set[int]]:
@@ -163,12 +165,30 @@ def _scores(found: set[int], flipped: set[int]) -> tuple[float, float, float]:
     return precision, recall, (2 * precision * recall / (precision + recall) if hits else 0.0)
 
 
+def _out_of_fold(features, given: list[str], seed: int, repeats: int, neighbours: int):
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    from curator.algorithms import learning
+
+    if neighbours >= 0:
+        return learning.out_of_fold_probabilities(
+            features, given, seed=seed, repeats=repeats, neighbours=neighbours
+        )
+    classes = sorted(set(given))
+    target = np.array([classes.index(label) for label in given])
+    splitter = StratifiedKFold(n_splits=5, shuffle=True, random_state=seed)
+    balanced = learning._logistic_regression(seed, learning.NOISE_C)
+    return classes, cross_val_predict(
+        balanced, features, target, cv=splitter, method="predict_proba"
+    )
+
+
 def noise(seeds: int, size: int) -> tuple[dict, list[list]]:
     """P/R/F1 of each cleanlab filter, on one out-of-fold model and on an ensemble of five,
     with 10% of the labels flipped, on SST-2 and the 3-class tweets (the first `size` pool
     records of bench/datasets.py)."""
     from bench.datasets import SETS
-    from curator.algorithms import curation, learning
+    from curator.algorithms import curation
 
     summary: dict[str, dict] = {}
     table_rows: list[list] = []
@@ -181,19 +201,17 @@ def noise(seeds: int, size: int) -> tuple[dict, list[list]]:
         for seed in range(seeds):
             given, flipped = _flip(truth, data.classes, 0.1, np.random.default_rng(seed))
             probabilities_of = {
-                repeats: learning.out_of_fold_probabilities(
-                    features, given, seed=seed, repeats=repeats
-                )
-                for repeats in {r for _, r in NOISE_METHODS.values()}
+                (repeats, neighbours): _out_of_fold(features, given, seed, repeats, neighbours)
+                for _, repeats, neighbours in NOISE_METHODS.values()
             }
-            for method, (filter_by, repeats) in NOISE_METHODS.items():
-                classes, probabilities = probabilities_of[repeats]
+            for method, (filter_by, repeats, neighbours) in NOISE_METHODS.items():
+                classes, probabilities = probabilities_of[repeats, neighbours]
                 found = {
                     issue.index
                     for issue in curation.label_issues(given, classes, probabilities, filter_by)
                 }
                 results[method].append(_scores(found, flipped))
-            classes, probabilities = probabilities_of[1]
+            classes, probabilities = probabilities_of[1, 0]
             disagree = {
                 i for i in range(size) if classes[int(np.argmax(probabilities[i]))] != given[i]
             }
@@ -212,7 +230,9 @@ def noise(seeds: int, size: int) -> tuple[dict, list[list]]:
         }
         for method in results:
             figures = summary[name][method]
-            default = NOISE_METHODS.get(method) == (curation.NOISE_FILTER, NOISE_REPEATS)
+            default = NOISE_METHODS.get(method) == (
+                curation.NOISE_FILTER, curation.NOISE_OOF_REPEATS, curation.NOISE_NEIGHBOURS
+            )  # fmt: skip
             table_rows.append([
                 name,
                 method + (" (default)" if default else ""),

@@ -236,6 +236,7 @@ class LabelIssue:
 NOISE_FILTERS = ("confident_learning", "prune_by_noise_rate", "both")
 NOISE_FILTER = "both"
 NOISE_OOF_REPEATS = 5  # k-fold runs on differently shuffled folds whose probabilities average
+NOISE_NEIGHBOURS = 0  # a k-nearest-neighbour vote in the ensemble (0: none)
 
 
 def label_issues(

@@ -23,6 +23,7 @@ KIND = JobKind(
         "relabel": rules.boolean,
         "filter_by": rules.choice(NOISE_FILTERS),
         "repeats": rules.whole(1, 20),
+        "neighbours": rules.whole(0, 200),
     },
     startable=True,
     pipeline_step=True,

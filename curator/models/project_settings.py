@@ -18,13 +18,13 @@ from typing import Any
 from django.core.exceptions import ValidationError
 
 from curator import value_rules as rules
+from curator.algorithms.strategy_choice import COLD_START_LABELS
 from curator.algorithms.training_config import TrainingConfig
 from curator.value_rules import Rule
 
 SAMPLING = ("auto", "margin", "hybrid", "entropy", "committee", "typical")
 CONSENSUS = ("majority", "dawid_skene")
 TRAINERS = ("logreg", "finetune")
-COLD_START_LABELS = 0
 
 Parser = Rule
 
@@ -82,7 +82,8 @@ class ProjectSettings:
     # start: the most typical record of each uncovered cluster, TypiClust).
     sampling: str = _setting("auto", rules.choice(SAMPLING))
     batch_size: int = _setting(50, rules.whole(1, 10_000))  # size of the batch put first
-    # A fixed uncertainty strategy starts with typical batches until this many labels trained.
+    # Typical batches (the cold start) order the queue until this many labels trained, for
+    # `auto` and every uncertainty strategy (0: no cold start).
     cold_start_labels: int = _setting(COLD_START_LABELS, rules.whole(0, 1_000_000))
     # Bootstrap committee whose vote entropy is scored too (0 or 1: none).
     committee_size: int = _setting(0, rules.whole(0, 20))

@@ -244,14 +244,16 @@ def _finetune(
 
 
 def sampling_strategy(round_: Round, trained: Trained) -> tuple[str, strategy_choice.Choice | None]:
-    """The strategy that orders the queue after this round, and with `auto` the bandit's choice
-    and its reason, from the gold accuracy every earlier round of the project measured."""
+    """The strategy that orders the queue after this round, and with `auto` the choice and its
+    reason: the cold start below `cold_start_labels`, then the bandit's pick from the gold
+    macro-F1 every earlier round of the project measured."""
     setting = round_.project.setting("sampling")
     train_size = len(trained.fit.train_ids)
+    cold = strategy_choice.cold_start(train_size, int(round_.project.setting("cold_start_labels")))
     if setting != "auto":
-        cold = int(round_.project.setting("cold_start_labels"))
-        cold_start = setting in UNCERTAINTY_STRATEGIES and train_size < cold
-        return ("typical" if cold_start else setting), None
+        return ("typical" if cold and setting in UNCERTAINTY_STRATEGIES else setting), None
+    if cold:
+        return cold.strategy, cold
     earlier = (
         Round.objects.filter(project=round_.project, number__lt=round_.number,
                              status=Round.Status.SUCCEEDED, metrics__has_key="sampling_used")
@@ -261,7 +263,7 @@ def sampling_strategy(round_: Round, trained: Trained) -> tuple[str, strategy_ch
     evidence = [
         strategy_choice.RoundEvidence(
             m["sampling_used"],
-            m.get("accuracy"),
+            m.get("macro_f1"),
             int(m.get("train_size") or 0),
             m.get("gold_sha256"),
         )
@@ -269,7 +271,7 @@ def sampling_strategy(round_: Round, trained: Trained) -> tuple[str, strategy_ch
     ]
     evaluation = trained.evaluation
     this = strategy_choice.RoundEvidence(
-        "", evaluation.get("accuracy"), train_size, evaluation.get("gold_sha256")
+        "", evaluation.get("macro_f1"), train_size, evaluation.get("gold_sha256")
     )
     choice = strategy_choice.choose(strategy_choice.outcomes([*evidence, this]), seed=round_.number)
     return choice.strategy, choice

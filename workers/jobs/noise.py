@@ -1,7 +1,8 @@
 """Label-noise detection: confident learning (cleanlab) on out-of-fold probabilities.
 
 Every label that would train is checked by classifiers that never saw it (k-fold logistic
-regression on the encoder's embeddings, repeated on differently shuffled folds and averaged);
+regression on the encoder's embeddings, not class-balanced, repeated on differently shuffled
+folds and averaged);
 cleanlab's filter (`both` by default, chosen by bench/curation.py on binary and 3-class data)
 picks the labels they say are wrong. Suspected errors are flagged and sent back to people:
 the record returns to the labeling pool, first in line.
@@ -42,9 +43,10 @@ def noise_run(job: Job) -> dict[str, Any]:
     job_progress(job, done=len(ids), total=len(ids), stage="cross-validating")
     filter_by = str(params.get("filter_by", curation.NOISE_FILTER))
     repeats = int(params.get("repeats", curation.NOISE_OOF_REPEATS))
+    neighbours = int(params.get("neighbours", curation.NOISE_NEIGHBOURS))
     classes, probabilities = learning.out_of_fold_probabilities(
         features, given, folds=int(params.get("folds", 5)), seed=int(params.get("seed", 0)),
-        repeats=repeats,
+        repeats=repeats, neighbours=neighbours,
     )  # fmt: skip
     issues = curation.label_issues(given, classes, probabilities, filter_by)
     limit = params.get("limit")
@@ -84,4 +86,5 @@ def noise_run(job: Job) -> dict[str, Any]:
         "encoder": encoder.identity,
         "filter_by": filter_by,
         "oof_repeats": repeats,
+        "neighbours": neighbours,
     }
