@@ -179,7 +179,7 @@ def report(name: str, summary: dict, seeds: int) -> str:
             chosen,
         ])  # fmt: skip
     metric = summary["metric"]
-    return table(
+    return paired(summary) + "\n" + table(
         f"Labels to reach random's 1,000-label test {metric} "
         f"({summary['random_at_1000']:.3f}), {name}, {seeds} seeds, MiniLM + logreg "
         "(per seed: > 1000 counted as 1040)",
@@ -187,6 +187,33 @@ def report(name: str, summary: dict, seeds: int) -> str:
          "range", "per seed", "rounds chosen (auto)"],
         rows,
     )  # fmt: skip
+
+
+def paired(summary: dict) -> str:
+    """auto against the best fixed strategy, seed by seed (same seeds, same first labels)."""
+    fixed = [k for k in summary if isinstance(summary[k], dict) and k not in ("random", "auto")]
+    if "auto" not in summary or not fixed:
+        return ""
+    best = min(fixed, key=lambda k: summary[k]["labels_to_reach_mean"])
+
+    def censored(k: str) -> list[int]:
+        return [
+            r if r is not None else BUDGET + STEP for r in summary[k]["labels_to_reach_per_seed"]
+        ]
+
+    differences = [a - b for a, b in zip(censored("auto"), censored(best), strict=True)]
+    mean, sd = statistics.fmean(differences), statistics.stdev(differences)
+    summary["auto_minus_best_fixed"] = {
+        "best": best,
+        "differences": differences,
+        "mean": mean,
+        "sd": sd,
+        "se": sd / len(differences) ** 0.5,
+    }
+    return (
+        f"auto - best fixed ({best}), labels, paired by seed: {mean:+.0f} ± {sd:.0f} "
+        f"(standard error {sd / len(differences) ** 0.5:.0f}; per seed {differences})"
+    )
 
 
 def _plot(name: str, runs: dict[str, list[dict]], seeds: int, metric: str) -> None:
