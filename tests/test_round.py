@@ -223,9 +223,7 @@ def _round(project, admin_user) -> tuple[Round, dict]:
 
 
 @pytest.mark.django_db
-def test_margin_round_serves_the_smallest_gap_between_two_labels_first(
-    project, admin_user, member
-):
+def test_margin_round_serves_the_smallest_gap_between_two_labels_first(project, admin_user, member):
     project.settings = {**project.settings, "sampling": "margin", "cold_start_labels": 0}
     project.save()
     pool = sst2_rows("train", limit=240)
