@@ -31,7 +31,7 @@ def label_next(project, user, truth: dict[str, str], count: int) -> list[Annotat
 def test_full_round_trains_on_its_snapshot_and_ranks_the_pool_by_uncertainty(
     celery_worker, client, project, admin_user, member
 ):
-    project.settings = {**project.settings, "sampling": "entropy"}
+    project.settings = {**project.settings, "sampling": "entropy", "cold_start_labels": 0}
     project.save()
     gold = sst2_rows("dev", limit=200)
     pool = sst2_rows("train", limit=400)
