@@ -4,9 +4,9 @@
   one-word variants of some of them; LSH is compared with exhaustive Jaccard on a subset.
 - Semantic dedup (k-means clusters, all-pairs cosine inside each) over real MiniLM embeddings,
   compared with all-pairs cosine on the same vectors.
-- Label-noise detection on SST-2 with 10% of labels flipped at random, 5 seeds: precision,
-  recall and F1 of confident learning (our job's method) against flagging every disagreement
-  of the out-of-fold classifier.
+- Label-noise detection on SST-2 and the 3-class tweets with 10% of labels flipped at random,
+  10 seeds: precision, recall and F1 of cleanlab's filters on one out-of-fold model and on an
+  ensemble of five, against flagging every disagreement of the out-of-fold classifier.
 - Synthetic items per minute with the bundled LLM, one prompt at a time against batches.
 """
 
@@ -134,51 +134,132 @@ def dedup(records: int, semantic_records: int) -> tuple[dict, list[list]]:
     return figures, rows
 
 
-def noise(seeds: int, size: int) -> tuple[dict, list[list]]:
-    from curator.algorithms import curation, learning
-    from workers.inference.encoder import get_encoder
+NOISE_METHODS = {
+    # name: (filter, out-of-fold repeats, neighbours)
+    "confident_learning": ("confident_learning", 1, 0),
+    "prune_by_noise_rate": ("prune_by_noise_rate", 1, 0),
+    "both": ("both", 1, 0),
+    "ensemble (5 OOF) + confident_learning": ("confident_learning", 5, 0),
+    "ensemble (5 OOF) + prune_by_noise_rate": ("prune_by_noise_rate", 5, 0),
+    "ensemble (5 OOF) + both": ("both", 5, 0),
+    "ensemble (logreg + 25-NN, 5 OOF) + both": ("both", 5, 25),
+    "balanced logreg + confident_learning (before)": ("confident_learning", 1, -1),
+}
+# neighbours -1: the class-balanced round learner the job used before (the issue's baseline).
 
-    rows = sst2_sentences("train")[:size]
-    features = get_encoder().encode([t for t, _ in rows])
-    truth = [label for _, label in rows]
-    results: dict[str, list[tuple[float, float, float]]] = {"confident": [], "disagreement": []}
-    for seed in range(seeds):
-        rng = np.random.default_rng(seed)
-        flipped = set(rng.choice(size, size // 10, replace=False).tolist())
-        given = [
-            ("negative" if y == "positive" else "positive") if i in flipped else y
-            for i, y in enumerate(truth)
-        ]
-        classes, probabilities = learning.out_of_fold_probabilities(features, given, seed=seed)
-        ours = {issue.index for issue in curation.label_issues(given, classes, probabilities)}
-        disagree = {i for i in range(size) if classes[int(np.argmax(probabilities[i]))] != given[i]}
-        for name, found in (("confident", ours), ("disagreement", disagree)):
-            hits = len(found & flipped)
-            precision = hits / len(found) if found else 0.0
-            recall = hits / len(flipped)
-            f1 = 2 * precision * recall / (precision + recall) if hits else 0.0
-            results[name].append((precision, recall, f1))
-    summary = {
-        name: {
-            metric: {
-                "mean": statistics.fmean(v[k] for v in values),
-                "sd": statistics.pstdev(v[k] for v in values),
-            }
-            for k, metric in enumerate(("precision", "recall", "f1"))
-        }
-        for name, values in results.items()
-    }
-    table_rows = [
-        [
-            "confident learning (cleanlab)" if name == "confident" else "every OOF disagreement",
-            *[
-                f"{summary[name][m]['mean']:.3f} ± {summary[name][m]['sd']:.3f}"
-                for m in ("precision", "recall", "f1")
-            ],
-        ]
-        for name in results
+
+def _flip(truth: np.ndarray, classes: list[str], share: float, rng) -> tuple[list[str], set[int]]:
+    """Flip `share` of the labels, each to another class drawn uniformly."""
+    flipped = set(rng.choice(len(truth), int(len(truth) * share), replace=False).tolist())
+    given = [
+        str(rng.choice([c for c in classes if c != y])) if i in flipped else str(y)
+        for i, y in enumerate(truth)
     ]
+    return given, flipped
+
+
+def _scores(found: set[int], flipped: set[int]) -> tuple[float, float, float]:
+    hits = len(found & flipped)
+    precision = hits / len(found) if found else 0.0
+    recall = hits / len(flipped)
+    return precision, recall, (2 * precision * recall / (precision + recall) if hits else 0.0)
+
+
+def _out_of_fold(features, given: list[str], seed: int, repeats: int, neighbours: int):
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    from curator.algorithms import learning
+
+    if neighbours >= 0:
+        return learning.out_of_fold_probabilities(
+            features, given, seed=seed, repeats=repeats, neighbours=neighbours
+        )
+    classes = sorted(set(given))
+    target = np.array([classes.index(label) for label in given])
+    splitter = StratifiedKFold(n_splits=5, shuffle=True, random_state=seed)
+    balanced = learning._logistic_regression(seed, learning.NOISE_C)
+    return classes, cross_val_predict(
+        balanced, features, target, cv=splitter, method="predict_proba"
+    )
+
+
+def noise(seeds: int, size: int) -> tuple[dict, list[list]]:
+    """P/R/F1 of each cleanlab filter, on one out-of-fold model and on an ensemble of five,
+    with 10% of the labels flipped, on SST-2 and the 3-class tweets (the first `size` pool
+    records of bench/datasets.py)."""
+    from bench.datasets import SETS
+    from curator.algorithms import curation
+
+    summary: dict[str, dict] = {}
+    table_rows: list[list] = []
+    for name, load in SETS.items():
+        data = load()
+        features, truth = data.pool_x[:size], data.pool_y[:size]
+        results: dict[str, list[tuple[float, float, float]]] = {
+            m: [] for m in [*NOISE_METHODS, "every OOF disagreement"]
+        }
+        for seed in range(seeds):
+            given, flipped = _flip(truth, data.classes, 0.1, np.random.default_rng(seed))
+            probabilities_of = {
+                (repeats, neighbours): _out_of_fold(features, given, seed, repeats, neighbours)
+                for _, repeats, neighbours in NOISE_METHODS.values()
+            }
+            for method, (filter_by, repeats, neighbours) in NOISE_METHODS.items():
+                classes, probabilities = probabilities_of[repeats, neighbours]
+                found = {
+                    issue.index
+                    for issue in curation.label_issues(given, classes, probabilities, filter_by)
+                }
+                results[method].append(_scores(found, flipped))
+            classes, probabilities = probabilities_of[1, 0]
+            disagree = {
+                i for i in range(size) if classes[int(np.argmax(probabilities[i]))] != given[i]
+            }
+            results["every OOF disagreement"].append(_scores(disagree, flipped))
+        summary[name] = {
+            method: {
+                metric: {
+                    "mean": statistics.fmean(v[k] for v in values),
+                    "sd": statistics.pstdev(v[k] for v in values),
+                    "min": min(v[k] for v in values),
+                    "max": max(v[k] for v in values),
+                }
+                for k, metric in enumerate(("precision", "recall", "f1"))
+            }
+            for method, values in results.items()
+        }
+        for method in results:
+            figures = summary[name][method]
+            default = NOISE_METHODS.get(method) == (
+                curation.NOISE_FILTER, curation.NOISE_OOF_REPEATS, curation.NOISE_NEIGHBOURS
+            )  # fmt: skip
+            table_rows.append([
+                name,
+                method + (" (default)" if default else ""),
+                *[f"{figures[m]['mean']:.3f} ± {figures[m]['sd']:.3f}"
+                  for m in ("precision", "recall", "f1")],
+                f"{figures['f1']['min']:.3f}..{figures['f1']['max']:.3f}",
+            ])  # fmt: skip
     return summary, table_rows
+
+
+def noise_section(seeds: int = 10, size: int = 4000) -> tuple[dict, str]:
+    """`make bench --only noise`: label-noise detection alone, with its plot."""
+    figures, rows = noise(seeds, size)
+    for name, methods in figures.items():
+        plot_bars(
+            OUT / f"noise_detection_{name}.png",
+            f"label-noise detection, {name}, 10% flipped ({seeds} seeds)",
+            ["precision", "recall", "F1"],
+            {m: [methods[m][k]["mean"] for k in ("precision", "recall", "f1")] for m in methods},
+            "score",
+        )
+    return figures, table(
+        f"Label-noise detection, {size} records, 10% flipped, {seeds} seeds "
+        "(mean ± sd, F1 range over seeds), MiniLM + logreg out of fold",
+        ["data", "method", "precision", "recall", "F1", "F1 per seed"],
+        rows,
+    )
 
 
 def generation(items: int) -> tuple[dict, list[list]]:
@@ -215,21 +296,11 @@ def generation(items: int) -> tuple[dict, list[list]]:
 
 
 def run(
-    records: int = 100_000, semantic_records: int = 100_000, seeds: int = 5
+    records: int = 100_000, semantic_records: int = 100_000, seeds: int = 10
 ) -> tuple[dict, str]:
     dedup_figures, dedup_rows = dedup(records, semantic_records)
-    noise_figures, noise_rows = noise(seeds, 4000)
+    noise_figures, noise_text = noise_section(seeds)
     generation_figures, generation_rows = generation(16)
-    plot_bars(
-        OUT / "noise_detection.png",
-        "label-noise detection, SST-2, 10% flipped (5 seeds)",
-        ["precision", "recall", "F1"],
-        {
-            name: [noise_figures[name][m]["mean"] for m in ("precision", "recall", "f1")]
-            for name in noise_figures
-        },
-        "score",
-    )
     text = "\n\n".join(
         [
             table(
@@ -237,12 +308,7 @@ def run(
                 ["method", "records", "records/s", "dropped", "side by side"],
                 dedup_rows,
             ),
-            table(
-                f"Label-noise detection, SST-2 train[:4000], 10% flipped, {seeds} seeds "
-                "(mean ± sd)",
-                ["method", "precision", "recall", "F1"],
-                noise_rows,
-            ),
+            noise_text,
             table(
                 f"Synthetic generation, bundled SmolLM2-135M on {generation_figures['device']}, "
                 "60 new tokens",

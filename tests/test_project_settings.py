@@ -48,7 +48,7 @@ def test_invalid_settings_are_refused_whole_with_the_reasons(client, project, ad
     body = response.content.decode()
     assert "must be between 1 and 20" in body
     assert "must be between 0 and 1" in body
-    assert "must be one of hybrid, entropy, committee" in body
+    assert "must be one of auto, margin, hybrid, entropy, committee, typical" in body
     assert "must be at most 2000 characters" in body
     assert Project.objects.get(pk=project.pk).settings == before
     assert not AuditEvent.objects.filter(action="project.settings").exists()
@@ -68,7 +68,7 @@ def test_stored_settings_read_as_one_typed_object_with_defaults():
     assert settings.overlap == 3 and isinstance(settings.overlap, int)
     assert settings.gate_min_agreement is None  # False switches a gate off
     assert settings.round_pipeline == ("noise",)
-    assert settings.sampling == "hybrid" and settings.llm_model is None
+    assert settings.sampling == "auto" and settings.llm_model is None
 
 
 def test_a_broken_stored_setting_is_reported_by_its_field_name():

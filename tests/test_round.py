@@ -9,6 +9,7 @@ from django.conf import settings
 from annotation.models import Annotation, Source
 from annotation.services.annotations import annotation_submit
 from annotation.services.assignment import next_assignment
+from curator.algorithms import strategy_choice
 from curator.hashing import snapshot_digest
 from curator.models import Job, Record, Role, Round, RoundSnapshotItem, Score, Split
 from tests.conftest import as_jsonl, sst2_rows, wait_for_job
@@ -30,7 +31,7 @@ def label_next(project, user, truth: dict[str, str], count: int) -> list[Annotat
 def test_full_round_trains_on_its_snapshot_and_ranks_the_pool_by_uncertainty(
     celery_worker, client, project, admin_user, member
 ):
-    project.settings = {**project.settings, "sampling": "entropy"}
+    project.settings = {**project.settings, "sampling": "entropy", "cold_start_labels": 0}
     project.save()
     gold = sst2_rows("dev", limit=200)
     pool = sst2_rows("train", limit=400)
@@ -132,6 +133,7 @@ def test_hybrid_round_puts_a_diverse_batch_of_uncertain_records_first(project, a
         "sampling": "hybrid",
         "batch_size": 10,
         "committee_size": 3,
+        "cold_start_labels": 0,
     }
     project.save()
     pool = sst2_rows("train", limit=300)
@@ -207,3 +209,99 @@ def test_finetune_trainer_updates_the_encoder_and_the_next_round_starts_from_it(
     second = round_start(project=project, user=admin_user)
     again = round_run(job_claim(Job.objects.get(round=second).pk))
     assert again["started_from"] == metrics["finetuned_model"]
+
+
+def _round(project, admin_user) -> tuple[Round, dict]:
+    from curator.services.rounds import round_start
+    from workers.jobs.round import round_run
+    from workers.runtime import job_claim
+
+    round_ = round_start(project=project, user=admin_user)
+    metrics = round_run(job_claim(Job.objects.get(round=round_).pk))
+    round_.refresh_from_db()
+    return round_, metrics
+
+
+@pytest.mark.django_db
+def test_margin_round_serves_the_smallest_gap_between_two_labels_first(project, admin_user, member):
+    project.settings = {**project.settings, "sampling": "margin", "cold_start_labels": 0}
+    project.save()
+    pool = sst2_rows("train", limit=240)
+    run_import(project, as_jsonl(pool[:40]), split=Split.TRAIN)
+    run_import(project, as_jsonl(pool[40:], drop=("label",)), split=Split.POOL)
+    round_, metrics = _round(project, admin_user)
+    assert metrics["sampling_used"] == "margin" and metrics["sampling_choice"] is None
+    assert metrics["selected_batch"] == []
+    margin = dict(Score.objects.filter(round=round_, kind="margin").values_list("record", "value"))
+    priorities = dict(Record.objects.filter(pk__in=list(margin)).values_list("id", "priority"))
+    assert priorities == pytest.approx(margin)
+    first = next_assignment(project, member(Role.ANNOTATOR, "zoe")).record_id
+    assert margin[first] == max(margin.values())
+
+
+@pytest.mark.django_db
+def test_cold_start_serves_typical_records_first_until_enough_labels_trained(
+    client, project, admin_user, member
+):
+    project.settings = {**project.settings, "sampling": "margin", "cold_start_labels": 100,
+                        "batch_size": 10}  # fmt: skip
+    project.save()
+    pool = sst2_rows("train", limit=300)
+    run_import(project, as_jsonl(pool[:40]), split=Split.TRAIN)
+    run_import(project, as_jsonl(pool[40:], drop=("label",)), split=Split.POOL)
+    round_, metrics = _round(project, admin_user)
+    assert metrics["sampling"] == "margin" and metrics["sampling_used"] == "typical"
+    selected = metrics["selected_batch"]
+    assert len(set(selected)) == 10
+    margin = dict(Score.objects.filter(round=round_, kind="margin").values_list("record", "value"))
+    priorities = dict(Record.objects.filter(pk__in=list(margin)).values_list("id", "priority"))
+    assert [priorities[r] for r in selected] == [1000.0 - rank for rank in range(10)]
+    rest = set(margin) - set(selected)
+    assert {r: priorities[r] for r in rest} == pytest.approx({r: margin[r] for r in rest})
+    assert next_assignment(project, member(Role.ANNOTATOR, "zoe")).record_id == selected[0]
+    client.force_login(admin_user)
+    page = client.get(f"/p/{project.slug}/rounds/{round_.number}/").content.decode()
+    assert "cold start of the project" in page and "margin sampling" in page
+
+    # Past the cold start the project's own strategy orders the queue.
+    run_import(project, as_jsonl(sst2_rows("dev", limit=80)), split=Split.TRAIN)
+    _, later = _round(project, admin_user)
+    assert later["train_size"] == 120 and later["sampling_used"] == "margin"
+
+
+@pytest.mark.django_db
+def test_auto_sampling_starts_cold_then_chooses_from_the_gold_gain_and_says_why(
+    client, project, admin_user
+):
+    assert project.setting("sampling") == "auto"  # the default
+    project.settings = {**project.settings, "cold_start_labels": 50}
+    project.save()
+    train = sst2_rows("train", limit=500)
+    run_import(project, as_jsonl(sst2_rows("dev", limit=150)), split=Split.GOLD)
+    run_import(project, as_jsonl(train[:30]), split=Split.TRAIN)
+    run_import(project, as_jsonl(train[140:], drop=("label",)), split=Split.POOL)
+    _, cold = _round(project, admin_user)
+    assert cold["sampling_used"] == cold["sampling_choice"]["strategy"] == "typical"
+    assert cold["sampling_choice"]["reason"].startswith("cold start: 30 labels trained")
+    assert len(cold["selected_batch"]) == project.setting("batch_size")
+
+    # Past the cold start, no strategy measured yet: the bandit's draw decides.
+    run_import(project, as_jsonl(train[30:70]), split=Split.TRAIN)
+    _, first = _round(project, admin_user)
+    played = first["sampling_choice"]["strategy"]
+    assert first["sampling_used"] == played in strategy_choice.ARMS
+    assert all(a["batches"] == 0 for a in first["sampling_choice"]["arms"].values())
+
+    # The next round measures what that strategy's batch brought on the same gold.
+    run_import(project, as_jsonl(train[70:140]), split=Split.TRAIN)
+    second, again = _round(project, admin_user)
+    arms = again["sampling_choice"]["arms"]
+    gain = (again["macro_f1"] - first["macro_f1"]) / np.log2(140 / 70)
+    assert arms[played]["batches"] == 1
+    assert arms[played]["mean_reward"] == pytest.approx(gain)
+    assert sum(a["chance_best"] for a in arms.values()) == pytest.approx(1.0)
+    assert again["sampling_used"] == again["sampling_choice"]["strategy"]
+    client.force_login(admin_user)
+    page = client.get(f"/p/{project.slug}/rounds/{second.number}/").content.decode()
+    assert "chosen automatically" in page and 'id="sampling-arms"' in page
+    assert again["sampling_choice"]["reason"].split(";")[0] in page

@@ -3,6 +3,7 @@ import math
 import numpy as np
 import pytest
 
+from curator.algorithms import strategy_choice
 from curator.algorithms.learning import evaluate, train_classifier
 from curator.algorithms.sampling import (
     entropy,
@@ -10,7 +11,9 @@ from curator.algorithms.sampling import (
     k_center_greedy,
     least_confidence,
     margin_uncertainty,
+    queue_order,
     rank_most_uncertain,
+    typical_representatives,
     vote_entropy,
 )
 
@@ -99,3 +102,92 @@ def test_committee_members_differ_but_each_learns_the_task():
     assert all(m.predict(np.array([[3.0, 0.0]])) == ["a"] for m in committee)
     coefficients = {tuple(np.round(m.model.coef_.ravel(), 6)) for m in committee}
     assert len(coefficients) == 4
+
+
+# --- strategies, the cold start and `auto` ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sst2_embedded() -> tuple[np.ndarray, list[str]]:
+    from tests.conftest import sst2_rows
+    from workers.inference.encoder import get_encoder
+
+    rows = sst2_rows("dev", 300)
+    return get_encoder().encode([r["text"] for r in rows]), [r["label"] for r in rows]
+
+
+def test_margin_orders_the_queue_smallest_gap_first():
+    p = np.array([[0.9, 0.05, 0.05], [0.46, 0.44, 0.10], [0.4, 0.3, 0.3]])
+    pool, labeled = np.eye(3), np.zeros((0, 3))
+    # Gaps 0.85, 0.02, 0.1: the near-tie between two labels first. Entropy puts the flatter
+    # row 2 first although the model hesitates less there between its two best labels.
+    assert queue_order("margin", p, pool, labeled, batch_size=2).first(3) == [1, 2, 0]
+    assert queue_order("margin", p, pool, labeled, batch_size=2).batch == []
+    assert queue_order("entropy", p, pool, labeled, batch_size=2).first(3) == [2, 1, 0]
+
+
+def test_cold_start_batch_covers_the_data_better_than_random_picks(sst2_embedded):
+    x, _ = sst2_embedded
+    pool, labeled = x[20:], x[:20]
+    picked = typical_representatives(pool, labeled, 10, seed=1)
+    assert len(set(picked)) == 10
+
+    def uncovered(rows: list[int]) -> float:  # mean distance of the pool to its nearest pick
+        return float(np.sqrt(np.clip(2 - 2 * (pool @ pool[rows].T).max(axis=1), 0, None)).mean())
+
+    rng = np.random.default_rng(0)
+    random_picks = [uncovered(list(rng.choice(len(pool), 10, replace=False))) for _ in range(20)]
+    assert uncovered(picked) < min(random_picks)
+    # As a queue order: the typical batch first, in the order picked, then by margin.
+    p = np.full((len(pool), 2), 0.5)
+    order = queue_order("typical", p, pool, labeled, 10, seed=1)
+    assert order.batch == picked and order.first(10) == picked
+
+
+def test_committee_order_needs_votes():
+    with pytest.raises(ValueError, match="votes"):
+        queue_order("committee", np.full((2, 2), 0.5), np.eye(2), np.zeros((0, 2)), 1)
+
+
+ARMS = ("margin", "hybrid", "typical")
+
+
+def _reward(strategy: str, rng: np.random.Generator) -> float:
+    # Gold accuracy per doubling of labels: margin truly pays 0.05, hybrid 0.03, typical 0.01,
+    # each with noise as large as the gaps between them.
+    return {"margin": 0.05, "hybrid": 0.03, "typical": 0.01}[strategy] + rng.normal(0, 0.02)
+
+
+def test_auto_starts_cold_and_converges_to_the_strategy_that_pays_most():
+    cold = strategy_choice.cold_start(30, 100)
+    assert cold is not None and cold.strategy == "typical" and "30 labels trained" in cold.reason
+    assert strategy_choice.cold_start(100, 100) is None
+    finals, favoured = [], 0
+    for run in range(10):
+        rng = np.random.default_rng(run)
+        history: list[strategy_choice.Outcome] = []
+        plays = []
+        for number in range(1, 41):
+            choice = strategy_choice.choose(history, seed=1000 * run + number, arms=ARMS)
+            plays.append(choice.strategy)
+            gain = _reward(choice.strategy, rng)
+            history.append(strategy_choice.Outcome(choice.strategy, gain, 1.0))
+        finals.append(plays[-15:].count("margin") / 15)
+        favoured += choice.arms["margin"].chance_best == max(
+            a.chance_best for a in choice.arms.values()
+        )
+    # Noise as large as the gaps: a run can lock onto the runner-up for a while (Thompson
+    # sampling explores it again as its old evidence fades), but most runs settle on margin.
+    assert favoured >= 8 and np.mean(finals) >= 0.6, (favoured, finals)
+
+
+def test_auto_rewards_a_batch_by_the_gold_gain_per_doubling_on_the_same_gold():
+    rounds = [
+        strategy_choice.RoundEvidence("typical", 0.70, 50, "g1"),
+        strategy_choice.RoundEvidence("margin", 0.76, 100, "g1"),
+        strategy_choice.RoundEvidence("margin", 0.80, 200, "g2"),  # gold changed: no reward
+        strategy_choice.RoundEvidence("hybrid", 0.81, 400, "g2"),
+        strategy_choice.RoundEvidence("", None, 800, "g2"),  # no gold accuracy: no reward
+    ]
+    rewards = [(o.strategy, o.gain, o.doublings) for o in strategy_choice.outcomes(rounds)]
+    assert rewards == [("typical", pytest.approx(0.06), 1.0), ("margin", pytest.approx(0.01), 1.0)]

@@ -1,6 +1,9 @@
-"""Uncertainty scores from predicted class probabilities. Pure numpy; higher = more uncertain."""
+"""Which pool records to label next: uncertainty scores (higher = more uncertain), diverse and
+typical batches, and the queue order of each strategy. Pure numpy and scikit-learn."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -82,3 +85,110 @@ def vote_entropy(votes: np.ndarray, classes: int) -> np.ndarray:
     votes = np.asarray(votes)
     counts = np.stack([(votes == c).sum(axis=0) for c in range(classes)], axis=1)
     return entropy(counts / votes.shape[0])
+
+
+MAX_CLUSTERS = 200
+
+
+def typical_representatives(
+    pool: np.ndarray, labeled: np.ndarray, k: int, *, seed: int = 0, neighbours: int = 20
+) -> list[int]:
+    """Cold start by TypiClust (Hacohen et al., ICML 2022): the most typical record of each of the
+    k largest clusters that hold no labeled record yet.
+
+    While a classifier has seen few labels its uncertainty is mostly wrong, so the first batches
+    should cover the data's dense regions instead. The pool and labeled rows are clustered into
+    len(labeled) + k groups (k-means on the unit embeddings); typicality is the inverse mean
+    distance to a record's nearest neighbours inside its cluster. Returns pool row indexes.
+    """
+    from sklearn.cluster import MiniBatchKMeans
+
+    x = np.asarray(pool, dtype=np.float32)
+    k = min(k, len(x))
+    if k <= 0:
+        return []
+    seen = np.asarray(labeled, dtype=np.float32).reshape(-1, x.shape[1])
+    everything = np.concatenate([x, seen]) if len(seen) else x
+    # TypiClust's len(labeled) + k clusters, capped: k-means time grows with the clusters, and
+    # past the cold start the coverage of a few hundred clusters already tells the regions apart.
+    clusters = min(len(seen) + k, MAX_CLUSTERS, len(everything))
+    assignment = MiniBatchKMeans(
+        n_clusters=clusters, random_state=seed, n_init=1, batch_size=1024, max_iter=20
+    ).fit_predict(everything)
+    pool_cluster, labeled_cluster = assignment[: len(x)], assignment[len(x) :]
+    covered = np.bincount(labeled_cluster, minlength=clusters)
+    size = np.bincount(pool_cluster, minlength=clusters)
+    # Uncovered clusters first, the largest of them first (TypiClust's order).
+    ranked = sorted(range(clusters), key=lambda c: (covered[c], -size[c], c))
+    chosen: list[int] = []
+    for cluster in ranked:
+        members = np.flatnonzero(pool_cluster == cluster)
+        if not len(members):
+            continue
+        chosen.append(int(members[np.argmax(_typicality(x[members], neighbours))]))
+        if len(chosen) == k:
+            break
+    return chosen
+
+
+def _typicality(x: np.ndarray, neighbours: int) -> np.ndarray:
+    if len(x) == 1:
+        return np.ones(1)
+    distance = np.sqrt(np.clip(2 - 2 * (x @ x.T), 0, None))
+    nearest = np.sort(distance, axis=1)[:, 1 : min(neighbours, len(x) - 1) + 1]
+    return 1.0 / (nearest.mean(axis=1) + 1e-8)
+
+
+# The strategies that order a project's queue (the `sampling` setting, less `auto`, which picks
+# one of them per round; curator/algorithms/strategy_choice.py).
+STRATEGIES = ("margin", "entropy", "hybrid", "committee", "typical")
+
+
+@dataclass(frozen=True)
+class QueueOrder:
+    """How a round orders the pool: `batch` (pool row indexes) goes first in the order given,
+    then every other row by `score`, highest first."""
+
+    score: np.ndarray
+    batch: list[int]
+
+    def first(self, count: int) -> list[int]:
+        """The first `count` rows the queue serves."""
+        picked = set(self.batch)
+        rest = [int(i) for i in rank_most_uncertain(self.score) if int(i) not in picked]
+        return [*self.batch, *rest][:count]
+
+
+def queue_order(
+    strategy: str,
+    probabilities: np.ndarray,
+    pool: np.ndarray,
+    labeled: np.ndarray,
+    batch_size: int,
+    *,
+    votes: np.ndarray | None = None,
+    seed: int = 0,
+) -> QueueOrder:
+    """Order the pool by one strategy; the round job and the benchmark both call this.
+
+    margin: smallest gap between the two likeliest labels first (Scheffer et al. 2001), the
+    measured best on the bundled encoder; entropy: predictive entropy; hybrid: a k-center batch
+    among the most uncertain by entropy, then entropy; committee: vote entropy of `votes`
+    (members x records), ties by entropy; typical: the cold start, TypiClust's batch, then margin.
+    """
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown sampling strategy {strategy!r}")
+    by_entropy = entropy(probabilities)
+    by_margin = margin_uncertainty(probabilities)
+    if strategy == "margin":
+        return QueueOrder(by_margin, [])
+    if strategy == "entropy":
+        return QueueOrder(by_entropy, [])
+    if strategy == "committee":
+        if votes is None:
+            raise ValueError("committee sampling needs the committee's votes")
+        classes = np.asarray(probabilities).shape[1]
+        return QueueOrder(vote_entropy(votes, classes) + by_entropy * 1e-3, [])
+    if strategy == "hybrid":
+        return QueueOrder(by_entropy, hybrid_batch(by_entropy, pool, labeled, batch_size))
+    return QueueOrder(by_margin, typical_representatives(pool, labeled, batch_size, seed=seed))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from annotation.task_types.registry import TASK_TYPES as ALL_TASK_TYPES
 from curator import value_rules as rules
+from curator.algorithms.curation import NOISE_FILTERS
 from curator.job_kinds import SEED, JobKind, ResultLink
 
 # Its out-of-fold classifier needs one class per label: the task types a classifier round
@@ -20,6 +21,9 @@ KIND = JobKind(
         "seed": SEED,
         "limit": rules.whole(1, 10_000_000),
         "relabel": rules.boolean,
+        "filter_by": rules.choice(NOISE_FILTERS),
+        "repeats": rules.whole(1, 20),
+        "neighbours": rules.whole(0, 200),
     },
     startable=True,
     pipeline_step=True,

@@ -18,10 +18,11 @@ from typing import Any
 from django.core.exceptions import ValidationError
 
 from curator import value_rules as rules
+from curator.algorithms.strategy_choice import COLD_START_LABELS
 from curator.algorithms.training_config import TrainingConfig
 from curator.value_rules import Rule
 
-SAMPLING = ("hybrid", "entropy", "committee")
+SAMPLING = ("auto", "margin", "hybrid", "entropy", "committee", "typical")
 CONSENSUS = ("majority", "dawid_skene")
 TRAINERS = ("logreg", "finetune")
 
@@ -73,10 +74,17 @@ class ProjectSettings:
     # The payload key shown and embedded.
     text_field: str = _setting("text", rules.text(200), editable=False)
 
-    # Rounds. How a round orders the queue: "hybrid" (a diverse batch among the most uncertain,
-    # then by entropy), "entropy" alone, or "committee" (vote entropy of committee_size members).
-    sampling: str = _setting("hybrid", rules.choice(SAMPLING))
-    batch_size: int = _setting(50, rules.whole(1, 10_000))  # size of the hybrid batch put first
+    # Rounds. How a round orders the queue (curator/algorithms/sampling.py, `queue_order`):
+    # "auto" (a bandit picks per round from the gold accuracy each strategy's batches brought,
+    # curator/algorithms/strategy_choice.py), "margin" (smallest gap between the two likeliest
+    # labels), "hybrid" (a diverse batch among the most uncertain, then by entropy), "entropy",
+    # "committee" (vote entropy of committee_size members, 5 when unset) or "typical" (the cold
+    # start: the most typical record of each uncovered cluster, TypiClust).
+    sampling: str = _setting("auto", rules.choice(SAMPLING))
+    batch_size: int = _setting(50, rules.whole(1, 10_000))  # size of the batch put first
+    # Typical batches (the cold start) order the queue until this many labels trained, for
+    # `auto` and every uncertainty strategy (0: no cold start).
+    cold_start_labels: int = _setting(COLD_START_LABELS, rules.whole(0, 1_000_000))
     # Bootstrap committee whose vote entropy is scored too (0 or 1: none).
     committee_size: int = _setting(0, rules.whole(0, 20))
     # Train on a k-center coreset of this many labeled records (0: all of them); the round also

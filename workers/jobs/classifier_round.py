@@ -21,7 +21,7 @@ from django.db.models import Count, Sum
 
 from annotation.labels import gold_labels
 from annotation.models import MAX_SECONDS_SPENT
-from curator.algorithms import learning, sampling
+from curator.algorithms import learning, sampling, strategy_choice
 from curator.models import Job, Record, Round, RoundSnapshotItem, Split
 from curator.models.records import payload_text
 from curator.round_kinds import RoundResult
@@ -33,9 +33,12 @@ from workers.jobs.scores import priorities_set, scores_store
 from workers.runtime import job_progress
 
 UNCERTAINTY_KIND = "entropy"
+# Strategies led by a model's uncertainty: a cold start of typical records comes first.
+UNCERTAINTY_STRATEGIES = ("margin", "entropy", "hybrid", "committee")
 # Queue priority tiers: spot checks (10000) > the round's selected batch (1000 - rank) > entropy.
 SELECTED_PRIORITY = 1000.0
 TRAINING_SEED = 0
+DEFAULT_COMMITTEE = 5  # members when the queue is ordered by committee and committee_size is unset
 # Progress steps of the job card after embedding: trained, evaluated, scored.
 STEPS = 3
 
@@ -85,7 +88,9 @@ class Trained:
 class Scored:
     pool_ids: list[int]
     pool_entropy: np.ndarray
-    selected: list[int]  # the diverse batch put first (hybrid sampling)
+    selected: list[int]  # the batch put first (hybrid's diverse batch, the cold start's typical)
+    strategy: str  # what ordered the queue
+    choice: strategy_choice.Choice | None  # why, when the project's sampling is `auto`
     probabilities: np.ndarray  # the pool's class probabilities, columns in `classes` order
     classes: list[str]
 
@@ -241,6 +246,40 @@ def _finetune(
     return tuned, evaluation
 
 
+def sampling_strategy(round_: Round, trained: Trained) -> tuple[str, strategy_choice.Choice | None]:
+    """The strategy that orders the queue after this round, and with `auto` the choice and its
+    reason: the cold start below `cold_start_labels`, then the bandit's pick from the gold
+    macro-F1 every earlier round of the project measured."""
+    setting = round_.project.setting("sampling")
+    train_size = len(trained.fit.train_ids)
+    cold = strategy_choice.cold_start(train_size, int(round_.project.setting("cold_start_labels")))
+    if setting != "auto":
+        return ("typical" if cold and setting in UNCERTAINTY_STRATEGIES else setting), None
+    if cold:
+        return cold.strategy, cold
+    earlier = (
+        Round.objects.filter(project=round_.project, number__lt=round_.number,
+                             status=Round.Status.SUCCEEDED, metrics__has_key="sampling_used")
+        .order_by("number")
+        .values_list("metrics", flat=True)
+    )  # fmt: skip
+    evidence = [
+        strategy_choice.RoundEvidence(
+            m["sampling_used"],
+            m.get("macro_f1"),
+            int(m.get("train_size") or 0),
+            m.get("gold_sha256"),
+        )
+        for m in earlier
+    ]
+    evaluation = trained.evaluation
+    this = strategy_choice.RoundEvidence(
+        "", evaluation.get("macro_f1"), train_size, evaluation.get("gold_sha256")
+    )
+    choice = strategy_choice.choose(strategy_choice.outcomes([*evidence, this]), seed=round_.number)
+    return choice.strategy, choice
+
+
 def stage_score(job: Job, round_: Round, embedded: Embedded, trained: Trained) -> Scored:
     """Score every unlabeled pool record by uncertainty and reorder the annotation queue."""
     job_progress(job, done=2, stage="scoring the pool")
@@ -253,7 +292,9 @@ def stage_score(job: Job, round_: Round, embedded: Embedded, trained: Trained) -
         if split == Split.POOL and pk not in trained_ids
     ]
     if not pool_ids:
-        return Scored(pool_ids, np.zeros(0), [], np.zeros((0, 0)), [])
+        return Scored(
+            pool_ids, np.zeros(0), [], *sampling_strategy(round_, trained), np.zeros((0, 0)), []
+        )
     pool_x = embeddings_matrix([embedded.hash_of[i] for i in pool_ids], embedded.encoder.identity)
     probabilities = (
         trained.tuned.predict_proba_texts([embedded.text_of[i] for i in pool_ids])
@@ -271,40 +312,39 @@ def stage_score(job: Job, round_: Round, embedded: Embedded, trained: Trained) -
             round_=round_, kind=kind, model_identity=identity, job=job,
             record_ids=pool_ids, values=values.tolist(),
         )  # fmt: skip
+    strategy, choice = sampling_strategy(round_, trained)
     members = int(project.setting("committee_size"))
-    committee_scores = None
+    if strategy == "committee":
+        members = max(members, DEFAULT_COMMITTEE)
+    votes = None
     if members > 1:
+        # Reseeded every round: the same bootstrap draws each round would keep the members'
+        # shared blind spots instead of sampling the committee afresh.
         committee = learning.train_committee(
-            fitted.train_x, [label for _, label in fitted.snapshot], members=members
-        )
+            fitted.train_x, [label for _, label in fitted.snapshot], members=members,
+            seed=round_.number,
+        )  # fmt: skip
         votes = np.stack([
             [fitted.classifier.labels.index(p) for p in member.predict(pool_x)]
             for member in committee
         ])  # fmt: skip
-        committee_scores = sampling.vote_entropy(votes, len(fitted.classifier.labels))
         scores_store(
             round_=round_, kind="vote_entropy", model_identity=f"{identity}|bag{members}",
-            job=job, record_ids=pool_ids, values=committee_scores.tolist(),
+            job=job, record_ids=pool_ids,
+            values=sampling.vote_entropy(votes, len(fitted.classifier.labels)).tolist(),
         )  # fmt: skip
-    strategy = project.setting("sampling")
-    # Committee disagreement orders the queue when asked for; ties keep the entropy order.
-    priority = (
-        committee_scores + pool_entropy * 1e-3
-        if strategy == "committee" and committee_scores is not None
-        else pool_entropy.copy()
-    )
-    selected: list[int] = []
-    if strategy == "hybrid":
-        chosen = sampling.hybrid_batch(
-            pool_entropy, pool_x, fitted.train_x, int(project.setting("batch_size"))
-        )
-        selected = [pool_ids[i] for i in chosen]
-        # The diverse batch goes first, in the order it was picked, then the rest by entropy.
-        for rank, index in enumerate(chosen):
-            priority[index] = SELECTED_PRIORITY - rank
+    order = sampling.queue_order(
+        strategy, probabilities, pool_x, fitted.train_x, int(project.setting("batch_size")),
+        votes=votes, seed=round_.number,
+    )  # fmt: skip
+    # The strategy's batch goes first, in the order it was picked, then the rest by its score.
+    priority = order.score.copy()
+    for rank, index in enumerate(order.batch):
+        priority[index] = SELECTED_PRIORITY - rank
+    selected = [pool_ids[i] for i in order.batch]
     priorities_set(pool_ids, priority.tolist())
     classes = trained.tuned.labels if trained.tuned is not None else fitted.classifier.labels
-    return Scored(pool_ids, pool_entropy, selected, probabilities, list(classes))
+    return Scored(pool_ids, pool_entropy, selected, strategy, choice, probabilities, list(classes))
 
 
 def stage_save(round_: Round, embedded: Embedded, trained: Trained) -> Saved:
@@ -384,6 +424,8 @@ def classifier_round_run(job: Job, round_: Round, encoder: Encoder | None = None
         "train_label_counts": label_counts,
         "pool_scored": len(scored.pool_ids),
         "sampling": project.setting("sampling"),
+        "sampling_used": scored.strategy,
+        "sampling_choice": scored.choice.as_dict() if scored.choice else None,
         "selected_batch": scored.selected,
         "mean_pool_entropy": (
             float(scored.pool_entropy.mean()) if len(scored.pool_entropy) else None

@@ -1,7 +1,10 @@
 """Label-noise detection: confident learning (cleanlab) on out-of-fold probabilities.
 
-Every label that would train is checked by a classifier that never saw it (k-fold logistic
-regression on the encoder's embeddings). Suspected errors are flagged and sent back to people:
+Every label that would train is checked by classifiers that never saw it (k-fold logistic
+regression on the encoder's embeddings, not class-balanced, repeated on differently shuffled
+folds and averaged);
+cleanlab's filter (`both` by default, chosen by bench/curation.py on binary and 3-class data)
+picks the labels they say are wrong. Suspected errors are flagged and sent back to people:
 the record returns to the labeling pool, first in line.
 """
 
@@ -38,10 +41,14 @@ def noise_run(job: Job) -> dict[str, Any]:
     features = embeddings_matrix([rows[i] for i in ids], encoder.identity)
     given = [labels[i][1] for i in ids]
     job_progress(job, done=len(ids), total=len(ids), stage="cross-validating")
+    filter_by = str(params.get("filter_by", curation.NOISE_FILTER))
+    repeats = int(params.get("repeats", curation.NOISE_OOF_REPEATS))
+    neighbours = int(params.get("neighbours", curation.NOISE_NEIGHBOURS))
     classes, probabilities = learning.out_of_fold_probabilities(
-        features, given, folds=int(params.get("folds", 5)), seed=int(params.get("seed", 0))
-    )
-    issues = curation.label_issues(given, classes, probabilities)
+        features, given, folds=int(params.get("folds", 5)), seed=int(params.get("seed", 0)),
+        repeats=repeats, neighbours=neighbours,
+    )  # fmt: skip
+    issues = curation.label_issues(given, classes, probabilities, filter_by)
     limit = params.get("limit")
     if limit is not None:
         issues = issues[: int(limit)]
@@ -77,4 +84,7 @@ def noise_run(job: Job) -> dict[str, Any]:
         "flagged_share": len(flagged) / len(ids) if ids else 0.0,
         "flagged_by_given_label": by_label,
         "encoder": encoder.identity,
+        "filter_by": filter_by,
+        "oof_repeats": repeats,
+        "neighbours": neighbours,
     }
