@@ -65,6 +65,8 @@ def _store(
     probabilities: np.ndarray,
     classes: Sequence[str],
 ) -> int:
+    if not pool_ids:
+        return 0  # every record trained: nothing waits for a suggestion
     project = round_.project
     task = task_types.get(project.task_type)
     # The classes are vote keys ("4" on a rating scale); the stored value is the task's own.
