@@ -197,3 +197,39 @@ def test_the_round_classifier_is_offered_only_while_it_beats_the_llms_spot_check
     assert list(kept) == [assignment.record_id]  # kept where a person saw and accepted it
     card, _ = card_for(person, project)
     assert "The LLM suggests" in card and "classifier" not in card
+
+
+@pytest.mark.django_db
+def test_only_the_latest_classifier_round_suggests_and_never_a_removed_label(project, annotator):
+    import numpy as np
+
+    from annotation.services.annotations import suggestion_for
+    from workers.jobs.round_suggestions import stage_suggest
+
+    run_import(project, as_jsonl(sst2_rows("dev", 3), drop=("label",)))
+    first, second, third = Record.objects.filter(project=project).order_by("id")
+    rounds = [
+        Round.objects.create(project=project, number=n, kind="classifier", status="succeeded")
+        for n in (1, 2)
+    ]
+    job = Job.objects.create(project=project, kind=Job.Kind.ROUND, round=rounds[0])
+    # The classifier still knows a label the project has since removed ("neutral").
+    decided = stage_suggest(
+        job, rounds[0], pool_ids=[first.pk, second.pk],
+        probabilities=np.array([[0.05, 0.05, 0.9], [0.9, 0.05, 0.05]]),
+        classes=["negative", "positive", "neutral"],
+        evaluation={"accuracy": 0.9, "gold_size": 100}, feedback={},
+    )  # fmt: skip
+    assert decided["offered"] and decided["stored"] == 1, decided
+    assert not Annotation.objects.filter(record=first, source=Source.MODEL).exists()
+    # Round 1's label on `second` is not offered: round 2 finished after it (e.g. it found the
+    # LLM better and offers nothing; with overlap > 1 the record is still in the queue).
+    assert suggestion_for(second) is None
+    llm = Annotation.objects.create(
+        record=second, project=project, value="positive", source=Source.LLM, confidence=0.9
+    )
+    assert suggestion_for(second) == llm
+    Round.objects.filter(pk=rounds[1].pk).update(status="failed")  # round 1 is the latest again
+    offered = suggestion_for(second)
+    assert offered.source == Source.MODEL and offered.value == "negative"
+    assert suggestion_for(third) is None

@@ -7,14 +7,14 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Case, Exists, F, OuterRef, When
+from django.db.models import Case, Exists, F, OuterRef, Q, Subquery, When
 from django.utils import timezone
 
 from annotation import task_types
 from annotation.models import MAX_SECONDS_SPENT, Annotation, Assignment, Comment, Source
 from annotation.services.claims import HAS_MODEL_LABEL
 from curator.algorithms.calibration import near_chance
-from curator.models import Project, Record, RoutingDecision, Split, User
+from curator.models import Project, Record, Round, RoutingDecision, Split, User
 from curator.models.validation import field_errors
 from curator.permissions import Action, require
 
@@ -53,9 +53,19 @@ def suggestion_with_reason(record: Record) -> tuple[Annotation | None, Annotatio
         return None, None, ""  # the claim that loaded it saw no model label: nothing to look up
     distrusted = RoutingDecision.objects.filter(annotation=OuterRef("pk")).exclude(reason="")
     # A round classifier's label exists only where that round measured it the better source
-    # (workers/jobs/round_suggestions.py), so it goes before the LLM's; then the newest.
+    # (workers/jobs/round_suggestions.py), so it goes before the LLM's; then the newest. Only
+    # the latest finished classifier round speaks: an earlier round's label left on a record
+    # still in the queue (overlap > 1) is not offered once a later round decided otherwise.
+    latest_round = (
+        Round.objects.filter(
+            project_id=record.project_id, kind="classifier", status=Round.Status.SUCCEEDED
+        )
+        .order_by("-number")
+        .values("id")[:1]
+    )
     latest = (
-        Annotation.objects.filter(record=record, source__in=SUGGESTION_SOURCES)
+        Annotation.objects.filter(record=record)
+        .filter(Q(source=Source.LLM) | Q(source=Source.MODEL, round_id=Subquery(latest_round)))
         .exclude(Exists(distrusted))
         .select_related("job__round")
         .order_by(Case(When(source=Source.MODEL, then=0), default=1), "-id")

@@ -70,8 +70,13 @@ def _rows_with_origin(
     """
     field = project.settings_obj.text_field
     annotation_ids = _chosen_annotations(project, round_)
-    conditions = ["a.id = ANY(%s::bigint[])", "r.project_id = %s"]
-    params: list[Any] = [annotation_ids, project.pk]
+    # PostgreSQL takes the ids as one array; SQLite (the demo) as one JSON text it unnests.
+    if connection.vendor == "postgresql":
+        conditions, ids = ["a.id = ANY(%s::bigint[])"], annotation_ids
+    else:
+        conditions, ids = ["a.id IN (SELECT value FROM json_each(%s))"], json.dumps(annotation_ids)
+    conditions.append("r.project_id = %s")
+    params: list[Any] = [ids, project.pk]
     if split:
         conditions.append("r.split = %s")
         params.append(split)

@@ -14,13 +14,14 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 
 from annotation import task_types
 from annotation.models import Annotation, Source
 from curator.algorithms.suggestion_source import suggestion_source
-from curator.models import Job, Round
+from curator.models import Job, Project, Round
 
 BATCH = 5000
 LABELED_BY = (Source.HUMAN, Source.REVIEW, Source.IMPORT)
@@ -68,11 +69,10 @@ def _store(
     if not pool_ids:
         return 0  # every record trained: nothing waits for a suggestion
     project = round_.project
-    task = task_types.get(project.task_type)
-    # The classes are vote keys ("4" on a rating scale); the stored value is the task's own.
-    values = [task.clean(project.labels, None, key) for key in classes]
+    values = _values(project, classes)
     best = probabilities.argmax(axis=1)
     confidence = probabilities.max(axis=1)
+    stored = 0
     for start in range(0, len(pool_ids), BATCH):
         # ignore_conflicts + the (record, job) unique key: a round run twice stores one label.
         Annotation.objects.bulk_create(
@@ -87,7 +87,23 @@ def _store(
                     confidence=float(confidence[i]),
                 )
                 for i, record_id in enumerate(pool_ids[start : start + BATCH], start=start)
+                if values[int(best[i])] is not None
             ],
             ignore_conflicts=True,
         )
-    return len(pool_ids)
+        stored += sum(values[int(b)] is not None for b in best[start : start + BATCH])
+    return stored
+
+
+def _values(project: Project, classes: Sequence[str]) -> list[Any | None]:
+    """Each class's stored value in the task's own shape (the classes are vote keys: "4" on a
+    rating scale is the number 4); None for a label the project has removed since its records
+    were labeled (those labels still train, but are no longer offered)."""
+    task = task_types.get(project.task_type)
+    values: list[Any | None] = []
+    for key in classes:
+        try:
+            values.append(task.clean(project.labels, None, key))
+        except ValidationError:
+            values.append(None)
+    return values
