@@ -139,16 +139,17 @@ def routing_checked(
 ) -> list[tuple[int, float, bool]]:
     """(record id, routed confidence, model label right) of routed records people labeled, newest
     first: spot checks measure what was auto-accepted, records sent to people measure below the
-    threshold. The latest human label of a record is the truth."""
+    threshold. The latest blind human label of a record is the truth: a label given with the
+    model's suggestion on the card (accepted or overridden) leans towards it, and would make
+    the model look better than it is."""
     routed = RoutingDecision.objects.filter(record__project=project, decision__in=decisions)
+    blind = Annotation.objects.filter(source=Source.HUMAN, suggestion_accepted__isnull=True)
     rows = list(
         routed.order_by("-id").values_list("record_id", "label", "confidence")
-        .filter(record__in=Annotation.objects.filter(source=Source.HUMAN).values("record"))[
-            :limit
-        ]
+        .filter(record__in=blind.values("record"))[:limit]
     )  # fmt: skip
     human = dict(
-        Annotation.objects.filter(record__in=[r for r, _, _ in rows], source=Source.HUMAN)
+        blind.filter(record__in=[r for r, _, _ in rows])
         .order_by("record_id", "id")
         .values_list("record_id", "value")
     )  # the latest human label per record wins in the dict

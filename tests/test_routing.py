@@ -60,10 +60,18 @@ def test_threshold_rises_with_the_target_and_none_qualifies_when_checks_are_poor
 
 
 def _route_and_check(
-    project: Project, job: Job, records: list[Record], confidence: float, right: bool, person
+    project: Project,
+    job: Job,
+    records: list[Record],
+    confidence: float,
+    right: bool,
+    person,
+    decision: str = RoutingDecision.Decision.SPOT_CHECK,
+    shown: bool | None = None,
 ) -> None:
-    """Spot checks of `records` at `confidence`, each labeled by a person; the LLM's label is
-    right or wrong as asked."""
+    """Checks of `records` at `confidence`, each labeled by a person (who saw the LLM's label
+    on the card and accepted it or not when `shown` is set); the LLM's label is right or wrong
+    as asked."""
     for record in records:
         truth = TRUTH[record.payload["text"]]
         said = truth if right else ("positive" if truth == "negative" else "negative")
@@ -72,12 +80,34 @@ def _route_and_check(
             confidence=confidence,
         )  # fmt: skip
         RoutingDecision.objects.create(
-            record=record, job=job, annotation=llm, decision=RoutingDecision.Decision.SPOT_CHECK,
+            record=record, job=job, annotation=llm, decision=decision,
             label=said, confidence=confidence, threshold=0.9,
         )  # fmt: skip
         Annotation.objects.create(
-            record=record, project=project, value=truth, source=Source.HUMAN, author=person
-        )
+            record=record, project=project, value=truth, source=Source.HUMAN, author=person,
+            suggestion_accepted=shown,
+        )  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_labels_given_with_the_suggestion_shown_are_no_evidence(project, annotator):
+    """Records sent to people showed the LLM's label on the card: people who accepted it would
+    make the LLM look right, so only blind labels choose the threshold."""
+    run_import(project, as_jsonl(sst2_rows("dev", 100), drop=("label",)))
+    records = list(Record.objects.filter(project=project, split=Split.POOL).order_by("id"))
+    job = Job.objects.create(project=project, kind=Job.Kind.PRELABEL, params={})
+    params = {"routing_target_precision": 0.9, "auto_accept_threshold": None,
+              "routing_evidence_size": 0, "seed": 0}  # fmt: skip
+    human = RoutingDecision.Decision.HUMAN
+    # 60 labels where the card showed the LLM's (right) label and people accepted it...
+    _route_and_check(project, job, records[:60], 0.8, True, annotator, human, shown=True)
+    assert prelabel_routing.routing_plan(project, params, score=None)["evidence"] == 0
+    # ...and 40 blind checks at the same confidence, wrong half the time: the threshold stays
+    # shut, where the accepted suggestions alone would have opened it at 0.8.
+    _route_and_check(project, job, records[60:80], 0.8, True, annotator, human)
+    _route_and_check(project, job, records[80:100], 0.8, False, annotator, human)
+    plan = prelabel_routing.routing_plan(project, params, score=None)
+    assert plan["evidence"] == 40 and plan["threshold"] is None, plan
 
 
 @pytest.mark.django_db

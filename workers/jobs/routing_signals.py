@@ -133,12 +133,14 @@ def people_labeled_sample(
     project: Project, size: int, seed: int, exclude: set[int]
 ) -> list[tuple[int, str]]:
     """(record id, label) of up to `size` records people labeled (never an auto-accepted LLM
-    label), drawn by seed: the evidence a pre-label job measures its signals on."""
+    label), drawn by seed: the evidence a pre-label job measures its signals on. Only labels
+    given without a model suggestion on the card: those given with one lean towards it."""
     labels = training_labels(project)
     people = set(
         Annotation.objects.filter(
             pk__in=[annotation for annotation, _ in labels.values()],
             source__in=[Source.HUMAN, Source.REVIEW, Source.IMPORT],
+            suggestion_accepted__isnull=True,
         ).values_list("pk", flat=True)
     )
     candidates = sorted(
