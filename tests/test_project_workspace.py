@@ -155,6 +155,10 @@ def test_running_job_card_shows_times_rate_eta_and_a_cancel_for_those_allowed(
     queued = job_create(project=project, kind="prelabel")
     html = logged_in(admin_user).get(f"/p/{project.slug}/jobs/{queued.pk}/").content.decode()
     assert "waiting for a worker" in html and " left" not in html
+    # A job that ended without a worker's start (e.g. written by the demo loader) waits for none.
+    Job.objects.filter(pk=queued.pk).update(status=Job.Status.SUCCEEDED)
+    html = logged_in(admin_user).get(f"/p/{project.slug}/jobs/{queued.pk}/").content.decode()
+    assert "waiting for a worker" not in html and "ended without" in html
 
 
 @pytest.mark.django_db
