@@ -71,6 +71,7 @@ def _rows_with_origin(
     field = project.settings_obj.text_field
     annotation_ids = _chosen_annotations(project, round_)
     # PostgreSQL takes the ids as one array; SQLite (the demo) as one JSON text it unnests.
+    ids: list[int] | str
     if connection.vendor == "postgresql":
         conditions, ids = ["a.id = ANY(%s::bigint[])"], annotation_ids
     else:
