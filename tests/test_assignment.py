@@ -13,7 +13,7 @@ from rest_framework.authtoken.models import Token
 from annotation.models import Annotation, Assignment, Source
 from annotation.services.annotations import annotation_submit
 from annotation.services.assignment import assignment_skip, current_assignment, next_assignment
-from curator.models import Record, Role
+from curator.models import Record, Role, Round
 from tests.conftest import as_jsonl, sst2_rows
 from tests.test_imports import run_import
 
@@ -238,9 +238,12 @@ def test_next_costs_the_same_statements_early_and_late_in_a_project(pool, member
 @pytest.mark.django_db(transaction=True)
 def test_a_model_label_is_still_offered_with_a_freshly_claimed_record(pool, annotator):
     first = Record.objects.filter(project=pool).order_by("-priority", "id").first()
+    # A model label comes from a finished classifier round (the latest one speaks).
+    round_ = Round.objects.create(project=pool, number=1, kind="classifier", status="succeeded")
     Annotation.objects.create(
-        record=first, project=pool, value="positive", source=Source.MODEL, confidence=0.97
-    )
+        record=first, project=pool, value="positive", source=Source.MODEL, confidence=0.97,
+        round=round_,
+    )  # fmt: skip
     client = _token_client(annotator)
     _, given = _next_statements(client, pool)
     assert given["record"]["id"] == first.pk
