@@ -262,3 +262,43 @@ def test_a_parallel_request_of_the_same_annotator_gets_the_same_lease_and_takes_
     assert len({assignment.pk for _, assignment in taken}) == 1
     assert Record.objects.filter(project=pool, claimed_count__gt=0).count() == 1
     assert Assignment.objects.filter(project=pool, annotator=annotator).count() == 1
+
+
+@pytest.mark.django_db
+def test_submit_and_next_in_one_request_still_returns_a_lease_held_elsewhere(
+    pool, annotator, member
+):
+    """The combined submit + next skips looking up a live lease; when the annotator already
+    holds one (a late label for an expired lease while another tab leased a record), that
+    lease comes back instead of a second claim."""
+    client = Client()
+    client.force_login(annotator)
+    base = f"/api/projects/{pool.slug}"
+    late = next_assignment(pool, annotator)
+    expire(late)
+    cache.clear()  # the reclaim interval has passed
+    bob = member(Role.ANNOTATOR, "bob")
+    assert next_assignment(pool, bob).record_id == late.record_id  # reclaimed, served to bob
+    held = next_assignment(pool, annotator)  # the other tab: another record
+    assert held.record_id != late.record_id
+    claimed = Record.objects.filter(project=pool, claimed_count__gt=0).count()
+    answer = client.post(
+        f"{base}/assignments/{late.pk}/submit/",
+        {"value": "negative", "next": True},
+        content_type="application/json",
+    )
+    assert answer.status_code == 201
+    assert answer.json()["next"]["id"] == held.pk
+    # The late label took a second slot of its record (bob holds the first); nothing else
+    # was claimed.
+    assert Record.objects.get(pk=late.record_id).claimed_count == 2
+    assert Record.objects.filter(project=pool, claimed_count__gt=0).count() == claimed
+    assert Assignment.objects.filter(annotator=annotator, state=Assignment.State.LEASED).count() == 1
+
+    following = client.post(
+        f"{base}/assignments/{held.pk}/submit/",
+        {"value": "positive", "next": True},
+        content_type="application/json",
+    ).json()["next"]
+    assert following["id"] not in (late.pk, held.pk)
+    assert client.post(f"{base}/next/").json()["id"] == following["id"]

@@ -145,14 +145,20 @@ def _gold_check(project: Project, user: User, lease: timedelta) -> Assignment | 
         return current_assignment(project, user)  # a parallel request of theirs won
 
 
-def next_assignment(project: Project, user: User) -> Assignment | None:
+def next_assignment(
+    project: Project, user: User, *, lease_closed: bool = False
+) -> Assignment | None:
     """The annotator's current lease, or a newly claimed record; None when the queue is empty.
 
     Asking again before submitting returns the same record, so a page reload never burns a slot.
+    `lease_closed`: the caller has just closed this annotator's lease (a submit asking for the
+    next record), so there is no lease to look up first; a lease taken meanwhile by a parallel
+    request still wins, through the one-lease-per-annotator constraint the claim runs into.
     """
-    existing = current_assignment(project, user)
-    if existing is not None:
-        return existing
+    if not lease_closed:
+        existing = current_assignment(project, user)
+        if existing is not None:
+            return existing
     # Reclaiming scans the live-lease index; once every few seconds per project is enough, and an
     # empty queue always triggers it (see below), so no expired lease is ever left behind.
     if cache.add(f"leases-reclaimed:{project.pk}", True, RECLAIM_EVERY_SECONDS):

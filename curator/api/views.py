@@ -337,7 +337,7 @@ class SubmitLabel(APIView):
         )
         body = s.AnnotationSerializer(annotation).data
         if data.validated_data.get("next"):
-            following = next_assignment(assignment.project, request.user)
+            following = next_assignment(assignment.project, request.user, lease_closed=True)
             body["next"] = s.AssignmentSerializer(following).data if following else None
         return Response(body, status=status.HTTP_201_CREATED)
 
