@@ -51,14 +51,20 @@ def _label_refused(request: HttpRequest, project: Project, error: str) -> HttpRe
 
 
 def _next_card(
-    request: HttpRequest, project: Project, error: str = "", notice: str = ""
+    request: HttpRequest,
+    project: Project,
+    error: str = "",
+    notice: str = "",
+    *,
+    lease_closed: bool = False,
 ) -> HttpResponse:
-    """After a label or a skip: the next card for htmx, the page for a plain form post."""
+    """After a label or a skip: the next card for htmx, the page for a plain form post.
+    `lease_closed`: the label or skip just closed the annotator's lease (see next_assignment)."""
     if not request.htmx:
         if error:
             messages.error(request, error)
         return redirect("annotate", slug=project.slug)
-    return _card(request, project, error=error, notice=notice)
+    return _card(request, project, error=error, notice=notice, lease_closed=lease_closed)
 
 
 def _card_context(project: Project, record: Record, current: Any = None) -> dict[str, Any]:
@@ -93,9 +99,14 @@ def _card_context(project: Project, record: Record, current: Any = None) -> dict
 
 
 def _card(
-    request: HttpRequest, project: Project, error: str = "", notice: str = ""
+    request: HttpRequest,
+    project: Project,
+    error: str = "",
+    notice: str = "",
+    *,
+    lease_closed: bool = False,
 ) -> HttpResponse:
-    assignment = next_assignment(project, request.user)
+    assignment = next_assignment(project, request.user, lease_closed=lease_closed)
     context: dict[str, Any] = {
         "project": project,
         "assignment": assignment,
@@ -187,7 +198,7 @@ def submit(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
         )
     except ValidationError as error:
         return _next_card(request, project, error=" ".join(error.messages))
-    return _next_card(request, project)
+    return _next_card(request, project, lease_closed=True)
 
 
 @login_required
@@ -199,7 +210,7 @@ def skip(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
     if not form.is_valid():
         return _next_card(request, project, error=errors_text(form))
     assignment_skip(assignment, reason=form.cleaned_data["reason"])
-    return _next_card(request, project)
+    return _next_card(request, project, lease_closed=True)
 
 
 @login_required
