@@ -15,6 +15,11 @@ def setup_checkout(code: Path, db: str, pg: str) -> None:
     """Import the checkout at `code`, give it a fresh database `db` and migrate it there."""
     import psycopg
 
+    # Python put this script's folder first on the path: bench/datasets.py would hide the
+    # `datasets` library (the Hugging Face export) from the checkout. The probe needs only
+    # this module from that folder, already imported.
+    here = Path(__file__).resolve().parent
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
     sys.path.insert(0, str(code))
     with psycopg.connect(f"{pg}/postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
