@@ -13,7 +13,7 @@ from django.db.models import QuerySet
 from annotation import task_types
 from annotation.consensus import LabelVote, consensus_estimates, consensus_labels
 from annotation.models import Annotation, Source
-from curator.models import Project, ReviewState, RoutingDecision, Split
+from curator.models import Project, Record, ReviewState, RoutingDecision, Split
 
 TRAINING_SOURCES = (Source.HUMAN, Source.REVIEW, Source.IMPORT)
 GOLD_SOURCES = (Source.IMPORT, Source.REVIEW)
@@ -26,8 +26,14 @@ RecordRange = tuple[int, int | None]
 
 
 def label_votes(
-    annotations: QuerySet[Annotation], task_type: str = task_types.CLASSIFICATION
+    annotations: QuerySet[Annotation],
+    task_type: str = task_types.CLASSIFICATION,
+    stream: bool = True,
 ) -> list[LabelVote]:
+    """The votes of `annotations`. `stream`: read through a server-side cursor, a chunk at a
+    time (a whole project's); False for a range's few thousand, where a cursor's fast-start plan
+    (PostgreSQL plans cursors for their first rows) can walk a whole index for each range."""
+    rows = annotations.values_list("record_id", "id", "author_id", "job_id", "source", "value")
     return [
         LabelVote(
             record_id=record_id,
@@ -36,29 +42,37 @@ def label_votes(
             source=source,
             label=task_types.vote_key(task_type, value),
         )
-        for record_id, annotation_id, author_id, job_id, source, value in annotations.values_list(
-            "record_id", "id", "author_id", "job_id", "source", "value"
-        ).iterator(chunk_size=5000)
+        for record_id, annotation_id, author_id, job_id, source, value in (
+            rows.iterator(chunk_size=5000) if stream else rows
+        )
     ]
 
 
-def _trainable(project: Project) -> QuerySet[Annotation]:
-    return Annotation.objects.filter(
-        project=project,
-        record__split__in=[Split.POOL, Split.TRAIN],
-        record__held=False,
+def _trainable_records() -> QuerySet[Record]:
+    return Record.objects.filter(
+        split__in=[Split.POOL, Split.TRAIN],
+        held=False,
         # Dropped by a filter run, or a generated item not approved by a curator: never trains.
-        record__filtered_by__isnull=True,
-        record__review__in=TRAINABLE_REVIEW,
+        filtered_by__isnull=True,
+        review__in=TRAINABLE_REVIEW,
     )
 
 
-def _within(annotations: QuerySet[Annotation], records: RecordRange | None) -> QuerySet[Annotation]:
-    if records is None:
-        return annotations
-    low, high = records
-    annotations = annotations.filter(record_id__gt=low)
-    return annotations if high is None else annotations.filter(record_id__lte=high)
+def _votes(
+    project: Project, records: QuerySet[Record], within: RecordRange | None = None
+) -> QuerySet[Annotation]:
+    """The project's annotations on `records` (a subquery, not a join: a range bounds both
+    sides, where a join would read every record of the project for each range)."""
+    annotations = Annotation.objects.filter(project=project)
+    records = records.filter(project=project)
+    if within is not None:
+        low, high = within
+        annotations = annotations.filter(record_id__gt=low)
+        records = records.filter(pk__gt=low)
+        if high is not None:
+            annotations = annotations.filter(record_id__lte=high)
+            records = records.filter(pk__lte=high)
+    return annotations.filter(record__in=records)
 
 
 def training_estimates(project: Project) -> dict[int, str] | None:
@@ -67,7 +81,10 @@ def training_estimates(project: Project) -> dict[int, str] | None:
     method = project.settings_obj.consensus
     if method == "majority":
         return None
-    votes = label_votes(_trainable(project).filter(source__in=TRAINING_SOURCES), project.task_type)
+    votes = label_votes(
+        _votes(project, _trainable_records()).filter(source__in=TRAINING_SOURCES),
+        project.task_type,
+    )
     return consensus_estimates(votes, method)
 
 
@@ -83,19 +100,28 @@ def training_labels(
     not cleared by a curator) never train. With `records`, only the records in that range, with
     `estimates` (`training_estimates`) where the consensus method needs all the project's votes.
     """
-    trainable = _within(_trainable(project), records)
     task = project.task_type
     method = project.settings_obj.consensus
     if records is not None and estimates is None:
         estimates = training_estimates(project)
     labels = consensus_labels(
-        label_votes(trainable.filter(source__in=TRAINING_SOURCES), task),
+        label_votes(
+            _votes(project, _trainable_records(), records).filter(source__in=TRAINING_SOURCES),
+            task,
+            stream=records is None,
+        ),
         method=method,
         estimates=estimates,
     )
     auto = consensus_labels(
         label_votes(
-            trainable.filter(source=Source.LLM, record__route=RoutingDecision.Decision.AUTO), task
+            _votes(
+                project,
+                _trainable_records().filter(route=RoutingDecision.Decision.AUTO),
+                records,
+            ).filter(source=Source.LLM),
+            task,
+            stream=records is None,
         )
     )
     for record_id, consensus in auto.items():
@@ -114,16 +140,13 @@ def gold_annotations(
 
     Annotators' labels on gold records (gold checks) are what gets graded, never the truth.
     """
-    annotations = _within(
-        Annotation.objects.filter(
-            project=project, source__in=GOLD_SOURCES, record__split=Split.GOLD
-        ),
-        records,
+    annotations = _votes(project, Record.objects.filter(split=Split.GOLD), records).filter(
+        source__in=GOLD_SOURCES
     )
     return {
         record_id: (consensus.annotation_id, consensus.label)
         for record_id, consensus in consensus_labels(
-            label_votes(annotations, project.task_type)
+            label_votes(annotations, project.task_type, stream=records is None)
         ).items()
     }
 

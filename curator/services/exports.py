@@ -30,6 +30,7 @@ from curator.models import Job, Project, Record, Round
 
 # Annotations per range of records whose labels are settled and rows written together.
 CHUNK = 5000
+_MAX_ID = 2**63 - 1  # the last range is open: bigint's largest id ends it
 FORMATS = ("jsonl", "csv", "parquet", "hf")
 FILENAMES = {"jsonl": "data.jsonl", "csv": "data.csv", "parquet": "data.parquet", "hf": "dataset"}
 
@@ -72,20 +73,22 @@ def _ranges(project: Project) -> Iterator[RecordRange]:
     yield low, None
 
 
-def _chosen_annotations(project: Project, round_: Round | None) -> Iterator[list[int]]:
-    """The annotation that gives each exported record its label, a range of records at a time,
-    ranges in record order."""
-    ranges = _ranges(project)
+def _chosen_annotations(
+    project: Project, round_: Round | None
+) -> Iterator[tuple[RecordRange, list[int]]]:
+    """Per range of records, in record order: the annotation that gives each exported record
+    of the range its label."""
+    ranges = list(_ranges(project))
     if round_ is None:
-        for chosen in exported_labels(project, ranges):
-            yield [annotation_id for annotation_id, _ in chosen.values()]
+        for records, chosen in zip(ranges, exported_labels(project, ranges), strict=True):
+            yield records, [annotation_id for annotation_id, _ in chosen.values()]
         return
     items = round_.snapshot_items
     for low, high in ranges:
         within = items.filter(record_id__gt=low)
         if high is not None:
             within = within.filter(record_id__lte=high)
-        yield list(within.values_list("annotation_id", flat=True))
+        yield (low, high), list(within.values_list("annotation_id", flat=True))
 
 
 def _rows_with_origin(
@@ -107,6 +110,9 @@ def _rows_with_origin(
         conditions = ["a.id = ANY(%s::bigint[])"]
     else:
         conditions = ["a.id IN (SELECT value FROM json_each(%s))"]
+    # The range on both sides: the planner reads the range from each table's index (the ids
+    # alone, or one side's range, and it reads both tables whole for each range).
+    conditions.append("r.id > %s AND r.id <= %s AND a.record_id > %s AND a.record_id <= %s")
     conditions.append("r.project_id = %s")
     params: list[Any] = [project.pk]
     if split:
@@ -127,14 +133,15 @@ def _rows_with_origin(
     # One transaction: the ranges' reads see the records as they were when the export began
     # as far as PostgreSQL's READ COMMITTED allows; each range's rows are one statement.
     with transaction.atomic():
-        for annotation_ids in _chosen_annotations(project, round_):
+        for (low, high), annotation_ids in _chosen_annotations(project, round_):
             if not annotation_ids:
                 continue
             ids: list[int] | str = (
                 annotation_ids if connection.vendor == "postgresql" else json.dumps(annotation_ids)
             )
+            top = _MAX_ID if high is None else high
             with connection.cursor() as cursor:
-                cursor.execute(sql, [ids, *params])
+                cursor.execute(sql, [ids, low, top, low, top, *params])
                 batch = cursor.fetchall()
             for (
                 record_id, record_split, payload, digest, review, held, job_id,
