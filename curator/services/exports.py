@@ -110,8 +110,8 @@ def _rows_with_origin(
         conditions = ["a.id = ANY(%s::bigint[])"]
     else:
         conditions = ["a.id IN (SELECT value FROM json_each(%s))"]
-    # The range on both sides: the planner reads the range from each table's index (the ids
-    # alone, or one side's range, and it reads both tables whole for each range).
+    # The range on both tables: each is read from its index (given the ids alone, or the range
+    # of one table, PostgreSQL read both tables whole for each range).
     conditions.append("r.id > %s AND r.id <= %s AND a.record_id > %s AND a.record_id <= %s")
     conditions.append("r.project_id = %s")
     params: list[Any] = [project.pk]
@@ -130,8 +130,8 @@ def _rows_with_origin(
         ORDER BY r.id
     """  # noqa: S608 - table names from model metadata, values are parameters
     loads = json.loads
-    # One transaction: the ranges' reads see the records as they were when the export began
-    # as far as PostgreSQL's READ COMMITTED allows; each range's rows are one statement.
+    # Each range: its labels, then its rows in one statement (under READ COMMITTED, a label
+    # given while an export runs is in it or not by the range it falls in).
     with transaction.atomic():
         for (low, high), annotation_ids in _chosen_annotations(project, round_):
             if not annotation_ids:
