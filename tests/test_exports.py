@@ -249,3 +249,46 @@ def test_an_export_settled_range_by_range_writes_what_one_range_writes(
     expected = {i: "negative" for i in range(8)} | {1: "positive", 4: "positive", 6: "positive"}
     expected[9] = "positive"
     assert labels == {records[i].pk: label for i, label in expected.items()}
+
+
+@pytest.mark.django_db
+def test_dawid_skene_weighs_authors_by_all_their_labels_whatever_the_range(
+    project, make_user, tmp_path, monkeypatch
+):
+    """Dawid-Skene's competence comes from every label of the project, not from the range being
+    settled: ann is always with the majority, bob and cy each half the time, so on the one
+    record where bob and cy outvote her, her label wins, in one range as in many."""
+    import curator.services.exports as exports
+
+    project.settings = {**project.settings, "consensus": "dawid_skene"}
+    project.save(update_fields=["settings"])
+    people = [make_user(name) for name in ("ann", "bob", "cy")]
+    texts = [text for text, _ in public_data.sst2("dev", 13)]
+    records = [
+        Record.objects.create(
+            project=project, payload={"text": text}, content_hash=f"{i:064x}", split=Split.POOL
+        )
+        for i, text in enumerate(texts)
+    ]
+    flip = {"positive": "negative", "negative": "positive"}
+    for i, record in enumerate(records):
+        first = "positive" if i % 2 else "negative"
+        # Records 0-5: cy dissents; 6-11: bob dissents; 12: ann does.
+        dissent = 2 if i < 6 else 1 if i < 12 else 0
+        for index, person in enumerate(people):
+            value = flip[first] if index == dissent else first
+            Annotation.objects.create(
+                record=record, project=project, author=person, source="human", value=value
+            )
+
+    def export(chunk: int) -> tuple[bytes, list[dict]]:
+        monkeypatch.setattr(exports, "CHUNK", chunk)
+        folder = tmp_path / f"jsonl-{chunk}"
+        export_write(project, folder, "jsonl")
+        return (folder / "data.jsonl").read_bytes(), list(labeled_rows(project))
+
+    whole, whole_rows = export(10**6)
+    ranged, ranged_rows = export(3)
+    assert ranged == whole and ranged_rows == whole_rows
+    last = next(row for row in ranged_rows if row["record_id"] == records[12].pk)
+    assert last["label"] == "positive"  # ann's, against bob's and cy's "negative"
