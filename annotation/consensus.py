@@ -27,32 +27,23 @@ class ConsensusLabel:
 
 
 def consensus_labels(
-    votes: Iterable[LabelVote], method: str = "majority"
+    votes: Iterable[LabelVote],
+    method: str = "majority",
+    estimates: dict[int, str] | None = None,
 ) -> dict[int, ConsensusLabel]:
     """The label per record over each author's latest vote.
 
     "majority": most votes win, ties go to the latest vote. "dawid_skene": votes are weighted by
-    each author's competence, estimated from all their labels (see `dawid_skene`).
+    each author's competence, estimated from all their labels (see `dawid_skene`); `estimates`,
+    when given, are that fit's labels made over a wider set of votes (`consensus_estimates`), so
+    that records can be settled a few at a time exactly as all at once.
     A review (adjudication) settles a record whatever the votes say.
     """
-    latest: dict[int, dict[str, LabelVote]] = {}
-    decisive: dict[int, LabelVote] = {}
-    for vote in votes:
-        if vote.source in DECISIVE_SOURCES:
-            current = decisive.get(vote.record_id)
-            if current is None or vote.annotation_id > current.annotation_id:
-                decisive[vote.record_id] = vote
-            continue
-        per_author = latest.setdefault(vote.record_id, {})
-        current = per_author.get(vote.author_key)
-        if current is None or vote.annotation_id > current.annotation_id:
-            per_author[vote.author_key] = vote
+    latest, decisive = _latest(votes)
     result: dict[int, ConsensusLabel] = {}
-    weighted = (
-        dawid_skene([v for per in latest.values() for v in per.values()])[0]
-        if method == "dawid_skene"
-        else {}
-    )
+    if estimates is None and method == "dawid_skene":
+        estimates = _estimates(latest)
+    weighted = estimates if method == "dawid_skene" and estimates is not None else {}
     for record_id, per_author in latest.items():
         chosen = weighted.get(record_id)
         backing = [vote for vote in per_author.values() if vote.label == chosen]
@@ -71,6 +62,38 @@ def consensus_labels(
     for record_id, vote in decisive.items():
         result[record_id] = ConsensusLabel(record_id, vote.annotation_id, vote.label)
     return result
+
+
+def consensus_estimates(votes: Iterable[LabelVote], method: str) -> dict[int, str] | None:
+    """What `consensus_labels` settles records by beyond their own votes: Dawid-Skene's label
+    per record, fitted over all of `votes` (None for "majority", which needs nothing beyond
+    each record's votes). Memory grows with the votes: the fit is global by nature."""
+    if method != "dawid_skene":
+        return None
+    return _estimates(_latest(votes)[0])
+
+
+def _latest(
+    votes: Iterable[LabelVote],
+) -> tuple[dict[int, dict[str, LabelVote]], dict[int, LabelVote]]:
+    """Each author's latest vote per record, and each record's latest decisive vote."""
+    latest: dict[int, dict[str, LabelVote]] = {}
+    decisive: dict[int, LabelVote] = {}
+    for vote in votes:
+        if vote.source in DECISIVE_SOURCES:
+            current = decisive.get(vote.record_id)
+            if current is None or vote.annotation_id > current.annotation_id:
+                decisive[vote.record_id] = vote
+            continue
+        per_author = latest.setdefault(vote.record_id, {})
+        current = per_author.get(vote.author_key)
+        if current is None or vote.annotation_id > current.annotation_id:
+            per_author[vote.author_key] = vote
+    return latest, decisive
+
+
+def _estimates(latest: dict[int, dict[str, LabelVote]]) -> dict[int, str]:
+    return dawid_skene([v for per in latest.values() for v in per.values()])[0]
 
 
 def dawid_skene(

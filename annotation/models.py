@@ -28,11 +28,13 @@ def seconds_usable(seconds: float | None) -> bool:
 class Annotation(models.Model):
     """A label. Rows are never updated: a correction is a new row that supersedes the old one."""
 
+    # Indexed by (record, source) and (project, source, id) below: a plain index on either key
+    # would be a second entry per label to write (an import writes 100k of them at once).
     record = models.ForeignKey(
-        "curator.Record", on_delete=models.CASCADE, related_name="annotations"
+        "curator.Record", on_delete=models.CASCADE, related_name="annotations", db_index=False
     )
     project = models.ForeignKey(
-        "curator.Project", on_delete=models.CASCADE, related_name="annotations"
+        "curator.Project", on_delete=models.CASCADE, related_name="annotations", db_index=False
     )
     value = models.JSONField()
     source = models.CharField(max_length=16, choices=Source.choices)
@@ -42,13 +44,21 @@ class Annotation(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="annotations",
+        db_index=False,
     )
     job = models.ForeignKey("curator.Job", null=True, blank=True, on_delete=models.PROTECT)
     confidence = models.FloatField(null=True, blank=True)
     suggestion_accepted = models.BooleanField(null=True, blank=True)
-    round = models.ForeignKey("curator.Round", null=True, blank=True, on_delete=models.PROTECT)
+    round = models.ForeignKey(
+        "curator.Round", null=True, blank=True, on_delete=models.PROTECT, db_index=False
+    )
     supersedes = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="superseded_by"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="superseded_by",
+        db_index=False,
     )
     # Time on the card, as the client measured it: finite, 0..MAX_SECONDS_SPENT (services check).
     seconds_spent = models.FloatField(null=True, blank=True)
@@ -69,6 +79,17 @@ class Annotation(models.Model):
         indexes = [
             models.Index(fields=["project", "source", "id"]),
             models.Index(fields=["record", "source"]),
+            # Keys empty on many labels (imported and model labels have no author; most have no
+            # round and supersede nothing): only the set ones are indexed, as on records. A
+            # lookup by value, or a PROTECT check on delete, implies IS NOT NULL.
+            *(
+                models.Index(
+                    fields=[name],
+                    condition=Q(**{f"{name}__isnull": False}),
+                    name=f"annotation_{name}_set",
+                )
+                for name in ("author", "round", "supersedes")
+            ),
         ]
 
     def __str__(self) -> str:

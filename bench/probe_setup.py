@@ -11,23 +11,31 @@ import time
 from pathlib import Path
 
 
-def setup_checkout(code: Path, db: str, pg: str) -> None:
-    """Import the checkout at `code`, give it a fresh database `db` and migrate it there."""
+def setup_checkout(code: Path, db: str, pg: str, fresh: bool = True) -> None:
+    """Import the checkout at `code`, give it a fresh database `db` and migrate it there
+    (`fresh` False: use `db` as it is, e.g. in a child process of a probe that made it)."""
     import psycopg
 
+    # Python put this script's folder first on the path: bench/datasets.py would hide the
+    # `datasets` library (the Hugging Face export) from the checkout. The probe needs only
+    # this module from that folder, already imported.
+    here = Path(__file__).resolve().parent
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
     sys.path.insert(0, str(code))
-    with psycopg.connect(f"{pg}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{db}"')
+    if fresh:
+        with psycopg.connect(f"{pg}/postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{db}"')
     os.environ["DATABASE_URL"] = f"{pg}/{db}"
     os.environ["DATABASE_CONN_MAX_AGE"] = "60"  # as gunicorn runs it: one connection, reused
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "curator.settings")
     import django
 
     django.setup()
-    from django.core.management import call_command
+    if fresh:
+        from django.core.management import call_command
 
-    call_command("migrate", verbosity=0)
+        call_command("migrate", verbosity=0)
 
 
 def cpu_seconds(pid: int) -> float:

@@ -183,3 +183,112 @@ def test_the_manifest_digest_and_counts_cover_exactly_the_exported_records(proje
     digest = hashlib.sha256(",".join(map(str, ids)).encode()).hexdigest()
     assert manifest["record_ids_sha256"] == digest
     assert manifest["generated_batches"] == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("consensus", ["majority", "dawid_skene"])
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_an_export_settled_range_by_range_writes_what_one_range_writes(
+    consensus, fmt, project, make_user, tmp_path, monkeypatch
+):
+    """Labels are settled a range of records at a time (memory holds one range's votes). With
+    ranges of 2 annotations, records voted on 3 times by different people straddle every range
+    boundary; the file is byte for byte the one a single range writes, and each record carries
+    the label its whole set of votes gives (majority, a review, gold truth, an auto-accepted LLM
+    label where nobody labeled)."""
+    import curator.services.exports as exports
+    from curator.models import RoutingDecision
+
+    project.settings = {**project.settings, "consensus": consensus}
+    project.save(update_fields=["settings"])
+    people = [make_user() for _ in range(3)]
+    texts = [text for text, _ in public_data.sst2("dev", 12)]
+    records = [
+        Record.objects.create(
+            project=project,
+            payload={"text": text},
+            content_hash=f"{i:064x}",
+            split=Split.GOLD if i == 4 else Split.POOL,
+        )
+        for i, text in enumerate(texts)
+    ]
+    # Votes go round the records (a record's votes are not neighbours by id): people 0 and 1
+    # say negative, person 2 positive, except on record 1, where two say positive.
+    for person_index, person in enumerate(people):
+        for i, record in enumerate(records[:8]):
+            if i == 4:
+                continue
+            positive = person_index == 2 or (i == 1 and person_index == 0)
+            Annotation.objects.create(
+                record=record,
+                project=project,
+                author=person,
+                source="human",
+                value="positive" if positive else "negative",
+            )
+    Annotation.objects.create(record=records[4], project=project, source="import", value="positive")
+    Annotation.objects.create(
+        record=records[6], project=project, source="review", author=people[0], value="positive"
+    )
+    llm_job = Job.objects.create(project=project, kind=Job.Kind.PRELABEL)
+    Record.objects.filter(pk=records[9].pk).update(route=RoutingDecision.Decision.AUTO)
+    Annotation.objects.create(
+        record=records[9], project=project, source="llm", job=llm_job, value="positive"
+    )
+
+    def export(chunk: int) -> tuple[bytes, list[dict]]:
+        monkeypatch.setattr(exports, "CHUNK", chunk)
+        folder = tmp_path / f"{fmt}-{chunk}"
+        export_write(project, folder, fmt)
+        return (folder / exports.FILENAMES[fmt]).read_bytes(), list(labeled_rows(project))
+
+    whole, whole_rows = export(10**6)
+    ranged, ranged_rows = export(2)
+    assert ranged == whole and ranged_rows == whole_rows
+    labels = {row["record_id"]: row["label"] for row in ranged_rows}
+    expected = {i: "negative" for i in range(8)} | {1: "positive", 4: "positive", 6: "positive"}
+    expected[9] = "positive"
+    assert labels == {records[i].pk: label for i, label in expected.items()}
+
+
+@pytest.mark.django_db
+def test_dawid_skene_weighs_authors_by_all_their_labels_whatever_the_range(
+    project, make_user, tmp_path, monkeypatch
+):
+    """Dawid-Skene's competence comes from every label of the project, not from the range being
+    settled: ann is always with the majority, bob and cy each half the time, so on the one
+    record where bob and cy outvote her, her label wins, in one range as in many."""
+    import curator.services.exports as exports
+
+    project.settings = {**project.settings, "consensus": "dawid_skene"}
+    project.save(update_fields=["settings"])
+    people = [make_user(name) for name in ("ann", "bob", "cy")]
+    texts = [text for text, _ in public_data.sst2("dev", 13)]
+    records = [
+        Record.objects.create(
+            project=project, payload={"text": text}, content_hash=f"{i:064x}", split=Split.POOL
+        )
+        for i, text in enumerate(texts)
+    ]
+    flip = {"positive": "negative", "negative": "positive"}
+    for i, record in enumerate(records):
+        first = "positive" if i % 2 else "negative"
+        # Records 0-5: cy dissents; 6-11: bob dissents; 12: ann does.
+        dissent = 2 if i < 6 else 1 if i < 12 else 0
+        for index, person in enumerate(people):
+            value = flip[first] if index == dissent else first
+            Annotation.objects.create(
+                record=record, project=project, author=person, source="human", value=value
+            )
+
+    def export(chunk: int) -> tuple[bytes, list[dict]]:
+        monkeypatch.setattr(exports, "CHUNK", chunk)
+        folder = tmp_path / f"jsonl-{chunk}"
+        export_write(project, folder, "jsonl")
+        return (folder / "data.jsonl").read_bytes(), list(labeled_rows(project))
+
+    whole, whole_rows = export(10**6)
+    ranged, ranged_rows = export(3)
+    assert ranged == whole and ranged_rows == whole_rows
+    last = next(row for row in ranged_rows if row["record_id"] == records[12].pk)
+    assert last["label"] == "positive"  # ann's, against bob's and cy's "negative"

@@ -22,13 +22,15 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from annotation import task_types
-from annotation.labels import gold_annotations, training_labels
+from annotation.labels import RecordRange, exported_labels
 from annotation.models import Annotation
 from curator.exporting import arrow_write, neutralise
 from curator.hashing import files_sha256
 from curator.models import Job, Project, Record, Round
 
-CHUNK = 2000
+# Annotations per range of records whose labels are settled and rows written together.
+CHUNK = 5000
+_MAX_ID = 2**63 - 1  # the last range is open: bigint's largest id ends it
 FORMATS = ("jsonl", "csv", "parquet", "hf")
 FILENAMES = {"jsonl": "data.jsonl", "csv": "data.csv", "parquet": "data.parquet", "hf": "dataset"}
 
@@ -48,12 +50,45 @@ def labeled_rows(
         yield row
 
 
-def _chosen_annotations(project: Project, round_: Round | None) -> list[int]:
-    """The annotation that gives each exported record its label."""
-    if round_ is not None:
-        return list(round_.snapshot_items.values_list("annotation_id", flat=True))
-    chosen = {**training_labels(project), **gold_annotations(project)}
-    return [annotation_id for annotation_id, _ in chosen.values()]
+def _ranges(project: Project) -> Iterator[RecordRange]:
+    """Ranges of record ids that together hold every annotation of the project, about CHUNK
+    annotations each: one query, and memory holds one boundary per CHUNK annotations.
+
+    A range ends on a record, so all the votes of a record fall in the same range."""
+    sql = f"""
+        SELECT DISTINCT record_id FROM (
+            SELECT record_id, ROW_NUMBER() OVER (ORDER BY record_id) AS n
+            FROM {Annotation._meta.db_table} WHERE project_id = %s
+        ) numbered
+        WHERE n %% %s = 0
+        ORDER BY record_id
+    """  # noqa: S608 - the table name from model metadata, values are parameters
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [project.pk, CHUNK])
+        bounds = [bound for (bound,) in cursor.fetchall()]
+    low = 0
+    for high in bounds:
+        yield low, high
+        low = high
+    yield low, None
+
+
+def _chosen_annotations(
+    project: Project, round_: Round | None
+) -> Iterator[tuple[RecordRange, list[int]]]:
+    """Per range of records, in record order: the annotation that gives each exported record
+    of the range its label."""
+    ranges = list(_ranges(project))
+    if round_ is None:
+        for records, chosen in zip(ranges, exported_labels(project, ranges), strict=True):
+            yield records, [annotation_id for annotation_id, _ in chosen.values()]
+        return
+    items = round_.snapshot_items
+    for low, high in ranges:
+        within = items.filter(record_id__gt=low)
+        if high is not None:
+            within = within.filter(record_id__lte=high)
+        yield (low, high), list(within.values_list("annotation_id", flat=True))
 
 
 def _rows_with_origin(
@@ -64,20 +99,22 @@ def _rows_with_origin(
 ) -> Iterator[tuple[dict[str, Any], int | None]]:
     """(row of `labeled_rows`, the job that created its record).
 
-    One query on a server-side cursor reads each record with its chosen annotation, the ids
-    passed as one array parameter: memory holds one chunk of rows whatever the export's size,
-    and no statement lists 100k ids one placeholder each.
+    Labels are settled one range of records at a time (`_ranges`), and each range's rows read
+    in one query with its chosen annotations' ids as one array parameter: memory holds one
+    range's votes and rows whatever the export's size, and no statement lists ids one
+    placeholder each.
     """
     field = project.settings_obj.text_field
-    annotation_ids = _chosen_annotations(project, round_)
     # PostgreSQL takes the ids as one array; SQLite (the demo) as one JSON text it unnests.
-    ids: list[int] | str
     if connection.vendor == "postgresql":
-        conditions, ids = ["a.id = ANY(%s::bigint[])"], annotation_ids
+        conditions = ["a.id = ANY(%s::bigint[])"]
     else:
-        conditions, ids = ["a.id IN (SELECT value FROM json_each(%s))"], json.dumps(annotation_ids)
+        conditions = ["a.id IN (SELECT value FROM json_each(%s))"]
+    # The range on both tables: each is read from its index (given the ids alone, or the range
+    # of one table, PostgreSQL read both tables whole for each range).
+    conditions.append("r.id > %s AND r.id <= %s AND a.record_id > %s AND a.record_id <= %s")
     conditions.append("r.project_id = %s")
-    params: list[Any] = [ids, project.pk]
+    params: list[Any] = [project.pk]
     if split:
         conditions.append("r.split = %s")
         params.append(split)
@@ -93,9 +130,19 @@ def _rows_with_origin(
         ORDER BY r.id
     """  # noqa: S608 - table names from model metadata, values are parameters
     loads = json.loads
-    with transaction.atomic(), connection.chunked_cursor() as cursor:
-        cursor.execute(sql, params)
-        while batch := cursor.fetchmany(CHUNK):
+    # Each range: its labels, then its rows in one statement (under READ COMMITTED, a label
+    # given while an export runs is in it or not by the range it falls in).
+    with transaction.atomic():
+        for (low, high), annotation_ids in _chosen_annotations(project, round_):
+            if not annotation_ids:
+                continue
+            ids: list[int] | str = (
+                annotation_ids if connection.vendor == "postgresql" else json.dumps(annotation_ids)
+            )
+            top = _MAX_ID if high is None else high
+            with connection.cursor() as cursor:
+                cursor.execute(sql, [ids, low, top, low, top, *params])
+                batch = cursor.fetchall()
             for (
                 record_id, record_split, payload, digest, review, held, job_id,
                 annotation_id, value, source,
