@@ -34,8 +34,12 @@ COLD = COLD_START_LABELS
 SIZES = [*range(START, BUDGET, STEP), BUDGET]
 
 
-def curve(data: LabeledSet, strategy: str, seed: int) -> dict:
-    """Test accuracy and macro-F1 after each round, and the strategy each round chose."""
+def curve(data: LabeledSet, strategy: str, seed: int, canonical: bool = False) -> dict:
+    """Test accuracy and macro-F1 after each round, and the strategy each round chose.
+
+    `canonical`: the labeled rows in pool order (as the round job reads its snapshot, by record
+    id) rather than in the order they were picked; the cold start's clustering sees its input
+    in that order, so only then can a real project's rounds pick the very same records."""
     from sklearn.metrics import f1_score
 
     from curator.algorithms import learning, sampling, strategy_choice
@@ -48,13 +52,14 @@ def curve(data: LabeledSet, strategy: str, seed: int) -> dict:
     chosen: list[str] = []
     round_number = 0
     while True:
-        names = [str(v) for v in data.pool_y[labeled]]
+        rows = sorted(labeled) if canonical else labeled
+        names = [str(v) for v in data.pool_y[rows]]
         if len(set(names)) < 2:  # a round needs two labels: keep drawing at random
             rest = np.setdiff1d(np.arange(len(data.pool_x)), labeled)
             labeled.append(int(rng.choice(rest)))
             continue
         round_number += 1
-        model = learning.train_classifier(data.pool_x[labeled], names, seed=0)
+        model = learning.train_classifier(data.pool_x[rows], names, seed=0)
         predicted = np.array(model.predict(data.test_x))
         accuracies.append(float(np.mean(predicted == data.test_y)))
         f1s.append(float(f1_score(data.test_y, predicted, average="macro")))
@@ -82,7 +87,7 @@ def curve(data: LabeledSet, strategy: str, seed: int) -> dict:
         votes = None
         if used == "committee":
             committee = learning.train_committee(
-                data.pool_x[labeled], names, members=COMMITTEE, seed=round_number
+                data.pool_x[rows], names, members=COMMITTEE, seed=round_number
             )
             votes = np.stack(
                 [[model.labels.index(p) for p in m.predict(data.pool_x[rest])] for m in committee]
@@ -91,7 +96,7 @@ def curve(data: LabeledSet, strategy: str, seed: int) -> dict:
             used,
             model.predict_proba(data.pool_x[rest]),
             data.pool_x[rest],
-            data.pool_x[labeled],
+            data.pool_x[rows],
             take,
             votes=votes,
             seed=round_number,
