@@ -128,8 +128,8 @@ def job_curve(data: LabeledSet, seed: int, goal: float, cap: int = CAP) -> dict:
         if len({str(data.pool_y[i]) for i in labeled}) < 2:
             label(1)  # a round needs two labels (the simulation draws more at random)
             continue
-        # The order the round's embed stage reads the records in (no ORDER BY): the pool's row
-        # order feeds the cold start's clustering, so it is recorded.
+        # The order a read without ORDER BY meets the records in (the priority index, or the
+        # row versions' places): the round's embed stage read it so before it ordered by id.
         listed = list(Record.objects.filter(project=project).values_list("id", flat=True))
         id_order.append(listed == sorted(listed))
         round_ = round_start(project=project, user=admin)
@@ -228,7 +228,7 @@ def run(seeds: list[int] | None = None, quick: bool = False) -> tuple[dict, str]
         ["set", "seed", "target", "job: labels", "simulation", "first differing set at",
          "overlap at end", "simulation, job's row order", "its min overlap",
          "its max |F1 diff|", "job chose", "simulation chose", "s/round", "ms/label", "s total",
-         "pool read in id order"],
+         "unordered read in id order"],
         rows,
     )  # fmt: skip
     return results, text + f"\n(simulation reference: {simulation_seconds:.0f} s)"

@@ -5,6 +5,7 @@ import joblib
 import numpy as np
 import pytest
 from django.conf import settings
+from django.db.models import F
 
 from annotation.models import Annotation, Source
 from annotation.services.annotations import annotation_submit
@@ -15,7 +16,7 @@ from curator.models import Job, Record, Role, Round, RoundSnapshotItem, Score, S
 from tests.conftest import as_jsonl, sst2_rows, wait_for_job
 from tests.test_imports import run_import
 from workers.inference.encoder import get_encoder
-from workers.jobs.classifier_round import classifier_round_run
+from workers.jobs.classifier_round import classifier_round_run, stage_embed
 from workers.jobs.embeddings import embeddings_matrix
 
 
@@ -284,12 +285,15 @@ def test_a_rerun_round_puts_the_same_cold_start_batch_first_whatever_the_table_o
     run_import(project, as_jsonl(pool[40:], drop=("label",)), split=Split.POOL)
     round_, metrics = _round(project, admin_user)
     assert metrics["sampling_used"] == "typical" and len(metrics["selected_batch"]) == 10
-    # Rewrite the pool's rows newest first: each UPDATE stores a new row version at the table's
-    # end, so a scan without ORDER BY now meets the pool in reverse.
-    pool_ids = Record.objects.filter(project=project, split=Split.POOL).order_by("-id")
-    for record_id in pool_ids.values_list("id", flat=True):
-        Record.objects.filter(pk=record_id).update(priority=0.0)
-    again = classifier_round_run(Job.objects.get(round=round_), round_).metrics
+    # Priorities newest first (as a curator's "prioritise" or a later round leaves them): read
+    # without ORDER BY, PostgreSQL may now meet the records by the priority index, or by where
+    # the UPDATE put their new row versions.
+    Record.objects.filter(project=project, split=Split.POOL).update(priority=-F("id"))
+    listed = list(Record.objects.filter(project=project).values_list("id", flat=True))
+    assert listed != sorted(listed)  # the table's own order is no longer the ids'
+    job = Job.objects.get(round=round_)
+    assert list(stage_embed(job, round_).split_of) == sorted(listed)  # what the stages read
+    again = classifier_round_run(job, round_).metrics
     assert again["sampling_used"] == "typical"
     assert again["selected_batch"] == metrics["selected_batch"]
 
