@@ -28,6 +28,9 @@ class LabeledSet:
     gold_y: np.ndarray
     test_x: np.ndarray
     test_y: np.ndarray
+    # The texts behind pool_x and gold_x, for benches that import them into a real project.
+    pool_text: tuple[str, ...] = ()
+    gold_text: tuple[str, ...] = ()
 
     @property
     def classes(self) -> list[str]:
@@ -54,7 +57,10 @@ def _split(name: str, rows: list[tuple[str, str]], test: list[tuple[str, str]]) 
     y = np.array([label for _, label in rows] + [label for _, label in test])
     pool, gold = slice(0, POOL), slice(POOL, POOL + GOLD)
     rest = slice(POOL + GOLD, len(texts))
-    return LabeledSet(name, x[pool], y[pool], x[gold], y[gold], x[rest], y[rest])
+    return LabeledSet(
+        name, x[pool], y[pool], x[gold], y[gold], x[rest], y[rest],
+        tuple(texts[pool]), tuple(texts[gold]),
+    )  # fmt: skip
 
 
 def sst2() -> LabeledSet:

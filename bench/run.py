@@ -31,14 +31,28 @@ def main() -> None:
         "--only",
         default="",
         help="comma-separated sections: import,labeling,embedding,round,"
-        "sampling,noise,llm,llm_training,llm_flywheel,curation,flywheel,data_manager,routing,"
-        "toxicity (default: all; curation includes noise)",
+        "sampling,sampling_job,noise,llm,llm_training,llm_flywheel,curation,flywheel,data_manager,"
+        "routing,toxicity (default: all; curation includes noise)",
     )
     parser.add_argument(
         "--flywheel-seeds", type=int, default=0, help="seeds of the LLM flywheel (default 2)"
     )
     parser.add_argument(
         "--quick", action="store_true", help="smoke-test settings where a section has them"
+    )
+    parser.add_argument(
+        "--sampling-seeds",
+        default="",
+        help='seeds of the sampling section: "10-19", "0,3" (default 0-9)',
+    )
+    parser.add_argument(
+        "--sampling-strategies",
+        default="",
+        help="comma-separated strategies of the sampling "
+        "section (default: all of bench/sampling.py's STRATEGIES)",
+    )
+    parser.add_argument(
+        "--sampling-job-seeds", default="", help='seeds of the sampling_job section (default "0")'
     )
     parser.add_argument(
         "--dm-records", type=int, default=1_000_000, help="records in the data manager's project"
@@ -59,6 +73,7 @@ def main() -> None:
         rounds,
         routing,
         sampling,
+        sampling_job,
         toxicity,
     )
 
@@ -81,7 +96,23 @@ def main() -> None:
         ),
         ("embedding", embedding, {}),
         ("round", rounds, {}),
-        ("sampling", sampling, {}),
+        (
+            "sampling",
+            sampling,
+            {
+                "seeds": sampling.seed_list(args.sampling_seeds),
+                "strategies": tuple(
+                    args.sampling_strategies.split(",")
+                    if args.sampling_strategies
+                    else sampling.STRATEGIES
+                ),
+            },
+        ),
+        (
+            "sampling_job",
+            sampling_job,
+            {"seeds": sampling.seed_list(args.sampling_job_seeds or "0"), "quick": args.quick},
+        ),
         ("noise", _Section(curation.noise_section), {}),
         ("llm", llm, {}),
         ("llm_training", llm_training, {}),

@@ -34,8 +34,12 @@ COLD = COLD_START_LABELS
 SIZES = [*range(START, BUDGET, STEP), BUDGET]
 
 
-def curve(data: LabeledSet, strategy: str, seed: int) -> dict:
-    """Test accuracy and macro-F1 after each round, and the strategy each round chose."""
+def curve(data: LabeledSet, strategy: str, seed: int, canonical: bool = False) -> dict:
+    """Test accuracy and macro-F1 after each round, and the strategy each round chose.
+
+    `canonical`: the labeled rows in pool order (as the round job reads its snapshot, by record
+    id) rather than in the order they were picked; the cold start's clustering sees its input
+    in that order, so only then can a real project's rounds pick the very same records."""
     from sklearn.metrics import f1_score
 
     from curator.algorithms import learning, sampling, strategy_choice
@@ -48,18 +52,19 @@ def curve(data: LabeledSet, strategy: str, seed: int) -> dict:
     chosen: list[str] = []
     round_number = 0
     while True:
-        names = [str(v) for v in data.pool_y[labeled]]
+        rows = sorted(labeled) if canonical else labeled
+        names = [str(v) for v in data.pool_y[rows]]
         if len(set(names)) < 2:  # a round needs two labels: keep drawing at random
             rest = np.setdiff1d(np.arange(len(data.pool_x)), labeled)
             labeled.append(int(rng.choice(rest)))
             continue
         round_number += 1
-        model = learning.train_classifier(data.pool_x[labeled], names, seed=0)
+        model = learning.train_classifier(data.pool_x[rows], names, seed=0)
         predicted = np.array(model.predict(data.test_x))
         accuracies.append(float(np.mean(predicted == data.test_y)))
         f1s.append(float(f1_score(data.test_y, predicted, average="macro")))
         if len(labeled) >= BUDGET:
-            return {"accuracy": accuracies, "macro_f1": f1s, "chosen": chosen}
+            return {"accuracy": accuracies, "macro_f1": f1s, "chosen": chosen, "labeled": labeled}
         rest = np.setdiff1d(np.arange(len(data.pool_x)), labeled)
         take = min(STEP, BUDGET - len(labeled))
         if strategy == "random":
@@ -82,7 +87,7 @@ def curve(data: LabeledSet, strategy: str, seed: int) -> dict:
         votes = None
         if used == "committee":
             committee = learning.train_committee(
-                data.pool_x[labeled], names, members=COMMITTEE, seed=round_number
+                data.pool_x[rows], names, members=COMMITTEE, seed=round_number
             )
             votes = np.stack(
                 [[model.labels.index(p) for p in m.predict(data.pool_x[rest])] for m in committee]
@@ -91,7 +96,7 @@ def curve(data: LabeledSet, strategy: str, seed: int) -> dict:
             used,
             model.predict_proba(data.pool_x[rest]),
             data.pool_x[rest],
-            data.pool_x[labeled],
+            data.pool_x[rows],
             take,
             votes=votes,
             seed=round_number,
@@ -108,35 +113,56 @@ def reach(accuracies: list[float], target: float) -> int | None:
     return next((s for s, a in zip(SIZES, accuracies, strict=True) if a >= target), None)
 
 
+def seed_list(text: str) -> list[int]:
+    """Seeds from the command line: "10-19", "3,5,8" or a mix; empty: the default 0..SEEDS-1."""
+    seeds: list[int] = []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        first, _, last = part.partition("-")
+        seeds += list(range(int(first), int(last or first) + 1))
+    return seeds or list(range(SEEDS))
+
+
 def run(
-    seeds: int = SEEDS, strategies: tuple[str, ...] = STRATEGIES, workers: int = 2
+    seeds: int | list[int] = SEEDS, strategies: tuple[str, ...] = STRATEGIES, workers: int = 2
 ) -> tuple[dict, str]:
-    for load in SETS.values():  # embed once, before the workers read the cache
-        load()
-    jobs = [(n, s, seed) for n in SETS for s in strategies for seed in range(seeds)]
-    with ProcessPoolExecutor(workers) as pool:
-        done = list(pool.map(_job, jobs))
-    results: dict[str, dict] = {}
+    seeds = list(range(seeds)) if isinstance(seeds, int) else seeds
+    runs_by_set = curves(seeds, strategies, workers)
+    results: dict[str, dict] = {"seeds": seeds}
     texts = []
-    for name in SETS:
-        runs = {
-            s: [r for n, s2, _, r in sorted(done, key=lambda d: d[2]) if n == name and s2 == s]
-            for s in strategies
-        }
+    # Plots of other seeds than the default keep their own files.
+    suffix = "" if seeds == list(range(SEEDS)) else f"_seeds{seeds[0]}-{seeds[-1]}"
+    for name, runs in runs_by_set.items():
         results[name] = {m: summarise(runs, m) for m in ("accuracy", "macro_f1")}
         for metric in ("macro_f1", "accuracy"):
             texts.append(report(name, results[name][metric], seeds))
-            _plot(name, runs, seeds, metric)
+            _plot(name, runs, seeds, metric, suffix)
     return results, "\n\n".join(texts)
 
 
+def curves(
+    seeds: list[int], strategies: tuple[str, ...], workers: int = 2
+) -> dict[str, dict[str, list[dict]]]:
+    """Each data set's curves: strategy -> one curve per seed, in the order of `seeds`."""
+    for load in SETS.values():  # embed once, before the workers read the cache
+        load()
+    jobs = [(n, s, seed) for n in SETS for s in strategies for seed in seeds]
+    with ProcessPoolExecutor(workers) as pool:
+        done = {(n, s, seed): r for n, s, seed, r in pool.map(_job, jobs)}
+    return {n: {s: [done[n, s, seed] for seed in seeds] for s in strategies} for n in SETS}
+
+
+def target(random_curves: list[dict], metric: str = "macro_f1") -> float:
+    """Random labeling's score at BUDGET labels, averaged over seeds: what the others must reach."""
+    return float(np.mean([r[metric][-1] for r in random_curves]))
+
+
 def summarise(runs: dict[str, list[dict]], metric: str) -> dict:
-    target = float(np.mean([r[metric][-1] for r in runs["random"]]))
-    summary: dict = {"metric": metric, "sizes": SIZES, "random_at_1000": target}
+    goal = target(runs["random"], metric)
+    summary: dict = {"metric": metric, "sizes": SIZES, "random_at_1000": goal}
     for strategy, per_seed in runs.items():
-        curves = np.array([r[metric] for r in per_seed])
-        mean = curves.mean(axis=0)
-        reaches = [reach(r[metric], target) for r in per_seed]
+        values = np.array([r[metric] for r in per_seed])
+        mean = values.mean(axis=0)
+        reaches = [reach(r[metric], goal) for r in per_seed]
         censored = [r if r is not None else BUDGET + STEP for r in reaches]  # "> 1000"
         chosen: dict[str, int] = {}
         for r in per_seed:
@@ -144,8 +170,8 @@ def summarise(runs: dict[str, list[dict]], metric: str) -> dict:
                 chosen[used] = chosen.get(used, 0) + 1
         summary[strategy] = {
             "mean": mean.tolist(),
-            "std": curves.std(axis=0).tolist(),
-            "labels_to_reach_mean_curve": reach(mean.tolist(), target),
+            "std": values.std(axis=0).tolist(),
+            "labels_to_reach_mean_curve": reach(mean.tolist(), goal),
             "labels_to_reach_per_seed": reaches,
             "labels_to_reach_mean": statistics.fmean(censored),
             "labels_to_reach_sd": statistics.pstdev(censored),
@@ -157,7 +183,7 @@ def summarise(runs: dict[str, list[dict]], metric: str) -> dict:
     return summary
 
 
-def report(name: str, summary: dict, seeds: int) -> str:
+def report(name: str, summary: dict, seeds: list[int]) -> str:
     rows = []
     for strategy in (k for k in summary if isinstance(summary[k], dict)):
         s = summary[strategy]
@@ -181,7 +207,8 @@ def report(name: str, summary: dict, seeds: int) -> str:
     metric = summary["metric"]
     return paired(summary) + "\n" + table(
         f"Labels to reach random's 1,000-label test {metric} "
-        f"({summary['random_at_1000']:.3f}), {name}, {seeds} seeds, MiniLM + logreg "
+        f"({summary['random_at_1000']:.3f}), {name}, {len(seeds)} seeds ({_seeds_text(seeds)}), "
+        "MiniLM + logreg "
         "(per seed: > 1000 counted as 1040)",
         ["strategy", f"{metric}@100", "@500", "@1000", "mean curve", "per seed mean ± sd",
          "range", "per seed", "rounds chosen (auto)"],
@@ -216,7 +243,14 @@ def paired(summary: dict) -> str:
     )
 
 
-def _plot(name: str, runs: dict[str, list[dict]], seeds: int, metric: str) -> None:
+def _seeds_text(seeds: list[int]) -> str:
+    contiguous = seeds == list(range(seeds[0], seeds[-1] + 1))
+    return f"{seeds[0]}-{seeds[-1]}" if contiguous else ",".join(map(str, seeds))
+
+
+def _plot(
+    name: str, runs: dict[str, list[dict]], seeds: list[int], metric: str, suffix: str = ""
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -224,14 +258,14 @@ def _plot(name: str, runs: dict[str, list[dict]], seeds: int, metric: str) -> No
 
     figure, axis = plt.subplots(figsize=(7, 4))
     for strategy, per_seed in runs.items():
-        curves = np.array([r[metric] for r in per_seed])
-        mean, std = curves.mean(axis=0), curves.std(axis=0)
+        values = np.array([r[metric] for r in per_seed])
+        mean, std = values.mean(axis=0), values.std(axis=0)
         axis.plot(SIZES, mean, label=strategy)
         axis.fill_between(SIZES, mean - std, mean + std, alpha=0.12)
     axis.set_xlabel("human labels")
     axis.set_ylabel(f"{name} test {metric}")
-    axis.set_title(f"Learning curves, {name} ({seeds} seeds, mean ± sd)")
+    axis.set_title(f"Learning curves, {name} (seeds {_seeds_text(seeds)}, mean ± sd)")
     axis.legend()
     figure.tight_layout()
-    figure.savefig(OUT / f"learning_curves_{name}_{metric}.png", dpi=120)
+    figure.savefig(OUT / f"learning_curves_{name}_{metric}{suffix}.png", dpi=120)
     plt.close(figure)

@@ -5,6 +5,7 @@ import joblib
 import numpy as np
 import pytest
 from django.conf import settings
+from django.db.models import F
 
 from annotation.models import Annotation, Source
 from annotation.services.annotations import annotation_submit
@@ -15,6 +16,7 @@ from curator.models import Job, Record, Role, Round, RoundSnapshotItem, Score, S
 from tests.conftest import as_jsonl, sst2_rows, wait_for_job
 from tests.test_imports import run_import
 from workers.inference.encoder import get_encoder
+from workers.jobs.classifier_round import classifier_round_run, stage_embed
 from workers.jobs.embeddings import embeddings_matrix
 
 
@@ -267,6 +269,33 @@ def test_cold_start_serves_typical_records_first_until_enough_labels_trained(
     run_import(project, as_jsonl(sst2_rows("dev", limit=80)), split=Split.TRAIN)
     _, later = _round(project, admin_user)
     assert later["train_size"] == 120 and later["sampling_used"] == "margin"
+
+
+@pytest.mark.django_db
+def test_a_rerun_round_puts_the_same_cold_start_batch_first_whatever_the_table_order(
+    project, admin_user
+):
+    # A redelivered round job runs its stages again: the queue it leaves must depend on the
+    # project's records and labels, not on the order PostgreSQL happens to store the rows in.
+    project.settings = {**project.settings, "sampling": "margin", "cold_start_labels": 100,
+                        "batch_size": 10}  # fmt: skip
+    project.save()
+    pool = sst2_rows("train", limit=300)
+    run_import(project, as_jsonl(pool[:40]), split=Split.TRAIN)
+    run_import(project, as_jsonl(pool[40:], drop=("label",)), split=Split.POOL)
+    round_, metrics = _round(project, admin_user)
+    assert metrics["sampling_used"] == "typical" and len(metrics["selected_batch"]) == 10
+    # Priorities newest first (as a curator's "prioritise" or a later round leaves them): read
+    # without ORDER BY, PostgreSQL may now meet the records by the priority index, or by where
+    # the UPDATE put their new row versions.
+    Record.objects.filter(project=project, split=Split.POOL).update(priority=-F("id"))
+    listed = list(Record.objects.filter(project=project).values_list("id", flat=True))
+    assert listed != sorted(listed)  # the table's own order is no longer the ids'
+    job = Job.objects.get(round=round_)
+    assert list(stage_embed(job, round_).split_of) == sorted(listed)  # what the stages read
+    again = classifier_round_run(job, round_).metrics
+    assert again["sampling_used"] == "typical"
+    assert again["selected_batch"] == metrics["selected_batch"]
 
 
 @pytest.mark.django_db

@@ -109,8 +109,13 @@ def stage_embed(job: Job, round_: Round, encoder: Encoder | None = None) -> Embe
     job_progress(job, done=0, total=0, stage="loading encoder")
     encoder = encoder or get_encoder(project.setting("encoder_model"))
     Job.objects.filter(pk=job.pk).update(model_identity={"encoder": encoder.identity})
+    # In id order: the pool's row order feeds the cold start's clustering (MiniBatchKMeans), so
+    # reading it in the table's physical order (which every UPDATE reshuffles) would let the
+    # same data order the queue differently.
     records = list(
-        Record.objects.filter(project=project).values_list("id", "content_hash", "payload", "split")
+        Record.objects.filter(project=project)
+        .order_by("id")
+        .values_list("id", "content_hash", "payload", "split")
     )
     text_of = {pk: payload_text(payload, text_field) for pk, _, payload, _ in records}
     job_progress(job, done=0, total=len(records), stage="embedding")
