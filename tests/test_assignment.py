@@ -293,7 +293,8 @@ def test_submit_and_next_in_one_request_still_returns_a_lease_held_elsewhere(
     # was claimed.
     assert Record.objects.get(pk=late.record_id).claimed_count == 2
     assert Record.objects.filter(project=pool, claimed_count__gt=0).count() == claimed
-    assert Assignment.objects.filter(annotator=annotator, state=Assignment.State.LEASED).count() == 1
+    leased = Assignment.objects.filter(annotator=annotator, state=Assignment.State.LEASED)
+    assert leased.count() == 1
 
     following = client.post(
         f"{base}/assignments/{held.pk}/submit/",
