@@ -53,7 +53,7 @@ def test_three_rounds_raise_quality_and_stay_explainable(
     project.save()
     pool = sst2_rows("train", 2000)
     truth = {row["text"]: row["label"] for row in pool}
-    run_import(project, as_jsonl(sst2_rows("dev", 400)), split=Split.GOLD)
+    run_import(project, as_jsonl(sst2_rows("dev")), split=Split.GOLD)
     run_import(project, as_jsonl(pool[:16]), split=Split.TRAIN)
     run_import(project, as_jsonl(pool[16:], drop=("label",)), split=Split.POOL)
     admin, annotator = Client(), Client()
