@@ -37,6 +37,17 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"the real data sets are missing: {DATA} (CI always has them)")
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> None:
+    """The test process waits 10 s before checking for a deadlock (the worker keeps 1 s). The
+    flush after a transactional test (one TRUNCATE of every table) can meet the session
+    worker's job sweep, which locks jobs and then chunks: a lock cycle. With the longer wait
+    here the sweep's own check finds the cycle first and PostgreSQL aborts the sweep (the next
+    one runs 2 s later) instead of the flush, whose failure would fail the next test."""
+    options = settings.DATABASES["default"].setdefault("OPTIONS", {})
+    options["options"] = "-c deadlock_timeout=10s"
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _postgresql_only(django_db_setup, django_db_blocker) -> Iterator[None]:
     with django_db_blocker.unblock():
