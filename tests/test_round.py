@@ -241,16 +241,21 @@ def test_margin_round_serves_the_smallest_gap_between_two_labels_first(project, 
     assert margin[first] == max(margin.values())
 
 
-@pytest.mark.django_db
-def test_cold_start_serves_typical_records_first_until_enough_labels_trained(
-    client, project, admin_user, member
-):
+def _cold_start_project(project) -> None:
+    """Margin sampling, cold start below 100 labels, batches of 10; 40 labeled, 260 to label."""
     project.settings = {**project.settings, "sampling": "margin", "cold_start_labels": 100,
                         "batch_size": 10}  # fmt: skip
     project.save()
     pool = sst2_rows("train", limit=300)
     run_import(project, as_jsonl(pool[:40]), split=Split.TRAIN)
     run_import(project, as_jsonl(pool[40:], drop=("label",)), split=Split.POOL)
+
+
+@pytest.mark.django_db
+def test_cold_start_serves_typical_records_first_until_enough_labels_trained(
+    client, project, admin_user, member
+):
+    _cold_start_project(project)
     round_, metrics = _round(project, admin_user)
     assert metrics["sampling"] == "margin" and metrics["sampling_used"] == "typical"
     selected = metrics["selected_batch"]
@@ -277,12 +282,7 @@ def test_a_rerun_round_puts_the_same_cold_start_batch_first_whatever_the_table_o
 ):
     # A redelivered round job runs its stages again: the queue it leaves must depend on the
     # project's records and labels, not on the order PostgreSQL happens to store the rows in.
-    project.settings = {**project.settings, "sampling": "margin", "cold_start_labels": 100,
-                        "batch_size": 10}  # fmt: skip
-    project.save()
-    pool = sst2_rows("train", limit=300)
-    run_import(project, as_jsonl(pool[:40]), split=Split.TRAIN)
-    run_import(project, as_jsonl(pool[40:], drop=("label",)), split=Split.POOL)
+    _cold_start_project(project)
     round_, metrics = _round(project, admin_user)
     assert metrics["sampling_used"] == "typical" and len(metrics["selected_batch"]) == 10
     # Priorities newest first (as a curator's "prioritise" or a later round leaves them): read
