@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 from annotation import selectors as annotation_selectors
 from annotation import task_types
 from annotation.forms import CommentForm, LabelForm, SkipForm
-from annotation.models import OFFENSIVE_SKIP, Annotation, Assignment, Source
+from annotation.models import OFFENSIVE_SKIP, Annotation, Source
 from annotation.services.annotations import (
     annotation_revise,
     annotation_submit,
@@ -28,7 +28,7 @@ from annotation.services.annotations import (
 from annotation.services.assignment import assignment_skip, next_assignment
 from curator.models import Project, Record
 from curator.permissions import Action
-from curator.views.access import project_for
+from curator.views.access import own_assignment_for, project_for
 from curator.views.common import keyset_param
 from curator.views.forms import errors_text
 
@@ -161,15 +161,6 @@ def next_record(request: HttpRequest, slug: str) -> HttpResponse:
     return _card(request, project)
 
 
-def _own_assignment(request: HttpRequest, project: Project, assignment_id: int) -> Assignment:
-    return get_object_or_404(
-        Assignment.objects.select_related("record", "project"),
-        pk=assignment_id,
-        project=project,
-        annotator=request.user,
-    )
-
-
 def _own_annotation(request: HttpRequest, project: Project, annotation_id: int) -> Annotation:
     return get_object_or_404(
         Annotation.objects.select_related("record", "project"),
@@ -183,8 +174,8 @@ def _own_annotation(request: HttpRequest, project: Project, annotation_id: int) 
 @login_required
 @require_POST
 def submit(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
-    project = project_for(request.user, slug, Action.ANNOTATE)
-    assignment = _own_assignment(request, project, assignment_id)
+    assignment = own_assignment_for(request.user, slug, assignment_id)
+    project = assignment.project
     form = LabelForm(request.POST, task_type=project.task_type)
     if not form.is_valid():
         return _label_refused(request, project, errors_text(form))
@@ -204,8 +195,8 @@ def submit(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def skip(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
-    project = project_for(request.user, slug, Action.ANNOTATE)
-    assignment = _own_assignment(request, project, assignment_id)
+    assignment = own_assignment_for(request.user, slug, assignment_id)
+    project = assignment.project
     form = SkipForm(request.POST)
     if not form.is_valid():
         return _next_card(request, project, error=errors_text(form))
@@ -216,8 +207,8 @@ def skip(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def comment(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
-    project = project_for(request.user, slug, Action.ANNOTATE)
-    assignment = _own_assignment(request, project, assignment_id)
+    assignment = own_assignment_for(request.user, slug, assignment_id)
+    project = assignment.project
     form = CommentForm(request.POST)
     if not form.is_valid():
         return _next_card(request, project, error=errors_text(form))

@@ -60,8 +60,13 @@ def project_with_role(user: User, slug: str) -> Project | None:
         .first()
     )
     if project is not None:
-        _roles(user)[project.pk] = project.member_role
+        role_remember(user, project.pk, project.member_role)
     return project
+
+
+def role_remember(user: User, project_id: int, role: str | None) -> None:
+    """Keep a role read together with something else, so that `role_of` asks nothing."""
+    _roles(user)[project_id] = role
 
 
 def _roles(user: User) -> dict[int, str | None]:

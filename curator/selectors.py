@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.core.cache import cache
+from django.db import connection
 from django.db.models import Count, QuerySet
 from django.utils.safestring import mark_safe
 from rest_framework.authtoken.models import Token
@@ -30,6 +31,7 @@ from curator.models import (
     User,
 )
 from curator.models.records import BATCH_SCORE_KINDS, CURATOR_HOLD_REASON, payload_text
+from curator.models.rows import columns, from_row, width
 
 
 def user_api_token(user: User) -> Token | None:
@@ -422,3 +424,23 @@ def rounds_dashboard(project: Project) -> dict[str, Any]:
         "diffs": list(itertools.pairwise(numbers)),
         "charts": [mark_safe(svg) for svg in charts_svg],  # noqa: S308 - escaped in charts
     }
+
+
+def api_token_with_user(key: str) -> Token | None:
+    """The API token `key` with its user loaded, or None. Every API call reads it, so the
+    statement is written out once rather than compiled by the ORM each time."""
+    with connection.cursor() as cursor:
+        cursor.execute(_TOKEN_STATEMENT, [key])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    token = from_row(Token, row[: width(Token)])
+    token.user = from_row(User, row[width(Token) :])
+    return token
+
+
+_TOKEN_STATEMENT = f"""
+    SELECT {columns(Token, "t")}, {columns(User, "u")}
+    FROM {Token._meta.db_table} t JOIN {User._meta.db_table} u ON u.id = t.user_id
+    WHERE t.key = %s
+"""  # noqa: S608 - table and column names from model metadata, the key is a parameter

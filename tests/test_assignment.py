@@ -303,3 +303,101 @@ def test_submit_and_next_in_one_request_still_returns_a_lease_held_elsewhere(
     ).json()["next"]
     assert following["id"] not in (late.pk, held.pk)
     assert client.post(f"{base}/next/").json()["id"] == following["id"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_submit_with_next_costs_four_statements_and_stores_the_label_with_its_lease(
+    pool, annotator
+):
+    """Token, the assignment with its project and the caller's role, the label stored with
+    its lease closed (one statement), the next claim: four statements in all (the submit used
+    to read the project, then the assignment, then lock, insert and update in a transaction)."""
+    client = _token_client(annotator)
+    base = f"/api/projects/{pool.slug}"
+    first = client.post(f"{base}/next/").json()
+    with CaptureQueriesContext(connection) as asked:
+        answer = client.post(
+            f"{base}/assignments/{first['id']}/submit/",
+            {"label": "negative", "seconds_spent": 4.5, "next": True},
+            content_type="application/json",
+        )
+    assert answer.status_code == 201, answer.content
+    assert len(asked) == 4, [query["sql"] for query in asked.captured_queries]
+    body = answer.json()
+    stored = Annotation.objects.get(pk=body["id"])
+    assert (stored.record_id, stored.author, stored.value) == (
+        first["record"]["id"],
+        annotator,
+        "negative",
+    )
+    assert (stored.source, stored.seconds_spent, stored.suggestion_accepted) == (
+        Source.HUMAN,
+        4.5,
+        None,
+    )
+    assert body["value"] == "negative" and body["record"] == first["record"]["id"]
+    closed = Assignment.objects.get(pk=first["id"])
+    assert closed.state == Assignment.State.SUBMITTED
+    assert closed.annotation_id == stored.pk and closed.finished_at is not None
+    assert body["next"]["id"] != first["id"]
+    assert Record.objects.get(pk=first["record"]["id"]).claimed_count == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_submits_of_one_lease_store_one_label(pool, annotator):
+    """Double clicks and retries arriving together: one label, and every answer names it."""
+    assignment = next_assignment(pool, annotator)
+    stored = in_threads(
+        8,
+        lambda i: (
+            close_old_connections(),
+            annotation_submit(assignment=assignment, user=annotator, value="positive"),
+        )[1],
+    )
+    assert len({annotation.pk for annotation in stored}) == 1
+    assert Annotation.objects.filter(record_id=assignment.record_id).count() == 1
+    assert Assignment.objects.get(pk=assignment.pk).annotation_id == stored[0].pk
+    assert Record.objects.get(pk=assignment.record_id).claimed_count == 1
+
+
+@pytest.mark.django_db
+def test_an_annotator_removed_from_the_project_cannot_submit_the_lease_they_held(pool, annotator):
+    client = _token_client(annotator)
+    held = next_assignment(pool, annotator)
+    pool.memberships.filter(user=annotator).delete()
+    answer = client.post(
+        f"/api/projects/{pool.slug}/assignments/{held.pk}/submit/",
+        {"label": "positive"},
+        content_type="application/json",
+    )
+    assert answer.status_code == 404
+    assert not Annotation.objects.filter(record_id=held.record_id).exists()
+
+
+@pytest.mark.django_db
+def test_the_claim_reads_the_waiting_queue_even_while_statistics_say_nothing_is_claimed(
+    project, member
+):
+    """The import's ANALYZE saw every record unclaimed; labeling changes that long before
+    autovacuum looks again. The claim must still start at the first unclaimed record (the
+    waiting-queue index), not walk the queue order past every claimed one."""
+    from annotation.services.claims import _statement
+
+    run_import(project, as_jsonl(sst2_rows("train", limit=3000), drop=("label",)))
+    with connection.cursor() as cursor:  # no ANALYZE behind the test's back (rolled back after)
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute(f"ALTER TABLE {Record._meta.db_table} SET (autovacuum_enabled = false)")
+    others = member(Role.ANNOTATOR, "others")
+    for _ in range(100):
+        annotation_submit(
+            assignment=next_assignment(project, others), user=others, value="positive"
+        )
+    annie = member(Role.ANNOTATOR, "annie2")
+    params = {"project": project.pk, "user": annie.pk, "overlap": 1, "lease": 600.0,
+              "llm": Source.LLM, "model": Source.MODEL}  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, COSTS OFF) " + _statement(1), params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    unclaimed = plan.split("CTE unclaimed")[1].split("CTE claimed")[0]
+    assert "record_waiting_queue" in unclaimed, plan
+    assert "Rows Removed by Filter" not in unclaimed.split("SubPlan")[0], plan

@@ -6,13 +6,13 @@ import math
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Case, Exists, F, OuterRef, Q, Subquery, When
 from django.utils import timezone
 
 from annotation import task_types
 from annotation.models import MAX_SECONDS_SPENT, Annotation, Assignment, Comment, Source
-from annotation.services.claims import HAS_MODEL_LABEL
+from annotation.services.claims import HAS_MODEL_LABEL, lease_fulfil
 from curator.algorithms.calibration import near_chance
 from curator.models import Project, Record, Round, RoutingDecision, Split, User
 from curator.models.validation import field_errors
@@ -147,20 +147,23 @@ def annotation_submit(
     record = assignment.record
     seconds_spent = _seconds_checked(seconds_spent)
     cleaned = label_clean(project, record, value)
-    accepted = _suggestion_accepted(project, record, cleaned, suggestion_id)
+    annotation = Annotation(
+        record_id=assignment.record_id,
+        project=project,
+        value=cleaned,
+        source=Source.HUMAN,
+        author=user,
+        seconds_spent=seconds_spent,
+        suggestion_accepted=_suggestion_accepted(project, record, cleaned, suggestion_id),
+    )
+    # The common case, a live lease, in one statement; the rest below, step by step.
+    if connection.vendor == "postgresql" and lease_fulfil(assignment, annotation, timezone.now()):
+        return annotation
     with transaction.atomic():
         locked = Assignment.objects.select_for_update().get(pk=assignment.pk)
         if locked.state == Assignment.State.SUBMITTED and locked.annotation_id:
             return Annotation.objects.get(pk=locked.annotation_id)
-        annotation = Annotation.objects.create(
-            record_id=locked.record_id,
-            project=project,
-            value=cleaned,
-            source=Source.HUMAN,
-            author=user,
-            seconds_spent=seconds_spent,
-            suggestion_accepted=accepted,
-        )
+        annotation.save()
         if locked.state != Assignment.State.LEASED:
             # Expired or skipped meanwhile, so the slot went back to the queue. If the record has
             # since been leased again to this same annotator, that lease is the one fulfilled.

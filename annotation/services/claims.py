@@ -20,16 +20,15 @@ larger overlap a second branch reads the records some annotators started (claime
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import TypeVar
+from datetime import datetime, timedelta
 
-from django.db import connection, models
+from django.db import connection
 
 from annotation.models import Annotation, Assignment, RecordAssignee, Source
 from curator.models import Record
-
-M = TypeVar("M", bound=models.Model)
+from curator.models.rows import columns, from_row, width
 
 # Must say what the `record_waiting_queue` index's condition says, word for word, so the
 # planner proves the index applies (`waiting_condition` in annotation.selectors is the same rule
@@ -38,8 +37,6 @@ _WAITING = (
     "r.project_id = %(project)s AND r.split = 'pool' AND r.review = '' "
     "AND r.filtered_by_id IS NULL AND NOT r.held AND NOT (r.route = 'auto')"
 )
-_RECORD_COLUMNS = [field.column for field in Record._meta.concrete_fields]
-_ASSIGNMENT_COLUMNS = [field.column for field in Assignment._meta.concrete_fields]
 # Set on a claimed record: whether a model label exists that could be offered as a suggestion
 # (the claim reads it in passing, so a record without one costs no suggestion query).
 HAS_MODEL_LABEL = "has_model_label"
@@ -51,8 +48,8 @@ class Claim:
     filled: bool  # the claim took the record's last slot
 
 
-def _branch(name: str, claimed: str) -> str:
-    """One candidate CTE: the first waiting record with `claimed` claims in queue order that
+def _branch(name: str, claimed: str, order: str = "r.priority DESC, r.id") -> str:
+    """One candidate CTE: the first waiting record with `claimed` claims in `order` that
     this annotator has not seen and nobody reserved for someone else; locked, or skipped if
     another claim holds it."""
     return f"""
@@ -67,15 +64,22 @@ def _branch(name: str, claimed: str) -> str:
                            WHERE ra.record_id = r.id)
                OR EXISTS (SELECT 1 FROM {RecordAssignee._meta.db_table} ra
                           WHERE ra.record_id = r.id AND ra.annotator_id = %(user)s))
-        ORDER BY r.priority DESC, r.id
+        ORDER BY {order}
         LIMIT 1
         FOR UPDATE OF r SKIP LOCKED
     )"""  # noqa: S608 - table names from model metadata, values are parameters
 
 
+@functools.cache
 def _statement(overlap: int) -> str:
     record, assignment = Record._meta.db_table, Assignment._meta.db_table
-    branches = [_branch("unclaimed", "r.claimed_count = 0")]
+    # "< 1" and the claim count leading the order say "= 0" and "queue order" in the words of
+    # the `record_waiting_queue` index alone: with "= 0" the planner also saw `record_queue_order`
+    # deliver the order, and while the table's statistics still said nothing was claimed (until
+    # autovacuum's next ANALYZE) it could pick that index and walk past every claimed record.
+    branches = [
+        _branch("unclaimed", "r.claimed_count < 1", "r.claimed_count, r.priority DESC, r.id")
+    ]
     pick = "SELECT id, 1 AS rank, priority FROM unclaimed"
     if overlap > 1:
         started = "r.claimed_count >= 1 AND r.claimed_count < %(overlap)s"
@@ -95,9 +99,9 @@ def _statement(overlap: int) -> str:
         LIMIT 1
         FOR UPDATE OF r SKIP LOCKED
     )"""  # noqa: S608
-    returned = ", ".join(f"r.{column}" for column in _RECORD_COLUMNS)
-    leased = ", ".join(f"leased.{column}" for column in _ASSIGNMENT_COLUMNS)
-    claimed_columns = ", ".join(f"claimed.{column}" for column in _RECORD_COLUMNS)
+    returned = columns(Record, "r")
+    leased = columns(Assignment, "leased")
+    claimed_columns = columns(Record, "claimed")
     return f"""
     WITH {mine}, {", ".join(branches)},
     candidate AS (
@@ -147,19 +151,65 @@ def record_claim(project_id: int, user_id: int, overlap: int, lease: timedelta) 
         row = cursor.fetchone()
     if row is None:
         return None
-    split = len(_ASSIGNMENT_COLUMNS)
-    assignment = _loaded(Assignment, row[:split])
-    record = _loaded(Record, row[split:-1])
+    split = width(Assignment)
+    assignment = from_row(Assignment, row[:split])
+    record = from_row(Record, row[split:-1])
     setattr(record, HAS_MODEL_LABEL, row[-1])
     assignment.record = record
     return Claim(assignment=assignment, filled=record.claimed_count >= overlap)
 
 
-def _loaded(model: type[M], values: tuple) -> M:
-    """A model instance from raw column values, converted as a queryset would (JSON decoded)."""
-    fields = model._meta.concrete_fields
-    converted = [
-        field.from_db_value(value, None, connection) if hasattr(field, "from_db_value") else value
-        for field, value in zip(fields, values, strict=True)
+@functools.cache
+def _fulfil_statement() -> str:
+    assignment, annotation = Assignment._meta.db_table, Annotation._meta.db_table
+    inserted = _INSERTED_ANNOTATION_FIELDS
+    names = ", ".join(str(field.column) for field in inserted)
+    # Typed casts: the values arrive as literals in a SELECT list, not in VALUES.
+    values = ", ".join(f"CAST(%s AS {field.cast_db_type(connection)})" for field in inserted)
+    returned = ", ".join(str(field.column) for field in Annotation._meta.concrete_fields)
+    return f"""
+    WITH locked AS (
+        SELECT id FROM {assignment}
+        WHERE id = %s AND annotator_id = %s AND state = 'leased'
+        FOR UPDATE
+    ), stored AS (
+        INSERT INTO {annotation} ({names}) SELECT {values} FROM locked RETURNING {returned}
+    ), closed AS (
+        UPDATE {assignment} a SET state = 'submitted', annotation_id = stored.id,
+            finished_at = %s
+        FROM stored WHERE a.id = %s
+    )
+    SELECT {returned} FROM stored
+    """  # noqa: S608 - table and column names from model metadata, values are parameters
+
+
+_INSERTED_ANNOTATION_FIELDS = [f for f in Annotation._meta.concrete_fields if not f.primary_key]
+
+
+def lease_fulfil(assignment: Assignment, annotation: Annotation, finished_at: datetime) -> bool:
+    """Store the unsaved `annotation` and close the live lease `assignment` with it, in one
+    statement (PostgreSQL only): the label and the closed lease are written together or not
+    at all, as a transaction of four statements used to do. False when the assignment is no
+    longer a live lease of its annotator (submitted already, expired, skipped): nothing was
+    written, and the caller decides. True: `annotation` now has its id and stored values.
+
+    A parallel submit of the same lease waits on the row lock, then finds it closed (False).
+    """
+    fields = _INSERTED_ANNOTATION_FIELDS
+    values = [
+        field.get_db_prep_save(field.pre_save(annotation, True), connection) for field in fields
     ]
-    return model.from_db(connection.alias, [field.attname for field in fields], converted)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _fulfil_statement(),
+            [assignment.pk, assignment.annotator_id, *values, finished_at, assignment.pk],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    stored = from_row(Annotation, row)
+    for field in Annotation._meta.concrete_fields:
+        setattr(annotation, field.attname, getattr(stored, field.attname))
+    annotation._state.adding = False
+    annotation._state.db = stored._state.db
+    return True

@@ -40,7 +40,7 @@ from curator.services.model_jobs import model_job_start, record_hold_clear
 from curator.services.project_settings import project_settings_update
 from curator.services.projects import project_create, project_update
 from curator.services.rounds import round_cancel, round_start
-from curator.views.access import project_for
+from curator.views.access import own_assignment_for, project_for
 from curator.views.common import as_id
 
 
@@ -310,13 +310,7 @@ class NextRecord(APIView):
 
 
 def _assignment(request: Request, slug: str, assignment_id: int) -> Assignment:
-    project = _project(request, slug, Action.ANNOTATE)
-    return get_object_or_404(
-        Assignment.objects.select_related("project", "record"),
-        pk=assignment_id,
-        project=project,
-        annotator=request.user,
-    )
+    return own_assignment_for(request.user, slug, assignment_id, Action.ANNOTATE)
 
 
 class SubmitLabel(APIView):

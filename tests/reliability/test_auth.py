@@ -195,6 +195,24 @@ def test_tokens_expire_and_the_token_endpoint_hands_out_a_fresh_one(annotator, s
     )
 
 
+@pytest.mark.django_db
+def test_unknown_tokens_and_inactive_users_get_401_and_change_nothing(annotator, project):
+    key = Token.objects.create(user=annotator).key
+    api = Client(HTTP_AUTHORIZATION=f"Token {key}")
+    assert api.get("/api/projects/").status_code == 200
+    unknown = Client(HTTP_AUTHORIZATION=f"Token {key[:-1]}x").post(
+        f"/api/projects/{project.slug}/next/"
+    )
+    assert unknown.status_code == 401
+    assert unknown.json()["detail"] == "Invalid token."
+    annotator.is_active = False
+    annotator.save(update_fields=["is_active"])
+    inactive = api.post(f"/api/projects/{project.slug}/next/")
+    assert inactive.status_code == 401
+    assert inactive.json()["detail"] == "User inactive or deleted."
+    assert not project.assignments.exists()
+
+
 # --- the account page: tokens and passwords ------------------------------------------------------
 @pytest.mark.django_db
 def test_a_user_creates_and_revokes_a_token_on_the_account_page(client, annotator):
