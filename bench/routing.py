@@ -214,7 +214,9 @@ def _split(task: Task, x: np.ndarray, test_x: np.ndarray, seed: int) -> _Split:
                 out[:, index] = probabilities[:, column]
         return out / out.sum(axis=1, keepdims=True)
 
-    _, folded = calibration.out_of_fold_calibrated(x[labeled], y_l, seed=seed)
+    folded = classifier.out_of_fold  # the fit's held-out view: no second fit of the folds
+    if folded is None:
+        raise ValueError("out-of-fold calibration needs at least four examples of each label")
     evidence = rng.choice(LABELED, min(EVIDENCE, LABELED), replace=False)
     test_y = [task.labels[i] for i in task.test_truth]
     scored: dict[bytes, float] = {}

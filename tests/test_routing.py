@@ -1,6 +1,8 @@
 """Routing's auto-accept threshold: chosen from people's checks to keep a target precision, and
 backed off when spot checks of what it auto-accepted fall below the target."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
@@ -12,7 +14,7 @@ from curator.selectors import routing_stats
 from tests.conftest import as_jsonl, sst2_rows
 from tests.test_imports import run_import
 from workers.inference.encoder import get_encoder
-from workers.jobs import prelabel_routing
+from workers.jobs import prelabel_routing, routing_signals
 
 TARGET = 0.95
 TRUTH = {row["text"]: row["label"] for row in sst2_rows("dev", 120)}
@@ -57,6 +59,69 @@ def test_threshold_rises_with_the_target_and_none_qualifies_when_checks_are_poor
     assert low.threshold is not None and high.threshold is not None
     assert low.threshold < high.threshold
     assert routing.choose_threshold(confidence, rng.random(2000) < 0.6, 0.95).threshold is None
+
+
+def _synthetic(n: int, seed: int = 0) -> tuple[np.ndarray, list[str]]:
+    """Two overlapping classes in 8 dimensions: a classifier that is right often, not always."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 8))
+    signed = x[:, 0] + 0.5 * x[:, 1] + rng.normal(scale=0.8, size=n)
+    return x, ["pos" if value > 0 else "neg" for value in signed]
+
+
+def test_the_classifier_keeps_each_examples_held_out_probabilities_from_its_one_fit():
+    """The routing evidence comes from the classifier's own fit: each training example's
+    probabilities from the fold model that never saw it, the same numbers a separate
+    out-of-fold run gives."""
+    x, labels = _synthetic(160)
+    model = calibration.calibrated_classifier(x, labels, seed=3)
+    classes, folded = calibration.out_of_fold_calibrated(x, labels, seed=3)
+    assert classes == model.labels == ["neg", "pos"]
+    assert model.out_of_fold is not None
+    np.testing.assert_allclose(model.out_of_fold, folded, rtol=0, atol=1e-12)
+    target = np.array([classes.index(label) for label in labels])
+    for fold_model, held_out in calibration._fold_models(x, target, 3, 5):
+        expected = fold_model.predict_proba(x[held_out])
+        np.testing.assert_allclose(model.out_of_fold[held_out], expected, rtol=0, atol=1e-12)
+    # Not the averaged model's view of its own training data, which has seen every example.
+    assert np.abs(model.out_of_fold - model.predict_proba(x)).max() > 0.01
+    # A label with three examples: one model on all the data, so no held-out view exists.
+    few = ["rare" if i < 3 else label for i, label in enumerate(labels)]
+    assert calibration.calibrated_classifier(x, few, seed=3).out_of_fold is None
+    with pytest.raises(ValueError, match="four examples"):
+        calibration.out_of_fold_calibrated(x, few, seed=3)
+
+
+def test_records_the_round_trained_on_get_its_held_out_probabilities(monkeypatch):
+    """Evidence for the routing plan: a snapshot record gets the probabilities of the fold that
+    never saw it (in the project's label order), any other record the classifier's."""
+    x, labels = _synthetic(160)
+    unseen = np.random.default_rng(1).normal(size=(4, 8))
+    embedded = {pk: x[pk - 1] for pk in range(1, 161)} | {1000 + i: v for i, v in enumerate(unseen)}
+    monkeypatch.setattr(
+        routing_signals, "records_embedded",
+        lambda ids, field, encoder: np.array([embedded[pk] for pk in ids]),
+    )  # fmt: skip
+    project = SimpleNamespace(settings_obj=SimpleNamespace(text_field="text"))
+    seed = routing_signals.SEED
+    model = calibration.calibrated_classifier(x, labels, seed=seed)
+    # The project lists "pos" first: the model's columns are swapped into its order.
+    signal = routing_signals.ClassifierSignal(1, None, model, (1, 0), tuple(range(1, 161)))
+    ids = [5, 1000, 17, 1003, 160]
+    out = routing_signals.honest_classifier_probabilities(signal, project, ids)
+    _, folded = calibration.out_of_fold_calibrated(x, labels, seed=seed)
+    np.testing.assert_allclose(out[[0, 2, 4]], folded[[4, 16, 159]][:, ::-1], rtol=0, atol=1e-12)
+    new = model.predict_proba(unseen[[0, 3]])[:, ::-1]
+    np.testing.assert_allclose(out[[1, 3]], new, rtol=0, atol=1e-12)
+
+    # One model on all the data (a label with three examples): no honest view of its training
+    # records, as before; records it never saw are still scored.
+    few = ["rare" if i < 3 else label for i, label in enumerate(labels)]
+    single = calibration.calibrated_classifier(x, few, seed=seed)
+    signal = routing_signals.ClassifierSignal(1, None, single, (1, 0, 2), tuple(range(1, 161)))
+    assert routing_signals.honest_classifier_probabilities(signal, project, [1000]).shape == (1, 3)
+    with pytest.raises(ValueError, match="four examples"):
+        routing_signals.honest_classifier_probabilities(signal, project, [1000, 5])
 
 
 def _route_and_check(

@@ -59,15 +59,19 @@ def near_chance(confidence: float, choices: int, margin: float) -> bool:
 @dataclass
 class CalibratedClassifier:
     """A classifier head whose probabilities were calibrated on held-out folds: the mean of
-    the fold models whose held-out predictions are the routing evidence
-    (`out_of_fold_calibrated`), so a threshold chosen on that evidence means the same on new
-    records. (A model refitted on all the data is more confident than the fold models were:
-    on 400 tweets a threshold that kept 0.93 on the evidence let through 0.86 on new ones.)
+    the fold models whose held-out predictions are the routing evidence (`out_of_fold`), so a
+    threshold chosen on that evidence means the same on new records. (A model refitted on all
+    the data is more confident than the fold models were: on 400 tweets a threshold that kept
+    0.93 on the evidence let through 0.86 on new ones.)
 
-    `labels` is the column order of `predict_proba`."""
+    `labels` is the column order of `predict_proba` and `out_of_fold`."""
 
     labels: list[str]
     models: list[CalibratedClassifierCV]
+    # Each training example's probabilities from the fold model that never saw it, kept from
+    # the fit so that the evidence costs no second fit; None for one model fitted on all the
+    # data (a label with fewer than four examples), which has no held-out view.
+    out_of_fold: np.ndarray | None = None
 
     def predict_proba(self, features: np.ndarray) -> np.ndarray:
         stacked = [np.asarray(m.predict_proba(features), dtype=np.float64) for m in self.models]
@@ -91,30 +95,34 @@ def calibrated_classifier(
 ) -> CalibratedClassifier:
     """The round classifier (logistic regression on embeddings) with its probabilities
     temperature-scaled on out-of-fold predictions (scikit-learn's CalibratedClassifierCV): the
-    fold models of `out_of_fold_calibrated`, averaged; one model on all the data where a label
-    has too few examples for folds."""
+    fold models of a stratified split, averaged, with each example's probabilities from the
+    fold that held it out; one model on all the data where a label has too few examples for
+    folds."""
     classes, target = _targets(labels)
     if len(classes) < 2 or np.bincount(target).min() < 2:
         raise ValueError("calibration needs at least two examples of each of two labels")
     if np.bincount(target).min() < 4:
         return CalibratedClassifier(classes, [_calibrated(seed, 2).fit(features, target)])
-    return CalibratedClassifier(
-        classes, [m for m, _ in _fold_models(features, target, seed, folds)]
-    )
+    models, probabilities = [], np.zeros((len(target), len(classes)))
+    for model, held_out in _fold_models(features, target, seed, folds):
+        models.append(model)
+        probabilities[held_out] = model.predict_proba(features[held_out])
+    return CalibratedClassifier(classes, models, probabilities)
 
 
 def out_of_fold_calibrated(
     features: np.ndarray, labels: list[str], *, seed: int = 0, folds: int = 5
 ) -> tuple[list[str], np.ndarray]:
     """Each example's calibrated probabilities from a model that never saw it: the honest
-    evidence a routing threshold is chosen on. Returns (column labels, probabilities)."""
+    evidence a routing threshold is chosen on. Returns (column labels, probabilities); the
+    `out_of_fold` of `calibrated_classifier` on the same arguments, for callers that need no
+    model."""
     classes, target = _targets(labels)
     if len(classes) < 2 or np.bincount(target).min() < 4:
         raise ValueError("out-of-fold calibration needs at least four examples of each label")
-    probabilities = np.zeros((len(target), len(classes)))
-    for model, held_out in _fold_models(features, target, seed, folds):
-        probabilities[held_out] = model.predict_proba(features[held_out])
-    return classes, probabilities
+    model = calibrated_classifier(features, labels, seed=seed, folds=folds)
+    assert model.out_of_fold is not None  # four of each label: fold models
+    return model.labels, model.out_of_fold
 
 
 def _targets(labels: list[str]) -> tuple[list[str], np.ndarray]:

@@ -3,7 +3,8 @@
 The latest succeeded classifier round's snapshot is refitted with its probabilities calibrated
 on held-out folds (`calibration.calibrated_classifier`: same data, same seed, same encoder, so
 the same model every time). Records it trained on get out-of-fold probabilities, never the
-model's own view of its training data, when they serve as evidence.
+model's own view of its training data, when they serve as evidence: those the fit computed
+anyway, its fold models' view of the fold each never saw.
 """
 
 from __future__ import annotations
@@ -34,8 +35,7 @@ class ClassifierSignal:
     model: calibration.CalibratedClassifier
     # For each project label (in `project.label_values` order) its column in the model, or -1.
     columns: tuple[int, ...]
-    snapshot_ids: tuple[int, ...]
-    snapshot_labels: tuple[str, ...]
+    snapshot_ids: tuple[int, ...]  # the rows of `model.out_of_fold`
 
     def project_columns(self, probabilities: np.ndarray) -> np.ndarray:
         """Model columns to the project's label order; a label the round never saw gets a
@@ -95,7 +95,7 @@ def _fitted(round_id: int, snapshot_sha256: str, encoder_identity: str) -> Class
     columns = tuple(
         model.labels.index(key) if key in model.labels else -1 for key in label_keys(project)
     )
-    return ClassifierSignal(round_.number, encoder, model, columns, tuple(ids), tuple(labels))
+    return ClassifierSignal(round_.number, encoder, model, columns, tuple(ids))
 
 
 def classifier_probabilities(
@@ -116,13 +116,9 @@ def honest_classifier_probabilities(
     inside = [row for row, pk in enumerate(record_ids) if pk in trained]
     if not inside:
         return out
-    features = records_embedded(
-        list(signal.snapshot_ids), project.settings_obj.text_field, signal.encoder
-    )
-    classes, folded = calibration.out_of_fold_calibrated(
-        features, list(signal.snapshot_labels), seed=SEED
-    )
-    assert classes == signal.model.labels  # both sorted over the same labels
+    folded = signal.model.out_of_fold
+    if folded is None:  # one model on all the data: it has seen every training record
+        raise ValueError("out-of-fold calibration needs at least four examples of each label")
     folded = signal.project_columns(folded)
     for row in inside:
         out[row] = folded[trained[record_ids[row]]]
