@@ -124,6 +124,23 @@ def test_records_the_round_trained_on_get_its_held_out_probabilities(monkeypatch
         routing_signals.honest_classifier_probabilities(signal, project, [1000, 5])
 
 
+def test_a_round_too_small_for_held_out_folds_is_no_routing_signal(monkeypatch):
+    """A label with three examples: the round's classifier is one model without folds, so
+    there is no honest evidence to weigh it; the plan routes on the LLM alone instead of
+    failing (a pooled pre-label job's planning used to raise)."""
+    x, labels = _synthetic(160)
+    encoder = SimpleNamespace(identity="enc")
+    round_ = SimpleNamespace(pk=1, snapshot_sha256="s", metrics={"encoder": "enc"})
+    monkeypatch.setattr(routing_signals, "latest_classifier_round", lambda project: round_)
+    monkeypatch.setattr(routing_signals, "get_encoder", lambda name: encoder)
+    project = SimpleNamespace(setting=lambda name: "enc")
+    for few, expected in ((labels, True), (["rare"] * 3 + labels[3:], False)):
+        model = calibration.calibrated_classifier(x, few, seed=routing_signals.SEED)
+        signal = routing_signals.ClassifierSignal(1, encoder, model, (0, 1), tuple(range(160)))
+        monkeypatch.setattr(routing_signals, "_fitted", lambda *key, signal=signal: signal)
+        assert (routing_signals.classifier_signal(project) is not None) is expected
+
+
 def _route_and_check(
     project: Project,
     job: Job,

@@ -63,7 +63,10 @@ def latest_classifier_round(project: Project) -> Round | None:
 
 def classifier_signal(project: Project) -> ClassifierSignal | None:
     """The latest classifier round as a calibrated signal; None when there is no such round,
-    the project now embeds with another encoder, or the snapshot is too small to calibrate."""
+    the project now embeds with another encoder, or the snapshot is too small to calibrate.
+    Too small includes a label with fewer than four examples: the classifier is then one model
+    without held-out folds, so there is no honest evidence to weigh it on (a routed pre-label
+    job used to fail planning on it)."""
     round_ = latest_classifier_round(project)
     if round_ is None:
         return None
@@ -71,9 +74,10 @@ def classifier_signal(project: Project) -> ClassifierSignal | None:
     if encoder.identity != round_.metrics.get("encoder"):
         return None
     try:
-        return _fitted(round_.pk, round_.snapshot_sha256, encoder.identity)
+        signal = _fitted(round_.pk, round_.snapshot_sha256, encoder.identity)
     except ValueError:  # fewer than two examples of two labels
         return None
+    return signal if signal.model.out_of_fold is not None else None
 
 
 @functools.lru_cache(maxsize=4)
