@@ -11,7 +11,6 @@ from datetime import timedelta
 from typing import Any
 
 from django.core.cache import cache
-from django.db import connection
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -21,7 +20,7 @@ from annotation.consensus import LabelVote, dawid_skene
 from annotation.labels import gold_labels
 from annotation.models import Annotation, Assignment, Comment, Source, seconds_usable
 from curator.models import Membership, Project, Record, RoutingDecision, Split, User
-from curator.models.rows import columns, from_row, width
+from curator.models.rows import columns, from_row, prepared_cursor, width
 from curator.permissions import role_remember
 
 # Per-annotator figures need some evidence before they mean anything.
@@ -35,7 +34,7 @@ def own_assignment(user: User, slug: str, assignment_id: int) -> Assignment | No
 
     Written out in SQL: every label submitted reads it, and the ORM spent more time compiling
     this three-table read than PostgreSQL spent answering it."""
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(
             _own_assignment_statement(),
             {"assignment": assignment_id, "user": user.pk, "slug": slug},

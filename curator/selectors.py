@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.core.cache import cache
-from django.db import connection
 from django.db.models import Count, QuerySet
 from django.utils.safestring import mark_safe
 from rest_framework.authtoken.models import Token
@@ -31,7 +30,7 @@ from curator.models import (
     User,
 )
 from curator.models.records import BATCH_SCORE_KINDS, CURATOR_HOLD_REASON, payload_text
-from curator.models.rows import columns, from_row, width
+from curator.models.rows import columns, from_row, prepared_cursor, width
 
 
 def user_api_token(user: User) -> Token | None:
@@ -429,7 +428,7 @@ def rounds_dashboard(project: Project) -> dict[str, Any]:
 def api_token_with_user(key: str) -> Token | None:
     """The API token `key` with its user loaded, or None. Every API call reads it, so the
     statement is written out once rather than compiled by the ORM each time."""
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_TOKEN_STATEMENT, [key])
         row = cursor.fetchone()
     if row is None:

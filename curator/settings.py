@@ -113,6 +113,14 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's cursors bind parameters client-side and never prepare; this only lets the few
+    # hand-written statements every label runs be prepared (`curator/models/rows.py`). None
+    # would turn preparing off for the connection altogether.
+    # Set DATABASE_PREPARED_STATEMENTS=0 behind a pooler that cannot keep them (PgBouncer in
+    # transaction mode): the statements then run unprepared.
+    prepared = os.environ.get("DATABASE_PREPARED_STATEMENTS", "1") not in ("0", "false")
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5 if prepared else None
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The demo's web server and worker share one SQLite file: wait for the writer, do not fail.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30

@@ -28,7 +28,7 @@ from django.db import connection
 
 from annotation.models import Annotation, Assignment, RecordAssignee, Source
 from curator.models import Record
-from curator.models.rows import columns, from_row, width
+from curator.models.rows import columns, from_row, prepared_cursor, width
 
 # Must say what the `record_waiting_queue` index's condition says, word for word, so the
 # planner proves the index applies (`waiting_condition` in annotation.selectors is the same rule
@@ -136,7 +136,7 @@ def record_claim(project_id: int, user_id: int, overlap: int, lease: timedelta) 
     locked by another claim at this instant). Raises IntegrityError when they already hold a
     lease in the project; the statement then changed nothing.
     """
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(
             _statement(overlap),
             {
@@ -199,7 +199,7 @@ def lease_fulfil(assignment: Assignment, annotation: Annotation, finished_at: da
     values = [
         field.get_db_prep_save(field.pre_save(annotation, True), connection) for field in fields
     ]
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(
             _fulfil_statement(),
             [assignment.pk, assignment.annotator_id, *values, finished_at, assignment.pk],
