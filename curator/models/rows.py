@@ -66,10 +66,19 @@ def prepared_cursor() -> Any:
     connection.ensure_connection()
     raw = _Prepared(connection.connection)
     # Django's wrapper keeps its error translation, broken-transaction check and query log.
-    wrapper = CursorDebugWrapper if connection.queries_logged else CursorWrapper
-    return wrapper(raw, connection)
+    if not connection.queries_logged:
+        return CursorWrapper(raw, connection)
+    raw.keeps_query_text = True
+    return CursorDebugWrapper(raw, connection)
 
 
 class _Prepared(psycopg.Cursor):
+    keeps_query_text = False
+
     def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
-        return super().execute(query, params, prepare=True, **kwargs)
+        done = super().execute(query, params, prepare=True, **kwargs)
+        if self.keeps_query_text and self._query is None:
+            # psycopg keeps no query for a prepared execution, and Django's query log (debug,
+            # tests counting statements) reads the text from there.
+            self._query = self._convert_query(query, params)
+        return done
