@@ -140,7 +140,8 @@ def _loop_table(results: dict, seconds: float) -> str:
                 ]
             )
     return table(
-        f"Annotators over HTTP, gunicorn 2x16, PostgreSQL, load generator on the same cores, "
+        "Annotators over HTTP, gunicorn 2x16 (keep-alive 75 s, as the Dockerfile serves), "
+        "PostgreSQL, load generator on the same cores, "
         f"{seconds:.0f} s per level (paced: 3x as long). Goals: >= {GOAL_LABELS_PER_S} labels/s "
         f"closed loop; paced p99 < {GOAL_PACED_P99_MS} ms up to 256. Label Studio: "
         f"{LABEL_STUDIO_LABELS_PER_S[0]}-{LABEL_STUDIO_LABELS_PER_S[1]} labels/s (issue 16)",

@@ -194,13 +194,18 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+# As the Dockerfile serves (gunicorn's own default, 2 s, closes a paced annotator's connection
+# between labels).
+KEEP_ALIVE = ["--keep-alive", "75"]
+
+
 def _server(code: Path, port: int) -> subprocess.Popen:
     import requests
 
     env = {**os.environ, "DATABASE_CONN_MAX_AGE": "60", "PYTHONDONTWRITEBYTECODE": "1"}
     process = subprocess.Popen(
         [str(Path(sys.executable).with_name("gunicorn")), "curator.wsgi", "--bind",
-         f"127.0.0.1:{port}", "--workers", "2", "--threads", "16"],
+         f"127.0.0.1:{port}", "--workers", "2", "--threads", "16", *KEEP_ALIVE],
         cwd=code, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     deadline = time.monotonic() + 60
