@@ -63,6 +63,9 @@ def prepared_cursor() -> Any:
     parameters client-side and cannot prepare. Elsewhere (SQLite), an ordinary cursor."""
     if connection.vendor != "postgresql":
         return connection.cursor()
+    # As Django's own cursor() does: a pooled connection that died (a PostgreSQL restart) is
+    # replaced, not used.
+    connection.close_if_health_check_failed()
     connection.ensure_connection()
     raw = _Prepared(connection.connection)
     # Django's wrapper keeps its error translation, broken-transaction check and query log.
