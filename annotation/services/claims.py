@@ -1,4 +1,5 @@
-"""The claim of a queue record: one SQL statement on PostgreSQL.
+"""The claim of a queue record and the submit that fulfils its lease: one SQL statement each
+on PostgreSQL, prepared once per connection (`curator.models.rows.prepared_cursor`).
 
 `record_claim` picks the annotator's next record, takes one of its overlap slots and leases it
 to them in a single `UPDATE ... RETURNING` (inside a statement that also inserts the lease), so
@@ -16,6 +17,10 @@ with overlap 1 the scan starts at the first unclaimed record, so `next` costs th
 at 90% of a project labeled (it used to walk past every claimed record in index order). With a
 larger overlap a second branch reads the records some annotators started (claimed_count between
 1 and overlap - 1), a set as small as the work in progress.
+
+`lease_fulfil` stores a label for a live lease and closes it in one statement (the row lock of
+its first step serialises a double submit); anything else (an expired or skipped lease, a
+second submit) goes the step-by-step way in `annotation_submit`.
 """
 
 from __future__ import annotations
