@@ -126,6 +126,9 @@ class BlindRecordSerializer(serializers.ModelSerializer):
         model = Record
         fields = ["id", "payload"]
 
+    def to_representation(self, record: Record) -> dict:
+        return {"id": record.pk, "payload": record.payload}
+
 
 class ImportCreateSerializer(serializers.Serializer):
     file = serializers.FileField()
@@ -258,6 +261,18 @@ class StoredSecondsField(serializers.FloatField):
         return float(value) if seconds_usable(value) or value == 0 else None
 
 
+# Every label pays for the serializers below (its answer, the next record, its suggestion), and
+# DRF builds a ModelSerializer's fields anew for each instance: about a third of a submit's
+# server time. They write their answer out instead; `tests/test_api_answers.py` holds each to
+# the answer DRF's generic `to_representation` gives, so the schema and the answer stay one.
+_WHEN = serializers.DateTimeField(read_only=True)
+_SECONDS = StoredSecondsField(read_only=True, allow_null=True)
+
+
+def _float(value: float | None) -> float | None:
+    return None if value is None else float(value)
+
+
 class AnnotationSerializer(serializers.ModelSerializer):
     seconds_spent = StoredSecondsField(read_only=True, allow_null=True)
 
@@ -278,12 +293,37 @@ class AnnotationSerializer(serializers.ModelSerializer):
             "created_at",
         ]
 
+    def to_representation(self, annotation: Annotation) -> dict:
+        seconds = annotation.seconds_spent
+        return {
+            "id": annotation.pk,
+            "record": annotation.record_id,
+            "value": annotation.value,
+            "source": annotation.source,
+            "author": annotation.author_id,
+            "job": annotation.job_id,
+            "confidence": _float(annotation.confidence),
+            "suggestion_accepted": annotation.suggestion_accepted,
+            "round": annotation.round_id,
+            "supersedes": annotation.supersedes_id,
+            "seconds_spent": None if seconds is None else _SECONDS.to_representation(seconds),
+            "created_at": _WHEN.to_representation(annotation.created_at),
+        }
+
 
 class SuggestionSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     value = serializers.JSONField()
     source = serializers.CharField()
     confidence = serializers.FloatField(allow_null=True)
+
+    def to_representation(self, suggestion: Annotation) -> dict:
+        return {
+            "id": suggestion.pk,
+            "value": suggestion.value,
+            "source": suggestion.source,
+            "confidence": _float(suggestion.confidence),
+        }
 
 
 class AssignmentSerializer(serializers.ModelSerializer):
@@ -298,6 +338,15 @@ class AssignmentSerializer(serializers.ModelSerializer):
     def get_suggestion(self, assignment: Assignment) -> dict | None:
         suggestion = suggestion_for(assignment.record)
         return SuggestionSerializer(suggestion).data if suggestion else None
+
+    def to_representation(self, assignment: Assignment) -> dict:
+        return {
+            "id": assignment.pk,
+            "record": BlindRecordSerializer(assignment.record).data,
+            "state": assignment.state,
+            "lease_expires_at": _WHEN.to_representation(assignment.lease_expires_at),
+            "suggestion": self.get_suggestion(assignment),
+        }
 
 
 class SubmitSerializer(serializers.Serializer):
@@ -321,6 +370,10 @@ class SubmittedSerializer(AnnotationSerializer):
 
     class Meta(AnnotationSerializer.Meta):
         fields = [*AnnotationSerializer.Meta.fields, "next"]
+
+    # The schema of a submit's answer (the view adds `next` to AnnotationSerializer's); as an
+    # answer of its own it takes DRF's generic path, which knows the extra field.
+    to_representation = serializers.ModelSerializer.to_representation
 
 
 class ReviseSerializer(serializers.Serializer):
