@@ -197,6 +197,7 @@ def _free_port() -> int:
 # As the Dockerfile serves (gunicorn's own default, 2 s, closes a paced annotator's connection
 # between labels).
 KEEP_ALIVE = ["--keep-alive", "75"]
+WORKERS, THREADS = 2, 16
 
 
 def _server(code: Path, port: int) -> subprocess.Popen:
@@ -205,7 +206,7 @@ def _server(code: Path, port: int) -> subprocess.Popen:
     env = {**os.environ, "DATABASE_CONN_MAX_AGE": "60", "PYTHONDONTWRITEBYTECODE": "1"}
     process = subprocess.Popen(
         [str(Path(sys.executable).with_name("gunicorn")), "curator.wsgi", "--bind",
-         f"127.0.0.1:{port}", "--workers", "2", "--threads", "16", *KEEP_ALIVE],
+         f"127.0.0.1:{port}", "--workers", str(WORKERS), "--threads", str(THREADS), *KEEP_ALIVE],
         cwd=code, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     deadline = time.monotonic() + 60
@@ -292,9 +293,11 @@ def http(code: Path, records: int, levels: list[int], modes: list[str], seconds:
     results: dict = {}
     warmed = 0
     try:
-        # Warm both workers up (imports, connections, caches): the first level is not the
-        # server starting. Those labels count in the integrity check like the rest.
-        warm: list[list[float]] = [[] for _ in range(4)]
+        # Warm both workers up (imports, caches, and a database connection for every thread:
+        # a new PostgreSQL backend costs tens of ms of CPU, and 28 of them opening at once had
+        # stalled the paced levels' first seconds for 2 s): the first level is not the server
+        # starting. Those labels count in the integrity check like the rest.
+        warm: list[list[float]] = [[] for _ in range(min(WORKERS * THREADS, len(tokens)))]
         until = time.monotonic() + 3
         threads = [
             threading.Thread(
