@@ -1,8 +1,8 @@
 """Model instances from hand-written SQL: the few statements every label pays for (the API
-token read, the caller's assignment read, the submit and the claim) are written out once
-instead of compiled by the ORM on every request (the compiling cost more server time than
-PostgreSQL spent answering), and their rows are turned back into instances here, converted as
-a queryset would."""
+token read, the project with the caller's role, the caller's live lease, the caller's
+assignment read, the submit and the claim) are written out once instead of compiled by the ORM
+on every request (the compiling cost more server time than PostgreSQL spent answering), and
+their rows are turned back into instances here, converted as a queryset would."""
 
 from __future__ import annotations
 
