@@ -112,8 +112,12 @@ def _fill(project, users, upto: float) -> int:
                 """,  # noqa: S608 - table names from model metadata
                 [project.pk, target - done, project.pk, ids, len(ids)],
             )
-        cursor.execute(f"ANALYZE {record}")
-        cursor.execute(f"ANALYZE {assignment}")
+        # VACUUM too: the fill is one UPDATE of up to 180k records, whose dead row versions
+        # stay in the queue's index until vacuumed and made `next` at 90% cost 1.2-1.5x that
+        # at 1% (measured both ways); labeling them one by one leaves autovacuum at most 20%
+        # of the table to clean at a time.
+        cursor.execute(f"VACUUM ANALYZE {record}")
+        cursor.execute(f"VACUUM ANALYZE {assignment}")
     return target
 
 
