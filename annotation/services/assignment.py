@@ -73,7 +73,8 @@ def current_assignment(project: Project, user: User) -> Assignment | None:
     assignment = from_row(Assignment, row[: width(Assignment)])
     assignment.record = from_row(Record, row[width(Assignment) : -1])
     assignment.project = project
-    setattr(assignment.record, HAS_MODEL_LABEL, row[-1])
+    # bool(): SQLite answers EXISTS with 0 or 1, and the suggestion lookup skips only on False.
+    setattr(assignment.record, HAS_MODEL_LABEL, bool(row[-1]))
     return assignment
 
 

@@ -58,7 +58,8 @@ def _attnames(model: type[models.Model]) -> list[str]:
 
 def prepared_cursor() -> Any:
     """A cursor whose statements PostgreSQL plans once per connection (server-side binding,
-    prepared on first use): for the few hand-written statements every label runs, planning
+    prepared on first use; psycopg forgets them after any rollback, savepoints included, and
+    prepares them again): for the few hand-written statements every label runs, planning
     cost more database time than executing (the claim: about 1 ms of 2). Django's cursors bind
     parameters client-side and cannot prepare. Elsewhere (SQLite), an ordinary cursor."""
     if connection.vendor != "postgresql":
