@@ -16,6 +16,7 @@ Label Studio's figures measured in issue 16 on this machine are drawn as referen
 from __future__ import annotations
 
 from bench.common import BENCH_DB, OUT, ROOT, before_checkout, checkout_probe, table
+from bench.probe_setup import served_keepalive
 
 # Issue 16, same machine and settings: Label Studio's closed-loop labels/s at 8-64 annotators.
 LABEL_STUDIO_LABELS_PER_S = (10.5, 15.6)
@@ -140,8 +141,8 @@ def _loop_table(results: dict, seconds: float) -> str:
                 ]
             )
     return table(
-        "Annotators over HTTP, gunicorn 2x16 (keep-alive 75 s, as the Dockerfile serves), "
-        "PostgreSQL, load generator on the same cores, "
+        f"Annotators over HTTP, gunicorn 2x16 (keep-alive {served_keepalive()} s, as curator "
+        "serves), PostgreSQL, load generator on the same cores, "
         f"{seconds:.0f} s per level (paced: 3x as long). Goals: >= {GOAL_LABELS_PER_S} labels/s "
         f"closed loop; paced p99 < {GOAL_PACED_P99_MS} ms up to 256. Label Studio: "
         f"{LABEL_STUDIO_LABELS_PER_S[0]}-{LABEL_STUDIO_LABELS_PER_S[1]} labels/s (issue 16)",

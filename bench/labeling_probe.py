@@ -25,7 +25,7 @@ import threading
 import time
 from pathlib import Path
 
-from probe_setup import cpu_seconds, setup_checkout
+from probe_setup import cpu_seconds, served_keepalive, setup_checkout
 
 LABELS = ["negative", "positive"]
 # The labeled part is spread over this many people, the probed annotator among them.
@@ -198,9 +198,10 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-# As the Dockerfile serves (gunicorn's own default, 2 s, closes a paced annotator's connection
-# between labels).
-KEEP_ALIVE = ["--keep-alive", "75"]
+# As curator serves (curator/gunicorn_conf.py, read from this repository: the "before" checkout
+# may predate it; gunicorn's own default, 2 s, closes a paced annotator's connection between
+# labels).
+KEEP_ALIVE = ["--keep-alive", str(served_keepalive())]
 WORKERS, THREADS = 2, 16
 
 

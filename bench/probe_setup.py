@@ -5,6 +5,7 @@ psycopg, so they can measure code that predates them."""
 from __future__ import annotations
 
 import os
+import runpy
 import sys
 import threading
 import time
@@ -69,3 +70,10 @@ class PeakRss:
     @property
     def growth_mb(self) -> float:
         return (self.peak - self.baseline) / 2**20
+
+
+def served_keepalive() -> int:
+    """The keep-alive seconds curator is served with (curator/gunicorn_conf.py of this
+    repository, since a "before" checkout may predate that file)."""
+    conf = Path(__file__).resolve().parents[1] / "curator" / "gunicorn_conf.py"
+    return int(runpy.run_path(str(conf))["keepalive"])

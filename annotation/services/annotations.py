@@ -12,13 +12,12 @@ from django.utils import timezone
 
 from annotation import task_types
 from annotation.models import MAX_SECONDS_SPENT, Annotation, Assignment, Comment, Source
-from annotation.services.claims import HAS_MODEL_LABEL, lease_fulfil
+from annotation.services.claims import HAS_MODEL_LABEL, SUGGESTION_SOURCES, lease_fulfil
 from curator.algorithms.calibration import near_chance
 from curator.models import Project, Record, Round, RoutingDecision, Split, User
 from curator.models.validation import field_errors
 from curator.permissions import Action, require
 
-SUGGESTION_SOURCES = (Source.LLM, Source.MODEL)
 MAX_COMMENT = 4000
 
 

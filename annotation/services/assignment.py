@@ -19,9 +19,14 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
-from annotation.models import Annotation, Assignment, RecordAssignee, Source
+from annotation.models import Assignment, RecordAssignee
 from annotation.selectors import waiting_count_forget, waiting_count_taken, waiting_records
-from annotation.services.claims import HAS_MODEL_LABEL, record_claim
+from annotation.services.claims import (
+    HAS_MODEL_LABEL,
+    MODEL_LABEL_SOURCES,
+    model_label_exists,
+    record_claim,
+)
 from curator.models import Project, Record, Split, User
 from curator.models.records import REQUEUED_PRIORITY
 from curator.models.rows import columns, from_row, prepared_cursor, width
@@ -64,7 +69,7 @@ def current_assignment(project: Project, user: User) -> Assignment | None:
     with prepared_cursor() as cursor:
         cursor.execute(
             _current_statement(),
-            {"project": project.pk, "user": user.pk, "llm": Source.LLM, "model": Source.MODEL,
+            {"project": project.pk, "user": user.pk, **MODEL_LABEL_SOURCES,
              "now": connection.ops.adapt_datetimefield_value(timezone.now())},
         )  # fmt: skip
         row = cursor.fetchone()
@@ -81,9 +86,7 @@ def current_assignment(project: Project, user: User) -> Assignment | None:
 @functools.cache
 def _current_statement() -> str:
     return f"""
-    SELECT {columns(Assignment, "a")}, {columns(Record, "r")},
-        EXISTS (SELECT 1 FROM {Annotation._meta.db_table} m
-                WHERE m.record_id = a.record_id AND m.source IN (%(llm)s, %(model)s))
+    SELECT {columns(Assignment, "a")}, {columns(Record, "r")}, {model_label_exists("a.record_id")}
     FROM {Assignment._meta.db_table} a JOIN {Record._meta.db_table} r ON r.id = a.record_id
     WHERE a.project_id = %(project)s AND a.annotator_id = %(user)s AND a.state = 'leased'
       AND a.lease_expires_at > %(now)s

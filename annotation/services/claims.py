@@ -45,6 +45,18 @@ _WAITING = (
 # Set on a claimed record: whether a model label exists that could be offered as a suggestion
 # (the claim reads it in passing, so a record without one costs no suggestion query).
 HAS_MODEL_LABEL = "has_model_label"
+# Where a suggestion can come from: the LLM's labels and a round classifier's.
+SUGGESTION_SOURCES = (Source.LLM, Source.MODEL)
+# The parameters `model_label_exists` names.
+MODEL_LABEL_SOURCES = dict(zip(("llm", "model"), SUGGESTION_SOURCES, strict=True))
+
+
+def model_label_exists(record_id: str) -> str:
+    """SQL: whether a model label (the LLM's or a round classifier's) exists for the record
+    whose id is the expression `record_id`; read in passing by the claim and the live-lease
+    read, to set HAS_MODEL_LABEL. Needs MODEL_LABEL_SOURCES among the parameters."""
+    return f"""EXISTS (SELECT 1 FROM {Annotation._meta.db_table} m
+                WHERE m.record_id = {record_id} AND m.source IN (%(llm)s, %(model)s))"""  # noqa: S608
 
 
 @dataclass(frozen=True)
@@ -127,9 +139,7 @@ def _statement(overlap: int) -> str:
         FROM claimed
         RETURNING *
     )
-    SELECT {leased}, {claimed_columns},
-        EXISTS (SELECT 1 FROM {Annotation._meta.db_table} m
-                WHERE m.record_id = claimed.id AND m.source IN (%(llm)s, %(model)s))
+    SELECT {leased}, {claimed_columns}, {model_label_exists("claimed.id")}
     FROM leased JOIN claimed ON claimed.id = leased.record_id
     """  # noqa: S608
 
@@ -149,8 +159,7 @@ def record_claim(project_id: int, user_id: int, overlap: int, lease: timedelta) 
                 "user": user_id,
                 "overlap": overlap,
                 "lease": lease.total_seconds(),
-                "llm": Source.LLM,
-                "model": Source.MODEL,
+                **MODEL_LABEL_SOURCES,
             },
         )
         row = cursor.fetchone()
